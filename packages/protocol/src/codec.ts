@@ -1,0 +1,122 @@
+import { HeraldError } from './errors.ts';
+import type { Command, StreamPosition } from './types.ts';
+
+const COMMAND_FIELDS: Record<string, readonly string[]> = {
+  connect: ['token', 'subs'],
+  subscribe: ['channel', 'since', 'token'],
+  unsubscribe: ['channel'],
+  publish: ['channel', 'data', 'event', 'idempotencyKey'],
+  history: ['channel', 'since', 'limit', 'reverse'],
+  presence: ['channel'],
+  refresh: ['token'],
+  ping: [],
+  pong: [],
+};
+
+type Json = Record<string, unknown>;
+
+function fail(message: string): never {
+  throw new HeraldError('bad_request', message);
+}
+
+function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function optionalString(o: Json, key: string, maxLength = 1024): void {
+  const v = o[key];
+  if (v === undefined) return;
+  if (typeof v !== 'string') fail(`"${key}" must be a string`);
+  if (v.length > maxLength) fail(`"${key}" is longer than ${maxLength} characters`);
+}
+
+function requiredString(o: Json, key: string): void {
+  if (typeof o[key] !== 'string' || o[key] === '') fail(`"${key}" must be a non-empty string`);
+}
+
+export function parsePosition(v: unknown, field = 'since'): StreamPosition {
+  if (!isObject(v)) fail(`"${field}" must be an object {epoch, offset}`);
+  const { epoch, offset } = v;
+  if (typeof epoch !== 'string' || epoch.length > 64) fail(`"${field}.epoch" must be a string`);
+  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) {
+    fail(`"${field}.offset" must be a non-negative integer`);
+  }
+  return { epoch, offset };
+}
+
+function checkSubscribeOptions(o: Json, where: string): void {
+  if (o.since !== undefined) parsePosition(o.since, `${where}since`);
+  optionalString(o, 'token', 8192);
+}
+
+/**
+ * Validates one decoded command. Throws HeraldError('bad_request' | 'unknown_command') naming the problem;
+ * the caller answers with the command's `id` when it has one.
+ */
+export function validateCommand(value: unknown): Command {
+  if (!isObject(value)) fail('a command must be a JSON object');
+  const type = value.type;
+  if (typeof type !== 'string') fail('"type" must be a string');
+  const fields = COMMAND_FIELDS[type];
+  if (!fields) throw new HeraldError('unknown_command', `unknown command type "${type.slice(0, 40)}"`);
+  if (type !== 'pong' && (typeof value.id !== 'number' || !Number.isSafeInteger(value.id))) {
+    fail('"id" must be an integer');
+  }
+  for (const key of Object.keys(value)) {
+    if (key !== 'id' && key !== 'type' && !fields.includes(key)) fail(`unexpected field "${key.slice(0, 40)}" in ${type}`);
+  }
+  if (fields.includes('channel')) requiredString(value, 'channel');
+  switch (type) {
+    case 'connect':
+      optionalString(value, 'token', 8192);
+      if (value.subs !== undefined) {
+        if (!isObject(value.subs)) fail('"subs" must be an object of channel -> {since?, token?}');
+        for (const [channel, opts] of Object.entries(value.subs)) {
+          if (!isObject(opts)) fail(`"subs.${channel.slice(0, 40)}" must be an object`);
+          checkSubscribeOptions(opts, `subs.${channel.slice(0, 40)}.`);
+        }
+      }
+      break;
+    case 'subscribe':
+      checkSubscribeOptions(value, '');
+      break;
+    case 'publish':
+      if (!('data' in value)) fail('"data" is required');
+      optionalString(value, 'event', 64);
+      optionalString(value, 'idempotencyKey', 256);
+      break;
+    case 'history':
+      if (value.since !== undefined) parsePosition(value.since);
+      if (value.limit !== undefined && (!Number.isSafeInteger(value.limit) || (value.limit as number) < 0)) {
+        fail('"limit" must be a non-negative integer');
+      }
+      if (value.reverse !== undefined && typeof value.reverse !== 'boolean') fail('"reverse" must be a boolean');
+      break;
+    case 'refresh':
+      requiredString(value, 'token');
+      break;
+  }
+  return value as unknown as Command;
+}
+
+/** Decodes one text frame. Throws HeraldError('bad_json') when it is not JSON. */
+export function decodeCommand(text: string): Command {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new HeraldError('bad_json', 'frame is not valid JSON');
+  }
+  return validateCommand(value);
+}
+
+/** The `id` of a frame that failed validation, so the error reply can still be matched. */
+export function commandIdOf(text: string): number | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    if (isObject(value) && typeof value.id === 'number' && Number.isSafeInteger(value.id)) return value.id;
+  } catch {
+    // not JSON: no id to echo
+  }
+  return undefined;
+}

@@ -1,0 +1,46 @@
+/**
+ * Error codes carried in `{ code, message }` by replies, HTTP errors and `error` pushes.
+ * The HTTP status is what the HTTP API answers with the same code.
+ */
+export const ErrorCodes = {
+  bad_json: 400,
+  bad_request: 400,
+  unknown_command: 400,
+  invalid_channel: 400,
+  bad_cursor: 400,
+  not_connected: 400,
+  already_connected: 400,
+  unauthorized: 401,
+  token_expired: 401,
+  forbidden: 403,
+  not_found: 404,
+  unknown_namespace: 404,
+  method_not_allowed: 405,
+  already_subscribed: 409,
+  not_subscribed: 409,
+  payload_too_large: 413,
+  rate_limited: 429,
+  limit_exceeded: 429,
+  internal: 500,
+  unavailable: 503,
+} as const;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+export class HeraldError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string) {
+    super(message);
+    this.name = 'HeraldError';
+    this.code = code;
+  }
+
+  get status(): number {
+    return ErrorCodes[this.code];
+  }
+
+  toJSON(): { code: ErrorCode; message: string } {
+    return { code: this.code, message: this.message };
+  }
+}

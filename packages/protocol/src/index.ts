@@ -1,0 +1,4 @@
+export * from './close-codes.ts';
+export * from './codec.ts';
+export * from './errors.ts';
+export type * from './types.ts';

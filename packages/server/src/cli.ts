@@ -1,0 +1,87 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { pino } from 'pino';
+import { ConfigError, type HeraldConfigInput, loadConfigFile, parseConfig } from './config.ts';
+import { HeraldServer } from './server.ts';
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65_535) throw new InvalidArgumentError('must be an integer from 0 to 65535');
+  return port;
+}
+
+interface ServeFlags {
+  port?: number;
+  host?: string;
+  broker?: string;
+  config?: string;
+}
+
+/** Precedence: flags, then environment, then the config file, then defaults. */
+async function resolveConfig(flags: ServeFlags) {
+  const env = process.env;
+  const file: HeraldConfigInput = flags.config ? await loadConfigFile(flags.config) : {};
+  const merged: HeraldConfigInput = { ...file };
+  if (env.HERALD_PORT !== undefined) merged.port = parsePortEnv(env.HERALD_PORT);
+  if (env.HERALD_HOST) merged.host = env.HERALD_HOST;
+  if (env.HERALD_BROKER) merged.broker = env.HERALD_BROKER;
+  if (env.HERALD_API_KEY) merged.apiKey = env.HERALD_API_KEY;
+  if (flags.port !== undefined) merged.port = flags.port;
+  if (flags.host !== undefined) merged.host = flags.host;
+  if (flags.broker !== undefined) merged.broker = flags.broker;
+  return parseConfig(merged, flags.config ? `config file ${flags.config}` : 'configuration');
+}
+
+function parsePortEnv(value: string): number {
+  try {
+    return parsePort(value);
+  } catch {
+    throw new ConfigError(`HERALD_PORT="${value}" must be an integer from 0 to 65535`);
+  }
+}
+
+async function serve(flags: ServeFlags): Promise<void> {
+  const log = pino({ level: process.env.HERALD_LOG_LEVEL ?? 'info' });
+  let server: HeraldServer;
+  try {
+    const config = await resolveConfig(flags);
+    server = await HeraldServer.create({ config, logger: log });
+    try {
+      await server.listen();
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      const where = `${config.host}:${config.port}`;
+      if (e.code === 'EADDRINUSE') throw new ConfigError(`port ${config.port} is already in use (${where})`);
+      if (e.code === 'EACCES') throw new ConfigError(`no permission to listen on ${where}`);
+      if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND') throw new ConfigError(`cannot listen on host ${config.host}`);
+      throw err;
+    }
+    if (!config.apiKey) log.warn('HERALD_API_KEY is not set: the server API (/api/*) accepts unauthenticated calls');
+  } catch (err) {
+    process.stderr.write(`herald: ${err instanceof ConfigError ? err.message : (err as Error).stack}\n`);
+    process.exit(1);
+  }
+  log.info({ url: server.url, broker: server.hub.config.broker }, 'herald is listening');
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'draining connections');
+    await server.close();
+    log.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+const program = new Command('herald').description('Herald real-time hub').showHelpAfterError();
+program
+  .command('serve')
+  .description('run the hub: WebSocket, SSE, long-polling and the HTTP API on one port')
+  .option('-p, --port <port>', 'port to listen on (env HERALD_PORT, default 8080)', parsePort)
+  .option('-H, --host <host>', 'interface to bind (env HERALD_HOST, default 127.0.0.1)')
+  .option('-b, --broker <broker>', 'memory | redis://host:port (env HERALD_BROKER, default memory)')
+  .option('-c, --config <file>', 'JSON config file (namespaces and limits)')
+  .action(serve);
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,349 @@
+import {
+  CloseCodes,
+  HeraldError,
+  type HistoryResult,
+  type PresenceMember,
+  type Publication,
+  type PublishResult,
+  type StreamPosition,
+  type SubscribeResult,
+} from '@herald/protocol';
+import { type HeraldConfig, type NamespaceOptions, parseConfig } from '../config.ts';
+import { MemoryBroker } from '../brokers/memory-broker.ts';
+import { AnonymousAuthenticator, type Authenticator, type ConnectContext, type Identity } from './auth.ts';
+import type { Broker } from './broker.ts';
+import { resolveNamespace } from './channel-name.ts';
+import { Delivery } from './delivery.ts';
+import type { Logger } from './logger.ts';
+import { silentLogger } from './logger.ts';
+import { Session } from './session.ts';
+import type { Sink } from './sink.ts';
+import { Subscription } from './subscription.ts';
+
+export interface HubOptions {
+  config?: HeraldConfig;
+  broker?: Broker;
+  authenticator?: Authenticator;
+  logger?: Logger;
+}
+
+export interface PublishInput {
+  data: unknown;
+  event?: string;
+  idempotencyKey?: string;
+}
+
+/** A subscription positioned on its stream; call `activate` after sending `result` to start live delivery. */
+export interface PositionedSubscription {
+  result: SubscribeResult;
+  activate(): void;
+}
+
+export interface HubStats {
+  sessions: number;
+  channels: number;
+  published: number;
+  delivered: number;
+  slowConsumers: number;
+}
+
+/**
+ * The hub core: sessions, channel subscriptions, subscribe-with-resume and fan-out. It knows no transport
+ * and no broker implementation; both plug in through `Sink` and `Broker`.
+ */
+export class Hub {
+  readonly config: HeraldConfig;
+  readonly broker: Broker;
+  readonly auth: Authenticator;
+  readonly log: Logger;
+  readonly sessions = new Set<Session>();
+  private readonly channels = new Map<string, Set<Subscription>>();
+  /** Per channel, the tail of broker subscribe/unsubscribe calls, so they reach the broker in order. */
+  private readonly brokerOps = new Map<string, Promise<void>>();
+  private readonly stats = { published: 0, delivered: 0, slowConsumers: 0 };
+  private started = false;
+
+  constructor(options: HubOptions = {}) {
+    this.config = options.config ?? parseConfig({});
+    this.broker = options.broker ?? new MemoryBroker();
+    this.auth = options.authenticator ?? new AnonymousAuthenticator();
+    this.log = options.logger ?? silentLogger;
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    await this.broker.start({
+      publication: (pub) => this.fanOut(pub),
+      presence: (event) => this.fanOutPresence(event.type, event.channel, event.member),
+      health: (up) => this.log[up ? 'info' : 'warn']({ up }, 'broker health changed'),
+    });
+  }
+
+  /** Closes every session with `code` and releases the broker. */
+  async close(code: number = CloseCodes.shutdown, reason = 'server shutting down'): Promise<void> {
+    for (const session of [...this.sessions]) session.close(code, reason);
+    await Promise.allSettled([...this.brokerOps.values()]);
+    await this.broker.close();
+  }
+
+  namespace(channel: string): NamespaceOptions {
+    return resolveNamespace(this.config, channel);
+  }
+
+  openSession(sink: Sink, context: ConnectContext): Session {
+    const session = new Session(this, sink, context);
+    this.sessions.add(session);
+    return session;
+  }
+
+  async authenticate(token: string | undefined, context: ConnectContext): Promise<Identity> {
+    const identity = await this.auth.connect(token, context);
+    if (identity.expiresAt !== undefined && identity.expiresAt * 1000 <= Date.now()) {
+      throw new HeraldError('token_expired', 'the connection token has expired');
+    }
+    return identity;
+  }
+
+  /** Called by the session once it is closed: drops its subscriptions. */
+  releaseSession(session: Session): void {
+    if (!this.sessions.delete(session)) return;
+    for (const sub of session.subscriptions.values()) this.detach(sub);
+    session.subscriptions.clear();
+  }
+
+  // ---- publish, history, presence
+
+  async publish(channel: string, input: PublishInput): Promise<PublishResult> {
+    const ns = this.namespace(channel);
+    this.checkPayload(input.data);
+    const outcome = await this.broker.publish(channel, input.data, input.event, {
+      historySize: ns.historySize,
+      historyTtl: ns.historyTtl * 1000,
+      idempotencyKey: input.idempotencyKey,
+      idempotencyWindow: this.config.idempotencyWindow * 1000,
+    });
+    if (!outcome.duplicate) this.stats.published++;
+    const result: PublishResult = { epoch: outcome.epoch, offset: outcome.offset };
+    if (outcome.duplicate) result.duplicate = true;
+    return result;
+  }
+
+  /** Publishes on behalf of a session, after the namespace and authenticator allow it. */
+  async publishAs(identity: Identity, channel: string, input: PublishInput): Promise<PublishResult> {
+    await this.auth.canPublish(identity, channel, this.namespace(channel));
+    return this.publish(channel, input);
+  }
+
+  checkPayload(data: unknown): void {
+    const size = data === undefined ? 0 : Buffer.byteLength(JSON.stringify(data));
+    if (size > this.config.maxPayloadBytes) {
+      throw new HeraldError(
+        'payload_too_large',
+        `data is ${size} bytes of JSON; the limit is ${this.config.maxPayloadBytes}`,
+      );
+    }
+  }
+
+  async history(
+    channel: string,
+    query: { since?: StreamPosition; limit?: number; reverse?: boolean },
+  ): Promise<HistoryResult> {
+    const ns = this.namespace(channel);
+    const limit = Math.min(query.limit ?? ns.historySize, ns.historySize);
+    const page = await this.broker.history(channel, { since: query.since, limit, reverse: query.reverse });
+    return { epoch: page.epoch, offset: page.offset, publications: page.publications };
+  }
+
+  async presence(channel: string): Promise<PresenceMember[]> {
+    this.namespace(channel);
+    return this.broker.presence(channel);
+  }
+
+  async channelNames(): Promise<string[]> {
+    return this.broker.channels();
+  }
+
+  getStats(): HubStats {
+    return { sessions: this.sessions.size, channels: this.channels.size, ...this.stats };
+  }
+
+  // ---- subscribe with resume
+
+  /**
+   * Subscribes the session and positions it: from `since` it gathers exactly the missed publications
+   * (`recovered: true`), or reports `recovered: false` with the current position when the epoch differs or
+   * history no longer reaches back. Live publications arriving meanwhile wait in `pending` and are merged
+   * by offset on `activate`, so none is lost or doubled.
+   */
+  async subscribe(
+    session: Session,
+    channel: string,
+    options: { since?: StreamPosition; token?: string } = {},
+  ): Promise<PositionedSubscription> {
+    const ns = this.namespace(channel);
+    await this.auth.canSubscribe(session.identity, channel, ns, options.token);
+    if (session.subscriptions.has(channel)) {
+      throw new HeraldError('already_subscribed', `already subscribed to ${channel}`);
+    }
+    if (session.closed) throw new HeraldError('not_connected', 'the connection is closed');
+    const sub = new Subscription(session, channel);
+    session.subscriptions.set(channel, sub);
+    try {
+      await this.attach(sub);
+      const { recovered, publications } = await this.position(sub, options.since);
+      const result: SubscribeResult = { channel, epoch: sub.epoch, offset: sub.offset, publications };
+      if (options.since) result.recovered = recovered;
+      return { result, activate: () => this.activate(sub) };
+    } catch (err) {
+      if (session.subscriptions.get(channel) === sub) session.subscriptions.delete(channel);
+      this.detach(sub);
+      throw err;
+    }
+  }
+
+  unsubscribe(session: Session, channel: string): void {
+    const sub = session.subscriptions.get(channel);
+    if (!sub) throw new HeraldError('not_subscribed', `not subscribed to ${channel}`);
+    session.subscriptions.delete(channel);
+    this.detach(sub);
+  }
+
+  /**
+   * Reads the stream from `since` and moves `sub` to the position after what it returns. When `since`
+   * cannot be honoured the subscription starts at the current end of the stream.
+   */
+  private async position(
+    sub: Subscription,
+    since: StreamPosition | undefined,
+  ): Promise<{ recovered: boolean; publications: Publication[] }> {
+    const ns = this.namespace(sub.channel);
+    const page = await this.broker.history(
+      sub.channel,
+      since ? { since, limit: ns.historySize } : { limit: 0 },
+    );
+    sub.epoch = page.epoch;
+    sub.offset = page.offset;
+    if (!since) return { recovered: false, publications: [] };
+    const pubs = page.publications;
+    const recovered =
+      since.epoch === page.epoch &&
+      since.offset <= page.offset &&
+      (pubs.length > 0 ? pubs[0].offset === since.offset + 1 : since.offset === page.offset);
+    if (!recovered) return { recovered: false, publications: [] };
+    // Publications newer than the page's end can't be in it; the page ends at its own last entry.
+    sub.offset = pubs.length > 0 ? pubs[pubs.length - 1].offset : since.offset;
+    return { recovered: true, publications: pubs };
+  }
+
+  /** Sends what waited in `pending` (only what follows the position) and switches to live delivery. */
+  private activate(sub: Subscription): void {
+    const waiting = sub.pending;
+    sub.pending = null;
+    if (!waiting || sub.session.closed) return;
+    for (const delivery of waiting) this.deliver(sub, delivery);
+  }
+
+  // ---- fan-out
+
+  private fanOut(pub: Publication): void {
+    const subs = this.channels.get(pub.channel);
+    if (!subs) return;
+    const delivery = new Delivery(pub);
+    for (const sub of subs) this.deliver(sub, delivery);
+  }
+
+  private deliver(sub: Subscription, delivery: Delivery): void {
+    if (sub.pending !== null) {
+      sub.pending.push(delivery);
+      return;
+    }
+    const { offset, epoch } = delivery.pub;
+    if (epoch === sub.epoch) {
+      if (offset <= sub.offset) return; // already sent: from history, or a broker redelivery
+      if (offset === sub.offset + 1) {
+        sub.offset = offset;
+        const sink = sub.session.sink;
+        sink.sendPublication(delivery, sub);
+        this.stats.delivered++;
+        if (sink.queuedBytes() > this.config.maxQueueBytes) this.dropSlowConsumer(sub.session);
+        return;
+      }
+    }
+    // A gap, or the stream was reset (new epoch): heal from history before going on.
+    void this.heal(sub, delivery);
+  }
+
+  private async heal(sub: Subscription, trigger: Delivery): Promise<void> {
+    sub.pending = [trigger];
+    const since =
+      trigger.pub.epoch === sub.epoch ? { epoch: sub.epoch, offset: sub.offset } : { epoch: trigger.pub.epoch, offset: 0 };
+    try {
+      const { recovered, publications } = await this.position(sub, since);
+      if (sub.session.closed || sub.session.subscriptions.get(sub.channel) !== sub) return;
+      if (!recovered) {
+        this.resetSubscription(sub, 'history no longer covers the gap');
+        return;
+      }
+      for (const pub of publications) {
+        sub.session.sink.sendPublication(new Delivery(pub), sub);
+        this.stats.delivered++;
+      }
+      this.activate(sub);
+    } catch (err) {
+      this.log.warn({ err, channel: sub.channel }, 'could not heal a gap from history');
+      this.resetSubscription(sub, 'history unavailable while healing a gap');
+    }
+  }
+
+  /** Ends a subscription that lost continuity; the client resubscribes and gets `recovered: false`. */
+  private resetSubscription(sub: Subscription, reason: string): void {
+    if (sub.session.subscriptions.get(sub.channel) === sub) sub.session.subscriptions.delete(sub.channel);
+    this.detach(sub);
+    sub.session.sink.send({ type: 'unsub', channel: sub.channel, code: 'insufficient_state', reason, resubscribe: true });
+  }
+
+  private dropSlowConsumer(session: Session): void {
+    this.stats.slowConsumers++;
+    this.log.warn({ client: session.id, queued: session.sink.queuedBytes() }, 'slow consumer disconnected');
+    session.close(CloseCodes.slowConsumer, 'slow consumer: send queue over limit');
+  }
+
+  private fanOutPresence(type: 'join' | 'leave', channel: string, member: PresenceMember): void {
+    const subs = this.channels.get(channel);
+    if (!subs) return;
+    for (const sub of subs) if (sub.pending === null) sub.session.sink.send({ type, channel, member });
+  }
+
+  // ---- channel registry
+
+  private async attach(sub: Subscription): Promise<void> {
+    let subs = this.channels.get(sub.channel);
+    if (!subs) {
+      subs = new Set();
+      this.channels.set(sub.channel, subs);
+      this.brokerOp(sub.channel, () => this.broker.subscribe(sub.channel));
+    }
+    subs.add(sub);
+    await this.brokerOps.get(sub.channel);
+  }
+
+  private detach(sub: Subscription): void {
+    sub.pending = null;
+    const subs = this.channels.get(sub.channel);
+    if (!subs?.delete(sub) || subs.size > 0) return;
+    this.channels.delete(sub.channel);
+    this.brokerOp(sub.channel, () => this.broker.unsubscribe(sub.channel));
+  }
+
+  private brokerOp(channel: string, op: () => Promise<void>): void {
+    const previous = this.brokerOps.get(channel) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(op);
+    this.brokerOps.set(channel, next);
+    next
+      .catch((err) => this.log.error({ err, channel }, 'broker subscription change failed'))
+      .finally(() => {
+        if (this.brokerOps.get(channel) === next) this.brokerOps.delete(channel);
+      });
+  }
+}

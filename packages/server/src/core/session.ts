@@ -1,0 +1,178 @@
+import { randomUUID } from 'node:crypto';
+import {
+  type Command,
+  type ConnectResult,
+  CloseCodes,
+  commandIdOf,
+  decodeCommand,
+  HeraldError,
+  type PresenceResult,
+  shouldReconnect,
+  type StreamPosition,
+} from '@herald/protocol';
+import type { ConnectContext, Identity } from './auth.ts';
+import type { Hub, PositionedSubscription } from './hub.ts';
+import type { Sink } from './sink.ts';
+import type { Subscription } from './subscription.ts';
+
+/** One client connection, whatever its transport: identity, subscriptions, and the command dispatcher. */
+export class Session {
+  readonly id = randomUUID();
+  identity: Identity = { user: null };
+  readonly subscriptions = new Map<string, Subscription>();
+  closed = false;
+  /** Set by `connect`; other commands wait for it so they run with the right identity. */
+  private connecting: Promise<void> | null = null;
+  private connected = false;
+
+  constructor(
+    readonly hub: Hub,
+    readonly sink: Sink,
+    readonly context: ConnectContext,
+  ) {}
+
+  /** Decodes and runs one text frame; every failure is answered, none escapes. */
+  handleText(text: string): void {
+    let command: Command;
+    try {
+      command = decodeCommand(text);
+    } catch (err) {
+      const error = toHeraldError(err);
+      const id = commandIdOf(text);
+      this.sink.send(id === undefined ? { type: 'error', error: error.toJSON() } : { id, error: error.toJSON() });
+      return;
+    }
+    void this.handle(command);
+  }
+
+  async handle(command: Command): Promise<void> {
+    if (command.type === 'pong') return;
+    try {
+      if (command.type === 'connect') {
+        await this.connect(command.token, command.subs ?? {}, command.id);
+        return;
+      }
+      if (this.connecting) await this.connecting;
+      else if (!this.connected) await this.connect(undefined, {}, undefined);
+      if (this.closed) return;
+      switch (command.type) {
+        case 'subscribe': {
+          const positioned = await this.hub.subscribe(this, command.channel, command);
+          this.reply(command.id, positioned.result);
+          positioned.activate();
+          return;
+        }
+        case 'unsubscribe':
+          this.hub.unsubscribe(this, command.channel);
+          this.reply(command.id, {});
+          return;
+        case 'publish': {
+          const { channel, data, event, idempotencyKey } = command;
+          this.reply(command.id, await this.hub.publishAs(this.identity, channel, { data, event, idempotencyKey }));
+          return;
+        }
+        case 'history': {
+          const { channel, since, limit, reverse } = command;
+          this.reply(command.id, await this.hub.history(channel, { since, limit, reverse }));
+          return;
+        }
+        case 'presence': {
+          const members = await this.hub.presence(command.channel);
+          const result: PresenceResult = { members: Object.fromEntries(members.map((m) => [m.client, m])) };
+          this.reply(command.id, result);
+          return;
+        }
+        case 'refresh': {
+          const identity = await this.hub.authenticate(command.token, this.context);
+          if (this.identity.user !== identity.user) throw new HeraldError('forbidden', 'a refreshed token must be for the same user');
+          this.identity = identity;
+          this.reply(command.id, { expires: identity.expiresAt });
+          return;
+        }
+        case 'ping':
+          this.reply(command.id, {});
+          return;
+      }
+    } catch (err) {
+      const error = toHeraldError(err);
+      if (error.code === 'internal') this.hub.log.error({ err, client: this.id }, 'command failed');
+      if ('id' in command) this.sink.send({ id: command.id, error: error.toJSON() });
+    }
+  }
+
+  /**
+   * Authenticates and subscribes to the initial channels. A bad token closes the connection; a refused
+   * channel is reported in `subs` and does not fail the others.
+   */
+  private async connect(token: string | undefined, subs: Record<string, { since?: StreamPosition; token?: string }>, id: number | undefined): Promise<void> {
+    if (this.connected || this.connecting) throw new HeraldError('already_connected', 'connect was already sent');
+    let done!: () => void;
+    this.connecting = new Promise((resolve) => {
+      done = resolve;
+    });
+    try {
+      try {
+        this.identity = await this.hub.authenticate(token, this.context);
+      } catch (err) {
+        const error = toHeraldError(err);
+        if (id !== undefined) this.sink.send({ id, error: error.toJSON() });
+        this.close(error.code === 'token_expired' ? CloseCodes.tokenExpired : CloseCodes.unauthorized, error.message);
+        return;
+      }
+      this.connected = true;
+      const positioned = await Promise.all(
+        Object.entries(subs).map(async ([channel, options]) => {
+          try {
+            return [channel, await this.hub.subscribe(this, channel, options)] as const;
+          } catch (err) {
+            return [channel, toHeraldError(err)] as const;
+          }
+        }),
+      );
+      if (id !== undefined) {
+        const result: ConnectResult = {
+          client: this.id,
+          user: this.identity.user,
+          ping: this.hub.config.pingInterval,
+          subs: {},
+        };
+        if (this.identity.expiresAt !== undefined) result.expires = this.identity.expiresAt;
+        for (const [channel, outcome] of positioned) {
+          result.subs[channel] = outcome instanceof HeraldError ? { error: outcome.toJSON() } : outcome.result;
+        }
+        this.reply(id, result);
+      }
+      for (const [, outcome] of positioned) if (!(outcome instanceof HeraldError)) (outcome as PositionedSubscription).activate();
+    } finally {
+      this.connecting = null;
+      done();
+    }
+  }
+
+  reply(id: number, result: unknown): void {
+    if (!this.closed) this.sink.send({ id, result });
+  }
+
+  /** Tells the client why, closes the transport, and releases every subscription. Idempotent. */
+  close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (code !== CloseCodes.slowConsumer) {
+      this.sink.send({ type: 'disconnect', code, reason, reconnect: shouldReconnect(code) });
+    }
+    this.sink.close(code, reason);
+    this.hub.releaseSession(this);
+  }
+
+  /** The transport went away on its own (network, client closed). */
+  transportClosed(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.hub.releaseSession(this);
+  }
+}
+
+export function toHeraldError(err: unknown): HeraldError {
+  if (err instanceof HeraldError) return err;
+  return new HeraldError('internal', 'internal error');
+}

@@ -1,0 +1,107 @@
+import { timingSafeEqual } from 'node:crypto';
+import { HeraldError, parsePosition, type StreamPosition } from '@herald/protocol';
+import { validateChannelName } from '../core/channel-name.ts';
+import type { Hub } from '../core/hub.ts';
+import { errorResponse, jsonResponse, readJsonObject } from './json.ts';
+
+type Body = Record<string, unknown>;
+type ApiMethod = (hub: Hub, body: Body) => Promise<unknown>;
+
+function str(body: Body, key: string, required: true): string;
+function str(body: Body, key: string, required?: false): string | undefined;
+function str(body: Body, key: string, required = false): string | undefined {
+  const v = body[key];
+  if (v === undefined && !required) return undefined;
+  if (typeof v !== 'string' || v === '') throw new HeraldError('bad_request', `"${key}" must be a non-empty string`);
+  return v;
+}
+
+function since(body: Body): StreamPosition | undefined {
+  return body.since === undefined ? undefined : parsePosition(body.since);
+}
+
+function publishInput(body: Body) {
+  if (!('data' in body)) throw new HeraldError('bad_request', '"data" is required');
+  return { data: body.data, event: str(body, 'event'), idempotencyKey: str(body, 'idempotencyKey') };
+}
+
+/** The server API: trusted callers (the app's backend) authorised by `Authorization: apikey KEY`. */
+const methods: Record<string, ApiMethod> = {
+  publish: (hub, body) => hub.publish(validateChannelName(str(body, 'channel', true)), publishInput(body)),
+  broadcast: async (hub, body) => {
+    const channels = body.channels;
+    if (!Array.isArray(channels) || channels.length === 0 || channels.length > 1000) {
+      throw new HeraldError('bad_request', '"channels" must be an array of 1 to 1000 channel names');
+    }
+    const input = publishInput(body);
+    const names = channels.map(validateChannelName);
+    const results = await Promise.all(
+      names.map((channel) =>
+        hub.publish(channel, input).catch((err: unknown) => ({
+          error: (err instanceof HeraldError ? err : new HeraldError('internal', 'internal error')).toJSON(),
+        })),
+      ),
+    );
+    return { results };
+  },
+  history: (hub, body) => {
+    const limit = body.limit;
+    if (limit !== undefined && (!Number.isSafeInteger(limit) || (limit as number) < 0)) {
+      throw new HeraldError('bad_request', '"limit" must be a non-negative integer');
+    }
+    if (body.reverse !== undefined && typeof body.reverse !== 'boolean') {
+      throw new HeraldError('bad_request', '"reverse" must be a boolean');
+    }
+    return hub.history(validateChannelName(str(body, 'channel', true)), {
+      since: since(body),
+      limit: limit as number | undefined,
+      reverse: body.reverse as boolean | undefined,
+    });
+  },
+  presence: async (hub, body) => {
+    const members = await hub.presence(validateChannelName(str(body, 'channel', true)));
+    return { members: Object.fromEntries(members.map((m) => [m.client, m])) };
+  },
+  channels: async (hub) => ({ channels: await hub.channelNames() }),
+  disconnect: async (hub, body) => {
+    const user = str(body, 'user', true);
+    let disconnected = 0;
+    for (const session of [...hub.sessions]) {
+      if (session.identity.user === user) {
+        session.close(4504, 'disconnected by the server');
+        disconnected++;
+      }
+    }
+    return { disconnected };
+  },
+};
+
+function authorised(request: Request, apiKey: string | undefined): boolean {
+  if (apiKey === undefined) return true;
+  const header = request.headers.get('authorization') ?? '';
+  const match = /^apikey\s+(.+)$/i.exec(header.trim());
+  if (!match) return false;
+  const given = Buffer.from(match[1]);
+  const expected = Buffer.from(apiKey);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+/** Handles `POST /api/<method>`; `method` is the path segment after `/api/`. */
+export async function handleApi(hub: Hub, method: string, request: Request): Promise<Response> {
+  try {
+    const run = Object.hasOwn(methods, method) ? methods[method] : undefined;
+    if (!run) throw new HeraldError('not_found', `no API method "${method.slice(0, 40)}"`);
+    if (request.method !== 'POST') {
+      return errorResponse(new HeraldError('method_not_allowed', 'use POST'), { allow: 'POST' });
+    }
+    if (!authorised(request, hub.config.apiKey)) {
+      throw new HeraldError('unauthorized', 'missing or wrong API key (Authorization: apikey KEY)');
+    }
+    // Envelope room beyond the payload limit, so an oversized `data` gets the precise 413 message.
+    const body = await readJsonObject(request, hub.config.maxPayloadBytes * 2 + 16 * 1024);
+    return jsonResponse(await run(hub, body));
+  } catch (err) {
+    if (!(err instanceof HeraldError)) hub.log.error({ err, method }, 'API call failed');
+    return errorResponse(err);
+  }
+}

@@ -1,0 +1,34 @@
+import { HeraldError } from '@herald/protocol';
+import type { Hub } from '../core/hub.ts';
+import { handleApi } from './api.ts';
+import { errorResponse, jsonResponse } from './json.ts';
+
+export type RouteHandler = (request: Request, hub: Hub) => Promise<Response> | Response;
+
+function health(_request: Request, hub: Hub): Response {
+  const up = hub.broker.healthy();
+  const body = { status: up ? 'ok' : 'degraded', broker: up ? 'up' : 'down', ...hub.getStats() };
+  return jsonResponse(body, up ? 200 : 503);
+}
+
+/**
+ * Every plain-HTTP endpoint of the hub, keyed by path. Web-standard handlers, so the same table serves
+ * the standalone server and Next.js route handlers.
+ */
+export const routes: Record<string, RouteHandler> = {
+  '/health': health,
+};
+
+/** Dispatches a request to its route; unknown paths get a 404 in the error shape. */
+export async function handleRequest(request: Request, hub: Hub, basePath = ''): Promise<Response> {
+  const path = new URL(request.url).pathname.slice(basePath.length) || '/';
+  try {
+    if (path.startsWith('/api/')) return await handleApi(hub, path.slice('/api/'.length), request);
+    const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
+    if (!route) throw new HeraldError('not_found', `no endpoint at ${path.slice(0, 100)}`);
+    return await route(request, hub);
+  } catch (err) {
+    if (!(err instanceof HeraldError)) hub.log.error({ err, path }, 'request failed');
+    return errorResponse(err);
+  }
+}

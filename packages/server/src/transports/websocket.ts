@@ -1,0 +1,206 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { CloseCodes, type HeraldError, type ServerFrame } from '@herald/protocol';
+import { type WebSocket, WebSocketServer } from 'ws';
+import type { Delivery } from '../core/delivery.ts';
+import type { Hub } from '../core/hub.ts';
+import type { Session } from '../core/session.ts';
+import type { Sink } from '../core/sink.ts';
+
+export const WEBSOCKET_PATH = '/connection/websocket';
+
+/** A complete unmasked text frame (RFC 6455 5.2), so fan-out writes prebuilt bytes straight to the socket. */
+export function textFrame(payload: Buffer): Buffer {
+  const length = payload.length;
+  const headerLength = length < 126 ? 2 : length < 65_536 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(headerLength + length);
+  frame[0] = 0x81;
+  if (length < 126) {
+    frame[1] = length;
+  } else if (length < 65_536) {
+    frame[1] = 126;
+    frame.writeUInt16BE(length, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeUInt32BE(0, 2);
+    frame.writeUInt32BE(length, 6);
+  }
+  payload.copy(frame, headerLength);
+  return frame;
+}
+
+/**
+ * One WebSocket connection. Frames queue in `pending` and are written once per event-loop turn,
+ * corked together, so a burst of publications costs one syscall per socket instead of one per frame.
+ */
+class WebSocketSink implements Sink {
+  readonly kind = 'websocket';
+  session!: Session;
+  pending: Buffer[] = [];
+  pendingBytes = 0;
+  /** Cleared by every heartbeat tick, set by any frame from the client. */
+  alive = true;
+  private closing = false;
+
+  constructor(
+    private readonly transport: WebSocketTransport,
+    readonly ws: WebSocket,
+    readonly socket: Duplex,
+  ) {}
+
+  send(frame: ServerFrame): void {
+    this.enqueue(textFrame(Buffer.from(JSON.stringify(frame))));
+  }
+
+  sendPublication(delivery: Delivery): void {
+    if (delivery.wsFrame === undefined) delivery.wsFrame = textFrame(delivery.json);
+    this.enqueue(delivery.wsFrame);
+  }
+
+  queuedBytes(): number {
+    return this.pendingBytes + this.socket.writableLength;
+  }
+
+  private enqueue(frame: Buffer): void {
+    if (this.closing) return;
+    if (this.pending.length === 0) this.transport.markDirty(this);
+    this.pending.push(frame);
+    this.pendingBytes += frame.length;
+  }
+
+  flush(): void {
+    const frames = this.pending;
+    if (frames.length === 0 || this.socket.destroyed) return;
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (frames.length === 1) {
+      this.socket.write(frames[0]);
+      return;
+    }
+    this.socket.cork();
+    for (const frame of frames) this.socket.write(frame);
+    this.socket.uncork();
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closing) return;
+    if (code === CloseCodes.slowConsumer) {
+      // Its queue is what we must free; the close frame would wait behind it anyway.
+      this.pending = [];
+      this.pendingBytes = 0;
+    } else {
+      this.flush();
+    }
+    this.closing = true;
+    this.ws.close(code, reason.slice(0, 120));
+    // A peer that never answers the close handshake must not hold its buffers.
+    setTimeout(() => this.ws.terminate(), 2_000).unref();
+  }
+}
+
+export interface WebSocketTransportOptions {
+  /** Returns an error to refuse the upgrade (origin or connection limits); undefined to accept. */
+  admit?: (request: IncomingMessage) => HeraldError | undefined;
+}
+
+/** Serves `GET /connection/websocket` with `ws`; heartbeats for every socket run on one shared timer. */
+export class WebSocketTransport {
+  private readonly server: WebSocketServer;
+  private readonly sinks = new Set<WebSocketSink>();
+  private dirty: WebSocketSink[] = [];
+  private flushScheduled = false;
+  private readonly heartbeat: NodeJS.Timeout;
+
+  constructor(
+    private readonly hub: Hub,
+    private readonly options: WebSocketTransportOptions = {},
+  ) {
+    this.server = new WebSocketServer({
+      noServer: true,
+      perMessageDeflate: false,
+      // Frames over the payload limit still get a readable error; only far larger ones are cut by ws (1009).
+      maxPayload: Math.max(4 * hub.config.maxPayloadBytes, 1024 * 1024),
+    });
+    this.heartbeat = setInterval(() => this.beat(), hub.config.pingInterval * 1000);
+    this.heartbeat.unref();
+  }
+
+  get connections(): number {
+    return this.sinks.size;
+  }
+
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const refusal = this.options.admit?.(request);
+    if (refusal) {
+      const body = JSON.stringify({ error: refusal.toJSON() });
+      socket.end(
+        `HTTP/1.1 ${refusal.status} ${refusal.code}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+      return;
+    }
+    this.server.handleUpgrade(request, socket, head, (ws) => this.accept(ws, socket, request));
+  }
+
+  private accept(ws: WebSocket, socket: Duplex, request: IncomingMessage): void {
+    const sink = new WebSocketSink(this, ws, socket);
+    const session = this.hub.openSession(sink, {
+      transport: 'websocket',
+      ip: request.socket.remoteAddress,
+      origin: request.headers.origin,
+    });
+    sink.session = session;
+    this.sinks.add(sink);
+    ws.on('message', (data, isBinary) => {
+      sink.alive = true;
+      if (isBinary) {
+        sink.send({ type: 'error', error: { code: 'bad_request', message: 'binary frames are not supported; send JSON text' } });
+        return;
+      }
+      session.handleText(data.toString());
+    });
+    ws.on('pong', () => {
+      sink.alive = true;
+    });
+    ws.on('error', (err) => this.hub.log.debug({ err, client: session.id }, 'websocket error'));
+    ws.on('close', () => {
+      this.sinks.delete(sink);
+      session.transportClosed();
+    });
+  }
+
+  markDirty(sink: WebSocketSink): void {
+    this.dirty.push(sink);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flushDirty());
+  }
+
+  private flushDirty(): void {
+    const dirty = this.dirty;
+    this.dirty = [];
+    this.flushScheduled = false;
+    for (const sink of dirty) sink.flush();
+  }
+
+  private beat(): void {
+    for (const sink of this.sinks) {
+      if (!sink.alive) {
+        sink.session.close(CloseCodes.heartbeatTimeout, 'no pong within the heartbeat interval');
+        continue;
+      }
+      sink.alive = false;
+      sink.send({ type: 'ping' });
+    }
+  }
+
+  /** Closes every connection with `code`; resolves when all sockets are gone. */
+  async close(code: number = CloseCodes.shutdown, reason = 'server shutting down'): Promise<void> {
+    clearInterval(this.heartbeat);
+    for (const sink of this.sinks) sink.session.close(code, reason);
+    const deadline = Date.now() + 3_000;
+    while (this.sinks.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const sink of this.sinks) sink.ws.terminate();
+    this.server.close();
+  }
+}
+
