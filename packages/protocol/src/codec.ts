@@ -63,7 +63,8 @@ export function validateCommand(value: unknown): Command {
     fail('"id" must be an integer');
   }
   for (const key of Object.keys(value)) {
-    if (key !== 'id' && key !== 'type' && !fields.includes(key)) fail(`unexpected field "${key.slice(0, 40)}" in ${type}`);
+    if (key !== 'id' && key !== 'type' && !fields.includes(key))
+      fail(`unexpected field "${key.slice(0, 40)}" in ${type}`);
   }
   if (fields.includes('channel')) requiredString(value, 'channel');
   switch (type) {
@@ -90,7 +91,8 @@ export function validateCommand(value: unknown): Command {
       if (value.limit !== undefined && (!Number.isSafeInteger(value.limit) || (value.limit as number) < 0)) {
         fail('"limit" must be a non-negative integer');
       }
-      if (value.reverse !== undefined && typeof value.reverse !== 'boolean') fail('"reverse" must be a boolean');
+      if (value.reverse !== undefined && typeof value.reverse !== 'boolean')
+        fail('"reverse" must be a boolean');
       break;
     case 'refresh':
       requiredString(value, 'token');

@@ -174,5 +174,12 @@ export interface ErrorPush {
   error: ErrorBody;
 }
 
-export type Push = PublicationPush | JoinPush | LeavePush | UnsubscribePush | DisconnectPush | PingPush | ErrorPush;
+export type Push =
+  | PublicationPush
+  | JoinPush
+  | LeavePush
+  | UnsubscribePush
+  | DisconnectPush
+  | PingPush
+  | ErrorPush;
 export type ServerFrame = Reply | Push;

@@ -5,7 +5,8 @@ import { HeraldServer } from './server.ts';
 
 function parsePort(value: string): number {
   const port = Number(value);
-  if (!/^\d+$/.test(value) || port > 65_535) throw new InvalidArgumentError('must be an integer from 0 to 65535');
+  if (!/^\d+$/.test(value) || port > 65_535)
+    throw new InvalidArgumentError('must be an integer from 0 to 65535');
   return port;
 }
 
@@ -52,10 +53,12 @@ async function serve(flags: ServeFlags): Promise<void> {
       const where = `${config.host}:${config.port}`;
       if (e.code === 'EADDRINUSE') throw new ConfigError(`port ${config.port} is already in use (${where})`);
       if (e.code === 'EACCES') throw new ConfigError(`no permission to listen on ${where}`);
-      if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND') throw new ConfigError(`cannot listen on host ${config.host}`);
+      if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND')
+        throw new ConfigError(`cannot listen on host ${config.host}`);
       throw err;
     }
-    if (!config.apiKey) log.warn('HERALD_API_KEY is not set: the server API (/api/*) accepts unauthenticated calls');
+    if (!config.apiKey)
+      log.warn('HERALD_API_KEY is not set: the server API (/api/*) accepts unauthenticated calls');
   } catch (err) {
     process.stderr.write(`herald: ${err instanceof ConfigError ? err.message : (err as Error).stack}\n`);
     process.exit(1);

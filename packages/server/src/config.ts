@@ -7,7 +7,11 @@ export const NamespaceSchema = z
     /** Publications kept per channel for resume and history; 0 keeps none. */
     historySize: z.number().int().min(0).max(1_000_000).default(1000),
     /** Seconds a publication stays in history. */
-    historyTtl: z.number().min(0).max(30 * 86_400).default(600),
+    historyTtl: z
+      .number()
+      .min(0)
+      .max(30 * 86_400)
+      .default(600),
     /** Whether connections without a token may subscribe. */
     allowAnonymous: z.boolean().default(true),
     /** Whether clients (not only the server API) may publish. */
@@ -26,9 +30,18 @@ export const ConfigSchema = z
     /** Key for the server HTTP API (`Authorization: apikey KEY`). Unset: the API accepts unauthenticated calls. */
     apiKey: z.string().min(1).optional(),
     /** Largest publication `data`, in bytes of JSON. */
-    maxPayloadBytes: z.number().int().min(64).max(64 * 1024 * 1024).default(64 * 1024),
+    maxPayloadBytes: z
+      .number()
+      .int()
+      .min(64)
+      .max(64 * 1024 * 1024)
+      .default(64 * 1024),
     /** Bytes waiting to be written to one connection before it is cut as a slow consumer. */
-    maxQueueBytes: z.number().int().min(1024).default(4 * 1024 * 1024),
+    maxQueueBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .default(4 * 1024 * 1024),
     /** Seconds between heartbeats on every transport. */
     pingInterval: z.number().min(0.05).max(3600).default(25),
     /** Seconds an idempotency key is remembered. */

@@ -1,12 +1,25 @@
-export { ConfigError, type HeraldConfig, type HeraldConfigInput, type NamespaceOptions, parseConfig } from './config.ts';
+export { createBroker } from './brokers/create-broker.ts';
+export { MemoryBroker } from './brokers/memory-broker.ts';
+export {
+  ConfigError,
+  type HeraldConfig,
+  type HeraldConfigInput,
+  type NamespaceOptions,
+  parseConfig,
+} from './config.ts';
 export type { Authenticator, ConnectContext, Identity } from './core/auth.ts';
-export type { Broker, BrokerHandlers, HistoryPage, HistoryQuery, PublishOptions, PublishOutcome } from './core/broker.ts';
+export type {
+  Broker,
+  BrokerHandlers,
+  HistoryPage,
+  HistoryQuery,
+  PublishOptions,
+  PublishOutcome,
+} from './core/broker.ts';
 export { Hub, type HubOptions, type PublishInput } from './core/hub.ts';
 export type { Logger } from './core/logger.ts';
 export type { Session } from './core/session.ts';
 export type { Sink } from './core/sink.ts';
-export { MemoryBroker } from './brokers/memory-broker.ts';
-export { createBroker } from './brokers/create-broker.ts';
 export { handleRequest, routes } from './http/routes.ts';
 export { HeraldServer, type HeraldServerOptions } from './server.ts';
 export { WebSocketTransport } from './transports/websocket.ts';

@@ -1,14 +1,14 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CloseCodes } from '@herald/protocol';
-import { type HeraldConfig, parseConfig, type HeraldConfigInput } from './config.ts';
+import { createBroker } from './brokers/create-broker.ts';
+import { type HeraldConfig, type HeraldConfigInput, parseConfig } from './config.ts';
 import type { Authenticator } from './core/auth.ts';
 import type { Broker } from './core/broker.ts';
 import { Hub } from './core/hub.ts';
 import type { Logger } from './core/logger.ts';
 import { sendWebResponse, toWebRequest } from './http/node-adapter.ts';
 import { handleRequest } from './http/routes.ts';
-import { createBroker } from './brokers/create-broker.ts';
 import { WEBSOCKET_PATH, WebSocketTransport } from './transports/websocket.ts';
 
 export interface HeraldServerOptions {

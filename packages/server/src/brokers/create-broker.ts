@@ -1,6 +1,6 @@
+import { ConfigError } from '../config.ts';
 import type { Broker } from '../core/broker.ts';
 import { MemoryBroker } from './memory-broker.ts';
-import { ConfigError } from '../config.ts';
 
 /** `memory` or a `redis://` / `rediss://` URL. */
 export async function createBroker(spec: string): Promise<Broker> {

@@ -43,9 +43,15 @@ export class MemoryBroker implements Broker {
     this.handlers = handlers;
   }
 
-  async publish(channel: string, data: unknown, event: string | undefined, options: PublishOptions): Promise<PublishOutcome> {
+  async publish(
+    channel: string,
+    data: unknown,
+    event: string | undefined,
+    options: PublishOptions,
+  ): Promise<PublishOutcome> {
     const now = Date.now();
-    const keyId = options.idempotencyKey === undefined ? undefined : `${channel}\u0000${options.idempotencyKey}`;
+    const keyId =
+      options.idempotencyKey === undefined ? undefined : `${channel}\u0000${options.idempotencyKey}`;
     if (keyId !== undefined) {
       const seen = this.keys.get(keyId);
       if (seen && seen.expiresAt > now) return { epoch: seen.epoch, offset: seen.offset, duplicate: true };
@@ -54,7 +60,11 @@ export class MemoryBroker implements Broker {
     this.streamRules.set(channel, { size: options.historySize, ttl: options.historyTtl });
     const pub = stream.append(data, event, options.historySize, options.historyTtl);
     if (keyId !== undefined) {
-      this.keys.set(keyId, { epoch: pub.epoch, offset: pub.offset, expiresAt: now + options.idempotencyWindow });
+      this.keys.set(keyId, {
+        epoch: pub.epoch,
+        offset: pub.offset,
+        expiresAt: now + options.idempotencyWindow,
+      });
     }
     if (this.subscribed.has(channel)) this.handlers?.publication(pub);
     return { epoch: pub.epoch, offset: pub.offset, duplicate: false };
@@ -137,7 +147,11 @@ export class MemoryBroker implements Broker {
     for (const [channel, stream] of this.streams) {
       const rules = this.streamRules.get(channel);
       if (rules) stream.trim(rules.size, rules.ttl, now);
-      if (stream.retained === 0 && now - stream.touchedAt > this.streamIdleTtl && !this.subscribed.has(channel)) {
+      if (
+        stream.retained === 0 &&
+        now - stream.touchedAt > this.streamIdleTtl &&
+        !this.subscribed.has(channel)
+      ) {
         this.streams.delete(channel);
         this.streamRules.delete(channel);
       }

@@ -22,7 +22,12 @@ export interface ConnectContext {
  */
 export interface Authenticator {
   connect(token: string | undefined, context: ConnectContext): Promise<Identity>;
-  canSubscribe(identity: Identity, channel: string, namespace: NamespaceOptions, token?: string): Promise<void>;
+  canSubscribe(
+    identity: Identity,
+    channel: string,
+    namespace: NamespaceOptions,
+    token?: string,
+  ): Promise<void>;
   canPublish(identity: Identity, channel: string, namespace: NamespaceOptions): Promise<void>;
 }
 
@@ -30,7 +35,10 @@ export interface Authenticator {
 export class AnonymousAuthenticator implements Authenticator {
   async connect(token: string | undefined): Promise<Identity> {
     if (token !== undefined) {
-      throw new HeraldError('unauthorized', 'this hub verifies no tokens (set HERALD_TOKEN_SECRET to enable them)');
+      throw new HeraldError(
+        'unauthorized',
+        'this hub verifies no tokens (set HERALD_TOKEN_SECRET to enable them)',
+      );
     }
     return { user: null };
   }

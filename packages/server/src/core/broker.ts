@@ -47,7 +47,12 @@ export interface BrokerHandlers {
 export interface Broker {
   start(handlers: BrokerHandlers): Promise<void>;
   /** Appends to the channel's stream (assigning the next offset) and fans out, atomically. */
-  publish(channel: string, data: unknown, event: string | undefined, options: PublishOptions): Promise<PublishOutcome>;
+  publish(
+    channel: string,
+    data: unknown,
+    event: string | undefined,
+    options: PublishOptions,
+  ): Promise<PublishOutcome>;
   history(channel: string, query: HistoryQuery): Promise<HistoryPage>;
   /** Start delivering the channel's publications to this node. Resolves once delivery is live. */
   subscribe(channel: string): Promise<void>;

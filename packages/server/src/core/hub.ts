@@ -8,8 +8,8 @@ import {
   type StreamPosition,
   type SubscribeResult,
 } from '@herald/protocol';
-import { type HeraldConfig, type NamespaceOptions, parseConfig } from '../config.ts';
 import { MemoryBroker } from '../brokers/memory-broker.ts';
+import { type HeraldConfig, type NamespaceOptions, parseConfig } from '../config.ts';
 import { AnonymousAuthenticator, type Authenticator, type ConnectContext, type Identity } from './auth.ts';
 import type { Broker } from './broker.ts';
 import { resolveNamespace } from './channel-name.ts';
@@ -277,7 +277,9 @@ export class Hub {
   private async heal(sub: Subscription, trigger: Delivery): Promise<void> {
     sub.pending = [trigger];
     const since =
-      trigger.pub.epoch === sub.epoch ? { epoch: sub.epoch, offset: sub.offset } : { epoch: trigger.pub.epoch, offset: 0 };
+      trigger.pub.epoch === sub.epoch
+        ? { epoch: sub.epoch, offset: sub.offset }
+        : { epoch: trigger.pub.epoch, offset: 0 };
     try {
       const { recovered, publications } = await this.position(sub, since);
       if (sub.session.closed || sub.session.subscriptions.get(sub.channel) !== sub) return;
@@ -300,7 +302,13 @@ export class Hub {
   private resetSubscription(sub: Subscription, reason: string): void {
     if (sub.session.subscriptions.get(sub.channel) === sub) sub.session.subscriptions.delete(sub.channel);
     this.detach(sub);
-    sub.session.sink.send({ type: 'unsub', channel: sub.channel, code: 'insufficient_state', reason, resubscribe: true });
+    sub.session.sink.send({
+      type: 'unsub',
+      channel: sub.channel,
+      code: 'insufficient_state',
+      reason,
+      resubscribe: true,
+    });
   }
 
   private dropSlowConsumer(session: Session): void {

@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import {
+  CloseCodes,
   type Command,
   type ConnectResult,
-  CloseCodes,
   commandIdOf,
   decodeCommand,
   HeraldError,
   type PresenceResult,
-  shouldReconnect,
   type StreamPosition,
+  shouldReconnect,
 } from '@herald/protocol';
 import type { ConnectContext, Identity } from './auth.ts';
 import type { Hub, PositionedSubscription } from './hub.ts';
@@ -39,7 +39,9 @@ export class Session {
     } catch (err) {
       const error = toHeraldError(err);
       const id = commandIdOf(text);
-      this.sink.send(id === undefined ? { type: 'error', error: error.toJSON() } : { id, error: error.toJSON() });
+      this.sink.send(
+        id === undefined ? { type: 'error', error: error.toJSON() } : { id, error: error.toJSON() },
+      );
       return;
     }
     void this.handle(command);
@@ -68,7 +70,10 @@ export class Session {
           return;
         case 'publish': {
           const { channel, data, event, idempotencyKey } = command;
-          this.reply(command.id, await this.hub.publishAs(this.identity, channel, { data, event, idempotencyKey }));
+          this.reply(
+            command.id,
+            await this.hub.publishAs(this.identity, channel, { data, event, idempotencyKey }),
+          );
           return;
         }
         case 'history': {
@@ -84,7 +89,8 @@ export class Session {
         }
         case 'refresh': {
           const identity = await this.hub.authenticate(command.token, this.context);
-          if (this.identity.user !== identity.user) throw new HeraldError('forbidden', 'a refreshed token must be for the same user');
+          if (this.identity.user !== identity.user)
+            throw new HeraldError('forbidden', 'a refreshed token must be for the same user');
           this.identity = identity;
           this.reply(command.id, { expires: identity.expiresAt });
           return;
@@ -104,8 +110,13 @@ export class Session {
    * Authenticates and subscribes to the initial channels. A bad token closes the connection; a refused
    * channel is reported in `subs` and does not fail the others.
    */
-  private async connect(token: string | undefined, subs: Record<string, { since?: StreamPosition; token?: string }>, id: number | undefined): Promise<void> {
-    if (this.connected || this.connecting) throw new HeraldError('already_connected', 'connect was already sent');
+  private async connect(
+    token: string | undefined,
+    subs: Record<string, { since?: StreamPosition; token?: string }>,
+    id: number | undefined,
+  ): Promise<void> {
+    if (this.connected || this.connecting)
+      throw new HeraldError('already_connected', 'connect was already sent');
     let done!: () => void;
     this.connecting = new Promise((resolve) => {
       done = resolve;
@@ -116,7 +127,10 @@ export class Session {
       } catch (err) {
         const error = toHeraldError(err);
         if (id !== undefined) this.sink.send({ id, error: error.toJSON() });
-        this.close(error.code === 'token_expired' ? CloseCodes.tokenExpired : CloseCodes.unauthorized, error.message);
+        this.close(
+          error.code === 'token_expired' ? CloseCodes.tokenExpired : CloseCodes.unauthorized,
+          error.message,
+        );
         return;
       }
       this.connected = true;
@@ -138,11 +152,13 @@ export class Session {
         };
         if (this.identity.expiresAt !== undefined) result.expires = this.identity.expiresAt;
         for (const [channel, outcome] of positioned) {
-          result.subs[channel] = outcome instanceof HeraldError ? { error: outcome.toJSON() } : outcome.result;
+          result.subs[channel] =
+            outcome instanceof HeraldError ? { error: outcome.toJSON() } : outcome.result;
         }
         this.reply(id, result);
       }
-      for (const [, outcome] of positioned) if (!(outcome instanceof HeraldError)) (outcome as PositionedSubscription).activate();
+      for (const [, outcome] of positioned)
+        if (!(outcome instanceof HeraldError)) (outcome as PositionedSubscription).activate();
     } finally {
       this.connecting = null;
       done();

@@ -12,7 +12,8 @@ function str(body: Body, key: string, required?: false): string | undefined;
 function str(body: Body, key: string, required = false): string | undefined {
   const v = body[key];
   if (v === undefined && !required) return undefined;
-  if (typeof v !== 'string' || v === '') throw new HeraldError('bad_request', `"${key}" must be a non-empty string`);
+  if (typeof v !== 'string' || v === '')
+    throw new HeraldError('bad_request', `"${key}" must be a non-empty string`);
   return v;
 }
 

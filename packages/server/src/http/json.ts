@@ -43,4 +43,3 @@ export async function readJsonObject(request: Request, limit: number): Promise<R
   }
   return value as Record<string, unknown>;
 }
-

@@ -44,7 +44,8 @@ export async function sendWebResponse(response: Response, res: ServerResponse): 
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      if (!res.write(value)) await new Promise<void>((resolve) => res.once('drain', resolve).once('close', resolve));
+      if (!res.write(value))
+        await new Promise<void>((resolve) => res.once('drain', resolve).once('close', resolve));
     }
   } catch {
     // The body was cancelled because the client left; nothing more to write.

@@ -153,7 +153,10 @@ export class WebSocketTransport {
     ws.on('message', (data, isBinary) => {
       sink.alive = true;
       if (isBinary) {
-        sink.send({ type: 'error', error: { code: 'bad_request', message: 'binary frames are not supported; send JSON text' } });
+        sink.send({
+          type: 'error',
+          error: { code: 'bad_request', message: 'binary frames are not supported; send JSON text' },
+        });
         return;
       }
       session.handleText(data.toString());
@@ -203,4 +206,3 @@ export class WebSocketTransport {
     this.server.close();
   }
 }
-

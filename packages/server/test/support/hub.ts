@@ -1,0 +1,47 @@
+import type { HeraldConfigInput } from '../../src/config.ts';
+import type { Authenticator } from '../../src/core/auth.ts';
+import type { Broker } from '../../src/core/broker.ts';
+import { HeraldServer } from '../../src/server.ts';
+
+export interface TestHub {
+  server: HeraldServer;
+  /** `http://127.0.0.1:PORT` */
+  url: string;
+  wsUrl: string;
+  port: number;
+  publish(channel: string, data: unknown, extra?: Record<string, unknown>): Promise<{ epoch: string; offset: number }>;
+  close(): Promise<void>;
+}
+
+/** A real hub on a free loopback port. */
+export async function startHub(
+  config: HeraldConfigInput = {},
+  extra: { broker?: Broker; authenticator?: Authenticator; port?: number } = {},
+): Promise<TestHub> {
+  const server = await HeraldServer.create({
+    config: { host: '127.0.0.1', port: extra.port ?? 0, ...config },
+    broker: extra.broker,
+    authenticator: extra.authenticator,
+  });
+  const address = await server.listen(extra.port ?? 0, '127.0.0.1');
+  const url = `http://127.0.0.1:${address.port}`;
+  return {
+    server,
+    url,
+    wsUrl: `ws://127.0.0.1:${address.port}/connection/websocket`,
+    port: address.port,
+    async publish(channel, data, more = {}) {
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      if (config.apiKey) headers.authorization = `apikey ${config.apiKey}`;
+      const res = await fetch(`${url}/api/publish`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ channel, data, ...more }),
+      });
+      const body = await res.json();
+      if (!res.ok) throw new Error(`publish failed: ${res.status} ${JSON.stringify(body)}`);
+      return body;
+    },
+    close: () => server.close(),
+  };
+}
