@@ -16,7 +16,9 @@ describe('WebSocket transport', () => {
     for (const c of clients) {
       await eventually(() => c.publications.length === 200, 'all 200 publications');
       expect(c.publications.map((p) => p.offset)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
-      expect(c.publications.map((p) => (p.data as { i: number }).i)).toEqual(Array.from({ length: 200 }, (_, i) => i));
+      expect(c.publications.map((p) => (p.data as { i: number }).i)).toEqual(
+        Array.from({ length: 200 }, (_, i) => i),
+      );
       c.close();
     }
   });

@@ -9,7 +9,11 @@ export interface TestHub {
   url: string;
   wsUrl: string;
   port: number;
-  publish(channel: string, data: unknown, extra?: Record<string, unknown>): Promise<{ epoch: string; offset: number }>;
+  publish(
+    channel: string,
+    data: unknown,
+    extra?: Record<string, unknown>,
+  ): Promise<{ epoch: string; offset: number }>;
   close(): Promise<void>;
 }
 
