@@ -1,0 +1,106 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { freePort, type HeraldProcess, runHerald, waitListening } from './support/process.ts';
+import { WsTestClient } from './support/ws-client.ts';
+
+const running: HeraldProcess[] = [];
+afterEach(() => {
+  for (const p of running.splice(0)) p.child.kill('SIGKILL');
+});
+
+function herald(args: string[], env: Record<string, string> = {}): HeraldProcess {
+  const p = runHerald(args, env);
+  running.push(p);
+  return p;
+}
+
+function configFile(content: string): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'herald-cli-')), 'herald.json');
+  writeFileSync(path, content);
+  return path;
+}
+
+describe('herald serve', () => {
+  it('serves on the port from the flag, and drains on SIGTERM with reconnect advice', async () => {
+    const port = await freePort();
+    const p = herald(['serve', '--port', String(port)]);
+    await waitListening(p);
+    const health = await fetch(`http://127.0.0.1:${port}/health`);
+    expect(health.status).toBe(200);
+    const client = await WsTestClient.open(`ws://127.0.0.1:${port}/connection/websocket`);
+    await client.call('subscribe', { channel: 'chat:1' });
+    p.child.kill('SIGTERM');
+    expect(await client.closed).toBe(4000);
+    expect(client.frames.find((f) => f.type === 'disconnect')).toMatchObject({ code: 4000, reconnect: true });
+    expect(await p.exited).toBe(0);
+  });
+
+  it('takes the port and API key from the environment', async () => {
+    const port = await freePort();
+    const p = herald(['serve'], { HERALD_PORT: String(port), HERALD_API_KEY: 'k1' });
+    await waitListening(p);
+    const denied = await fetch(`http://127.0.0.1:${port}/api/channels`, { method: 'POST', body: '{}' });
+    expect(denied.status).toBe(401);
+    const allowed = await fetch(`http://127.0.0.1:${port}/api/channels`, {
+      method: 'POST',
+      body: '{}',
+      headers: { authorization: 'apikey k1' },
+    });
+    expect(allowed.status).toBe(200);
+  });
+
+  it('exits non-zero naming a bad flag value', async () => {
+    const p = herald(['serve', '--port', 'eighty']);
+    expect(await p.exited).not.toBe(0);
+    expect(p.output()).toMatch(/port/i);
+  });
+
+  it('exits non-zero on an unknown flag', async () => {
+    const p = herald(['serve', '--colour', 'blue']);
+    expect(await p.exited).not.toBe(0);
+    expect(p.output()).toMatch(/unknown option.*colour/i);
+  });
+
+  it('exits non-zero when the port is taken', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const p = herald(['serve', '--port', String(port)]);
+      expect(await p.exited).toBe(1);
+      expect(p.output()).toContain(`port ${port} is already in use`);
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it.each([
+    ['not JSON', '{ port: 1', /not valid JSON/],
+    ['a field of the wrong type', '{"maxQueueBytes": "lots"}', /maxQueueBytes/],
+    ['an unknown field', '{"colour": "blue"}', /colour/],
+    [
+      'a bad namespace option',
+      '{"namespaces": {"chat": {"historySize": -1}}}',
+      /namespaces\.chat\.historySize/,
+    ],
+  ])('exits non-zero on a config file with %s, naming the problem', async (_name, content, message) => {
+    const p = herald(['serve', '--port', String(await freePort()), '--config', configFile(content)]);
+    expect(await p.exited).toBe(1);
+    expect(p.output()).toMatch(message);
+  });
+
+  it('exits non-zero when the config file is missing', async () => {
+    const p = herald(['serve', '--config', '/nonexistent/herald.json']);
+    expect(await p.exited).toBe(1);
+    expect(p.output()).toContain('cannot read config file /nonexistent/herald.json');
+  });
+
+  it('exits non-zero on an unknown broker', async () => {
+    const p = herald(['serve', '--port', String(await freePort()), '--broker', 'carrier-pigeon']);
+    expect(await p.exited).toBe(1);
+    expect(p.output()).toContain('unknown broker');
+  });
+});

@@ -1,0 +1,47 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { startHub, type TestHub } from './support/hub.ts';
+import { TcpProxy } from './support/tcp-proxy.ts';
+import { eventually, WsTestClient } from './support/ws-client.ts';
+
+let hub: TestHub | undefined;
+let proxy: TcpProxy | undefined;
+afterEach(async () => {
+  await proxy?.close();
+  await hub?.close();
+  proxy = undefined;
+  hub = undefined;
+});
+
+describe('slow consumer', () => {
+  it('is disconnected once its send queue passes the cap, frees its buffers, and resumes from history', async () => {
+    hub = await startHub({ maxQueueBytes: 256 * 1024, namespaces: { '*': { historySize: 1000 } } });
+    proxy = await TcpProxy.start(hub.port);
+    const fast = await WsTestClient.open(hub.wsUrl);
+    await fast.call('subscribe', { channel: 'feed:big' });
+    const slow = await WsTestClient.open(`ws://127.0.0.1:${proxy.port}/connection/websocket`);
+    const start = await slow.call<{ epoch: string; offset: number }>('subscribe', { channel: 'feed:big' });
+    proxy.stallAll();
+
+    const total = 400;
+    const chunk = 'x'.repeat(32 * 1024);
+    for (let i = 0; i < total; i++) await hub.publish('feed:big', { i, chunk });
+
+    await eventually(() => hub!.server.hub.getStats().slowConsumers === 1, 'the stalled client is cut');
+    // Its socket is gone too (terminated after a short grace), so the queued bytes are released.
+    await eventually(() => hub!.server.websocket.connections === 1, 'only the fast client remains', 10_000);
+    expect(hub.server.hub.getStats().sessions).toBe(1);
+    await eventually(() => fast.publications.length === total, 'the fast client gets everything');
+    expect(fast.publications.map((p) => p.offset)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+
+    // The cut client comes back and resumes from where it was.
+    const back = await WsTestClient.open(hub.wsUrl);
+    const resumed = await back.call<{ recovered: boolean; publications: { offset: number }[] }>('subscribe', {
+      channel: 'feed:big',
+      since: start,
+    });
+    expect(resumed.recovered).toBe(true);
+    expect(resumed.publications).toHaveLength(total);
+    back.close();
+    fast.close();
+  });
+});
