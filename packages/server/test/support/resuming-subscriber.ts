@@ -86,6 +86,13 @@ export class ResumingSubscriber {
     if (offset > this.offset) this.offset = offset;
   }
 
+  /** Drops the connection abruptly (no close handshake); it reconnects and resumes by itself. */
+  cut(): boolean {
+    if (!this.live || !this.ws) return false;
+    this.ws.terminate();
+    return true;
+  }
+
   stop(): void {
     this.stopped = true;
     this.ws?.terminate();
