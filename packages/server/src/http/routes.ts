@@ -1,7 +1,9 @@
 import { HeraldError } from '@herald/protocol';
 import type { Hub } from '../core/hub.ts';
+import { admin } from './admin.ts';
 import { handleApi } from './api.ts';
 import { errorResponse, jsonResponse } from './json.ts';
+import { metrics } from './metrics.ts';
 
 export type RouteHandler = (request: Request, hub: Hub) => Promise<Response> | Response;
 
@@ -17,6 +19,8 @@ function health(_request: Request, hub: Hub): Response {
  */
 export const routes: Record<string, RouteHandler> = {
   '/health': health,
+  '/metrics': metrics,
+  '/admin': admin,
 };
 
 /** Dispatches a request to its route; unknown paths get a 404 in the error shape. */

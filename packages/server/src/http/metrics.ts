@@ -1,0 +1,48 @@
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { Hub } from '../core/hub.ts';
+
+/**
+ * Prometheus metrics read from the hub's own counters at scrape time, so the hot path pays nothing
+ * for them. One registry per hub, so several hubs in one process (tests, Next.js dev) do not clash.
+ */
+export function createMetrics(hub: Hub): Registry {
+  const registry = new Registry();
+  const stat = (name: keyof ReturnType<Hub['getStats']>) => () => hub.getStats()[name];
+  const gauge = (name: string, help: string, read: () => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  const counter = (name: string, help: string, read: () => number) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  gauge('herald_sessions', 'Connected client sessions, all transports', stat('sessions'));
+  gauge('herald_channels', 'Channels with at least one subscriber on this node', stat('channels'));
+  gauge('herald_broker_up', '1 when the broker is reachable', () => (hub.broker.healthy() ? 1 : 0));
+  counter('herald_publications_total', 'Publications accepted (duplicates excluded)', stat('published'));
+  counter('herald_deliveries_total', 'Publications written to subscribers', stat('delivered'));
+  counter('herald_slow_consumers_total', 'Connections cut for a full send queue', stat('slowConsumers'));
+  return registry;
+}
+
+const registries = new WeakMap<Hub, Registry>();
+
+export async function metrics(_request: Request, hub: Hub): Promise<Response> {
+  let registry = registries.get(hub);
+  if (!registry) {
+    registry = createMetrics(hub);
+    registries.set(hub, registry);
+  }
+  return new Response(await registry.metrics(), { headers: { 'content-type': registry.contentType } });
+}

@@ -1,0 +1,35 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { startHub, type TestHub } from './support/hub.ts';
+import { eventually, WsTestClient } from './support/ws-client.ts';
+
+let hub: TestHub | undefined;
+afterEach(async () => {
+  await hub?.close();
+  hub = undefined;
+});
+
+describe('operations endpoints', () => {
+  it('/metrics exposes Prometheus counters that follow the traffic', async () => {
+    hub = await startHub();
+    const c = await WsTestClient.open(hub.wsUrl);
+    await c.call('subscribe', { channel: 'm:1' });
+    for (let i = 0; i < 3; i++) await hub.publish('m:1', i);
+    await eventually(() => c.publications.length === 3, 'deliveries');
+    const res = await fetch(`${hub.url}/metrics`);
+    expect(res.headers.get('content-type')).toContain('text/plain');
+    const text = await res.text();
+    expect(text).toMatch(/^herald_sessions 1$/m);
+    expect(text).toMatch(/^herald_publications_total 3$/m);
+    expect(text).toMatch(/^herald_deliveries_total 3$/m);
+    expect(text).toMatch(/^herald_broker_up 1$/m);
+    c.close();
+  });
+
+  it('/admin serves the live admin page', async () => {
+    hub = await startHub();
+    const res = await fetch(`${hub.url}/admin`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/html');
+    expect(await res.text()).toContain('<title>Herald admin</title>');
+  });
+});
