@@ -147,11 +147,10 @@ export class MemoryBroker implements Broker {
     for (const [channel, stream] of this.streams) {
       const rules = this.streamRules.get(channel);
       if (rules) stream.trim(rules.size, rules.ttl, now);
-      if (
-        stream.retained === 0 &&
-        now - stream.touchedAt > this.streamIdleTtl &&
-        !this.subscribed.has(channel)
-      ) {
+      // A stream never published to holds nothing worth an epoch; forget it soon so that probing
+      // random channel names cannot grow memory. Published streams keep their epoch much longer.
+      const idleTtl = stream.offset === 0 ? Math.min(60_000, this.streamIdleTtl) : this.streamIdleTtl;
+      if (stream.retained === 0 && now - stream.touchedAt > idleTtl && !this.subscribed.has(channel)) {
         this.streams.delete(channel);
         this.streamRules.delete(channel);
       }
