@@ -76,8 +76,15 @@ export class HeraldServer {
     return `http://${host}:${address.port}`;
   }
 
-  /** Graceful drain: every client is told to reconnect elsewhere, then the port closes. */
-  async close(): Promise<void> {
+  private closing: Promise<void> | undefined;
+
+  /** Graceful drain: every client is told to reconnect elsewhere, then the port closes. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= this.drain();
+    return this.closing;
+  }
+
+  private async drain(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
     await this.websocket.close(CloseCodes.shutdown, 'server shutting down');
     await this.hub.close(CloseCodes.shutdown, 'server shutting down');

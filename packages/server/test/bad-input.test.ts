@@ -1,12 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { startHub, type TestHub } from './support/hub.ts';
+import { describe, expect, it } from 'vitest';
+import { hubPerTest } from './support/hub.ts';
 import { eventually, WsTestClient } from './support/ws-client.ts';
 
-let hub: TestHub | undefined;
-afterEach(async () => {
-  await hub?.close();
-  hub = undefined;
-});
+const hubs = hubPerTest();
 
 describe('malformed WebSocket frames', () => {
   const cases: Array<[string, string, string]> = [
@@ -37,7 +33,7 @@ describe('malformed WebSocket frames', () => {
   ];
 
   it.each(cases)('%s gets %s', async (_name, frame, code) => {
-    hub = await startHub();
+    const hub = await hubs.start();
     const bystander = await WsTestClient.open(hub.wsUrl);
     await bystander.call('subscribe', { channel: 'a:b' });
     const c = await WsTestClient.open(hub.wsUrl);
@@ -53,7 +49,7 @@ describe('malformed WebSocket frames', () => {
   });
 
   it('answers a binary frame with an error', async () => {
-    hub = await startHub();
+    const hub = await hubs.start();
     const c = await WsTestClient.open(hub.wsUrl);
     c.sendRaw(Buffer.from([1, 2, 3]));
     const error = await c.waitFor((f) => f.type === 'error');
@@ -62,7 +58,7 @@ describe('malformed WebSocket frames', () => {
   });
 
   it('refuses subscribing twice to one channel', async () => {
-    hub = await startHub();
+    const hub = await hubs.start();
     const c = await WsTestClient.open(hub.wsUrl);
     await c.call('subscribe', { channel: 'a:b' });
     expect((await c.command('subscribe', { channel: 'a:b' })).error).toMatchObject({
@@ -72,7 +68,7 @@ describe('malformed WebSocket frames', () => {
   });
 
   it('refuses channels of a namespace the config does not know', async () => {
-    hub = await startHub({ namespaces: { chat: {} } });
+    const hub = await hubs.start({ namespaces: { chat: {} } });
     const c = await WsTestClient.open(hub.wsUrl);
     expect((await c.command('subscribe', { channel: 'other:x' })).error).toMatchObject({
       code: 'unknown_namespace',
@@ -83,50 +79,54 @@ describe('malformed WebSocket frames', () => {
 });
 
 describe('HTTP API errors', () => {
-  async function post(path: string, body: string, headers: Record<string, string> = {}) {
-    const res = await fetch(`${hub!.url}${path}`, { method: 'POST', body, headers });
+  async function post(url: string, body: string, headers: Record<string, string> = {}) {
+    const res = await fetch(url, { method: 'POST', body, headers });
     return { status: res.status, body: await res.json() };
   }
 
   it('answers bad JSON 400, bad key 401, unknown namespace 404, unknown method 404, wrong verb 405', async () => {
-    hub = await startHub({ apiKey: 'secret', namespaces: { chat: {} } });
+    const hub = await hubs.start({ apiKey: 'secret', namespaces: { chat: {} } });
     const auth = { authorization: 'apikey secret' };
-    expect(await post('/api/publish', '{nope', auth)).toMatchObject({
+    expect(await post(`${hub.url}/api/publish`, '{nope', auth)).toMatchObject({
       status: 400,
       body: { error: { code: 'bad_json' } },
     });
     expect(
-      await post('/api/publish', '{"channel":"chat:1","data":1}', { authorization: 'apikey wrong' }),
+      await post(`${hub.url}/api/publish`, '{"channel":"chat:1","data":1}', {
+        authorization: 'apikey wrong',
+      }),
     ).toMatchObject({
       status: 401,
       body: { error: { code: 'unauthorized' } },
     });
-    expect(await post('/api/publish', '{"channel":"chat:1","data":1}')).toMatchObject({ status: 401 });
-    expect(await post('/api/publish', '{"channel":"nope:1","data":1}', auth)).toMatchObject({
+    expect(await post(`${hub.url}/api/publish`, '{"channel":"chat:1","data":1}')).toMatchObject({
+      status: 401,
+    });
+    expect(await post(`${hub.url}/api/publish`, '{"channel":"nope:1","data":1}', auth)).toMatchObject({
       status: 404,
       body: { error: { code: 'unknown_namespace' } },
     });
-    expect(await post('/api/publish', '{"channel":"chat:1"}', auth)).toMatchObject({
+    expect(await post(`${hub.url}/api/publish`, '{"channel":"chat:1"}', auth)).toMatchObject({
       status: 400,
       body: { error: { code: 'bad_request' } },
     });
-    expect(await post('/api/nothing', '{}', auth)).toMatchObject({
+    expect(await post(`${hub.url}/api/nothing`, '{}', auth)).toMatchObject({
       status: 404,
       body: { error: { code: 'not_found' } },
     });
     const get = await fetch(`${hub.url}/api/publish`, { headers: auth });
     expect(get.status).toBe(405);
-    expect(await post('/api/publish', '{"channel":"chat:1","data":{"a":1}}', auth)).toMatchObject({
+    expect(await post(`${hub.url}/api/publish`, '{"channel":"chat:1","data":{"a":1}}', auth)).toMatchObject({
       status: 200,
       body: { offset: 1 },
     });
-    const history = await post('/api/history', '{"channel":"chat:1"}', auth);
+    const history = await post(`${hub.url}/api/history`, '{"channel":"chat:1"}', auth);
     expect(history.body.publications).toHaveLength(1);
-    expect((await post('/api/channels', '{}', auth)).body.channels).toContain('chat:1');
+    expect((await post(`${hub.url}/api/channels`, '{}', auth)).body.channels).toContain('chat:1');
   });
 
   it('answers unknown paths with 404 in the error shape', async () => {
-    hub = await startHub();
+    const hub = await hubs.start();
     const res = await fetch(`${hub.url}/nope`);
     expect(res.status).toBe(404);
     expect((await res.json()).error.code).toBe('not_found');

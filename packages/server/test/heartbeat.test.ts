@@ -1,17 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { startHub, type TestHub } from './support/hub.ts';
+import { hubPerTest } from './support/hub.ts';
 import { eventually, WsTestClient } from './support/ws-client.ts';
 
-let hub: TestHub | undefined;
-afterEach(async () => {
-  await hub?.close();
-  hub = undefined;
-});
+const hubs = hubPerTest();
 
 describe('heartbeats', () => {
   it('keeps a client that answers pings, and closes one that does not with 4002', async () => {
-    hub = await startHub({ pingInterval: 0.1 });
+    const hub = await hubs.start({ pingInterval: 0.1 });
     const answering = await WsTestClient.open(hub.wsUrl); // answers every ping with pong
     await answering.call('subscribe', { channel: 'a:b' });
     const silent = new WebSocket(hub.wsUrl);

@@ -1,16 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { startHub, type TestHub } from './support/hub.ts';
+import { describe, expect, it } from 'vitest';
+import { hubPerTest } from './support/hub.ts';
 import { eventually, WsTestClient } from './support/ws-client.ts';
 
-let hub: TestHub | undefined;
-afterEach(async () => {
-  await hub?.close();
-  hub = undefined;
-});
+const hubs = hubPerTest();
 
 describe('operations endpoints', () => {
   it('/metrics exposes Prometheus counters that follow the traffic', async () => {
-    hub = await startHub();
+    const hub = await hubs.start();
     const c = await WsTestClient.open(hub.wsUrl);
     await c.call('subscribe', { channel: 'm:1' });
     for (let i = 0; i < 3; i++) await hub.publish('m:1', i);
@@ -26,7 +22,7 @@ describe('operations endpoints', () => {
   });
 
   it('/admin serves the live admin page', async () => {
-    hub = await startHub();
+    const hub = await hubs.start();
     const res = await fetch(`${hub.url}/admin`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toContain('text/html');

@@ -1,16 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { startHub, type TestHub } from './support/hub.ts';
+import { describe, expect, it } from 'vitest';
+import { hubPerTest } from './support/hub.ts';
 import { eventually, WsTestClient } from './support/ws-client.ts';
 
-let hub: TestHub | undefined;
-afterEach(async () => {
-  await hub?.close();
-  hub = undefined;
-});
+const hubs = hubPerTest();
 
 describe('idempotent publish', () => {
   it('a repeated key returns the first position and delivers nothing (WebSocket)', async () => {
-    hub = await startHub();
+    const hub = await hubs.start();
     const sub = await WsTestClient.open(hub.wsUrl);
     await sub.call('subscribe', { channel: 'chat:1' });
     const pub = await WsTestClient.open(hub.wsUrl);
@@ -30,9 +26,9 @@ describe('idempotent publish', () => {
   });
 
   it('concurrent retries with one key publish once (HTTP API)', async () => {
-    hub = await startHub();
+    const hub = await hubs.start();
     const results = await Promise.all(
-      Array.from({ length: 20 }, () => hub!.publish('chat:2', { text: 'once' }, { idempotencyKey: 'k' })),
+      Array.from({ length: 20 }, () => hub.publish('chat:2', { text: 'once' }, { idempotencyKey: 'k' })),
     );
     expect(new Set(results.map((r) => r.offset))).toEqual(new Set([1]));
     const history = await hub.server.hub.history('chat:2', {});
@@ -40,7 +36,7 @@ describe('idempotent publish', () => {
   });
 
   it('keys are per channel and forgotten after the window', async () => {
-    hub = await startHub({ idempotencyWindow: 0.2 });
+    const hub = await hubs.start({ idempotencyWindow: 0.2 });
     const a = await hub.publish('chat:a', 1, { idempotencyKey: 'k' });
     const b = await hub.publish('chat:b', 1, { idempotencyKey: 'k' });
     expect(a.offset).toBe(1);
@@ -53,7 +49,7 @@ describe('idempotent publish', () => {
 
 describe('payload limit', () => {
   it('rejects oversized data over WebSocket with payload_too_large and keeps the connection', async () => {
-    hub = await startHub({ maxPayloadBytes: 1000 });
+    const hub = await hubs.start({ maxPayloadBytes: 1000 });
     const c = await WsTestClient.open(hub.wsUrl);
     const reply = await c.command('publish', { channel: 'chat:1', data: 'x'.repeat(2000) });
     expect(reply.error).toMatchObject({ code: 'payload_too_large' });
@@ -63,7 +59,7 @@ describe('payload limit', () => {
   });
 
   it('rejects oversized data over the HTTP API with 413', async () => {
-    hub = await startHub({ maxPayloadBytes: 1000 });
+    const hub = await hubs.start({ maxPayloadBytes: 1000 });
     const res = await fetch(`${hub.url}/api/publish`, {
       method: 'POST',
       body: JSON.stringify({ channel: 'chat:1', data: 'x'.repeat(2000) }),

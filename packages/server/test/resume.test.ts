@@ -1,26 +1,20 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { startHub, type TestHub } from './support/hub.ts';
+import { describe, expect, it } from 'vitest';
+import { hubPerTest } from './support/hub.ts';
 import { ResumingSubscriber } from './support/resuming-subscriber.ts';
 import { TcpProxy } from './support/tcp-proxy.ts';
 import { eventually, WsTestClient } from './support/ws-client.ts';
 
-let hub: TestHub | undefined;
-let proxy: TcpProxy | undefined;
-afterEach(async () => {
-  await proxy?.close();
-  await hub?.close();
-  proxy = undefined;
-  hub = undefined;
-});
+const hubs = hubPerTest();
 
 describe('resume after a cut connection', () => {
   it('delivers every publication exactly once, in order, when TCP is cut at random points during bursts', async () => {
-    hub = await startHub();
-    proxy = await TcpProxy.start(hub.port);
+    const hub = await hubs.start();
+    const proxy = await TcpProxy.start(hub.port);
+    hubs.onCleanup(() => proxy.close());
     const total = 3000;
     const subscribers = Array.from(
       { length: 20 },
-      () => new ResumingSubscriber(`ws://127.0.0.1:${proxy!.port}/connection/websocket`, 'feed:cuts', total),
+      () => new ResumingSubscriber(`ws://127.0.0.1:${proxy.port}/connection/websocket`, 'feed:cuts', total),
     );
     await Promise.all(subscribers.map((s) => s.start()));
     let cuts = 0;
@@ -29,7 +23,7 @@ describe('resume after a cut connection', () => {
       const publishes = [];
       // Cut while the burst is in flight, at a random moment, in about a third of the bursts.
       const cut = Math.random() < 0.35;
-      if (cut) setTimeout(() => (cuts += proxy!.cutAll() > 0 ? 1 : 0), Math.random() * 10);
+      if (cut) setTimeout(() => (cuts += proxy.cutAll() > 0 ? 1 : 0), Math.random() * 10);
       for (let i = 0; i < burst && sent < total; i++, sent++)
         publishes.push(hub.publish('feed:cuts', { n: sent }));
       await Promise.all(publishes);
@@ -53,7 +47,7 @@ describe('resume after a cut connection', () => {
   });
 
   it('merges publications racing the history read: none lost, none doubled', async () => {
-    hub = await startHub();
+    const hub = await hubs.start();
     const first = await WsTestClient.open(hub.wsUrl);
     const start = await first.call<{ epoch: string; offset: number }>('subscribe', { channel: 'race:x' });
     first.close();
@@ -62,7 +56,7 @@ describe('resume after a cut connection', () => {
     let published = 0;
     const publisher = (async () => {
       while (publishing && published < 5000) {
-        await hub!.publish('race:x', published++);
+        await hub.publish('race:x', published++);
       }
     })();
     const clients = [];
@@ -91,7 +85,7 @@ describe('resume after a cut connection', () => {
 
 describe('recovered: false', () => {
   it('is reported with the current position when history was trimmed past the client position', async () => {
-    hub = await startHub({ namespaces: { '*': { historySize: 5 } } });
+    const hub = await hubs.start({ namespaces: { '*': { historySize: 5 } } });
     const c = await WsTestClient.open(hub.wsUrl);
     const sub = await c.call<{ epoch: string; offset: number }>('subscribe', { channel: 'news:1' });
     await c.call('unsubscribe', { channel: 'news:1' });
@@ -108,7 +102,7 @@ describe('recovered: false', () => {
   });
 
   it('recovers exactly when history still reaches back', async () => {
-    hub = await startHub({ namespaces: { '*': { historySize: 5 } } });
+    const hub = await hubs.start({ namespaces: { '*': { historySize: 5 } } });
     const c = await WsTestClient.open(hub.wsUrl);
     for (let i = 0; i < 10; i++) await hub.publish('news:1', i);
     const again = await c.call<{ recovered: boolean; publications: { offset: number }[] }>('subscribe', {
@@ -121,11 +115,10 @@ describe('recovered: false', () => {
   });
 
   it('is reported when the epoch changed (the hub restarted and lost its memory)', async () => {
-    hub = await startHub();
-    const port = hub.port;
-    const before = await hub.publish('chat:r', 'a');
-    await hub.close();
-    hub = await startHub({}, { port });
+    const first = await hubs.start();
+    const before = await first.publish('chat:r', 'a');
+    await first.close();
+    const hub = await hubs.start({}, { port: first.port });
     await hub.publish('chat:r', 'b');
     const c = await WsTestClient.open(hub.wsUrl);
     const reply = await c.call<Record<string, unknown>>('subscribe', { channel: 'chat:r', since: before });
@@ -136,7 +129,7 @@ describe('recovered: false', () => {
   });
 
   it('is reported for a position ahead of the stream (forged or from another hub)', async () => {
-    hub = await startHub();
+    const hub = await hubs.start();
     const pos = await hub.publish('chat:r', 'a');
     const c = await WsTestClient.open(hub.wsUrl);
     const reply = await c.call<Record<string, unknown>>('subscribe', {

@@ -1,21 +1,15 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { startHub, type TestHub } from './support/hub.ts';
+import { describe, expect, it } from 'vitest';
+import { hubPerTest } from './support/hub.ts';
 import { TcpProxy } from './support/tcp-proxy.ts';
 import { eventually, WsTestClient } from './support/ws-client.ts';
 
-let hub: TestHub | undefined;
-let proxy: TcpProxy | undefined;
-afterEach(async () => {
-  await proxy?.close();
-  await hub?.close();
-  proxy = undefined;
-  hub = undefined;
-});
+const hubs = hubPerTest();
 
 describe('slow consumer', () => {
   it('is disconnected once its send queue passes the cap, frees its buffers, and resumes from history', async () => {
-    hub = await startHub({ maxQueueBytes: 256 * 1024, namespaces: { '*': { historySize: 1000 } } });
-    proxy = await TcpProxy.start(hub.port);
+    const hub = await hubs.start({ maxQueueBytes: 256 * 1024, namespaces: { '*': { historySize: 1000 } } });
+    const proxy = await TcpProxy.start(hub.port);
+    hubs.onCleanup(() => proxy.close());
     const fast = await WsTestClient.open(hub.wsUrl);
     await fast.call('subscribe', { channel: 'feed:big' });
     const slow = await WsTestClient.open(`ws://127.0.0.1:${proxy.port}/connection/websocket`);
@@ -26,9 +20,9 @@ describe('slow consumer', () => {
     const chunk = 'x'.repeat(32 * 1024);
     for (let i = 0; i < total; i++) await hub.publish('feed:big', { i, chunk });
 
-    await eventually(() => hub!.server.hub.getStats().slowConsumers === 1, 'the stalled client is cut');
+    await eventually(() => hub.server.hub.getStats().slowConsumers === 1, 'the stalled client is cut');
     // Its socket is gone too (terminated after a short grace), so the queued bytes are released.
-    await eventually(() => hub!.server.websocket.connections === 1, 'only the fast client remains', 10_000);
+    await eventually(() => hub.server.websocket.connections === 1, 'only the fast client remains', 10_000);
     expect(hub.server.hub.getStats().sessions).toBe(1);
     await eventually(() => fast.publications.length === total, 'the fast client gets everything');
     expect(fast.publications.map((p) => p.offset)).toEqual(Array.from({ length: total }, (_, i) => i + 1));

@@ -1,15 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { startHub, type TestHub } from './support/hub.ts';
+import { describe, expect, it } from 'vitest';
+import { hubPerTest } from './support/hub.ts';
 import { eventually, WsTestClient } from './support/ws-client.ts';
 
-let hub: TestHub;
-afterEach(async () => {
-  await hub?.close();
-});
+const hubs = hubPerTest();
 
 describe('WebSocket transport', () => {
   it('delivers publications to every subscriber in offset order, once', async () => {
-    hub = await startHub();
+    const hub = await hubs.start();
     const clients = await Promise.all([1, 2, 3].map(() => WsTestClient.open(hub.wsUrl)));
     for (const c of clients) await c.call('connect', { subs: { 'chat:room': {} } });
     for (let i = 0; i < 200; i++) await hub.publish('chat:room', { i });
@@ -24,7 +21,7 @@ describe('WebSocket transport', () => {
   });
 
   it('connects implicitly when the first command is not connect', async () => {
-    hub = await startHub();
+    const hub = await hubs.start();
     const c = await WsTestClient.open(hub.wsUrl);
     const sub = await c.call<{ epoch: string; offset: number }>('subscribe', { channel: 'news' });
     expect(sub.offset).toBe(0);

@@ -1,3 +1,4 @@
+import { afterEach } from 'vitest';
 import type { HeraldConfigInput } from '../../src/config.ts';
 import type { Authenticator } from '../../src/core/auth.ts';
 import type { Broker } from '../../src/core/broker.ts';
@@ -47,5 +48,27 @@ export async function startHub(
       return body;
     },
     close: () => server.close(),
+  };
+}
+
+/**
+ * For a test file: returns `startHub`, with every hub it started closed after each test
+ * (and any `extra` closables registered with `onCleanup`).
+ */
+export function hubPerTest(): {
+  start: typeof startHub;
+  onCleanup: (close: () => unknown) => void;
+} {
+  const cleanups: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const close of cleanups.splice(0).reverse()) await close();
+  });
+  return {
+    async start(config, extra) {
+      const hub = await startHub(config, extra);
+      cleanups.push(() => hub.close());
+      return hub;
+    },
+    onCleanup: (close) => cleanups.push(close),
   };
 }
