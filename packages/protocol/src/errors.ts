@@ -27,8 +27,23 @@ export const ErrorCodes = {
 
 export type ErrorCode = keyof typeof ErrorCodes;
 
+/** Marks Herald errors, so they are recognised across duplicate copies of this module. */
+const brand = Symbol.for('herald.error');
+
 export class HeraldError extends Error {
   readonly code: ErrorCode;
+  readonly [brand] = true;
+
+  /**
+   * Bundlers load a module more than once per process (Next.js route bundles, dev-mode reloads, a
+   * custom server beside its bundled routes), so a hub from one copy throws errors that another copy's
+   * `instanceof HeraldError` would not recognise; the shared brand makes them one class.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class right of instanceof: a subclass checks exactly.
+    if (this !== HeraldError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && (value as { [brand]?: unknown })[brand] === true;
+  }
 
   constructor(code: ErrorCode, message: string) {
     super(message);
