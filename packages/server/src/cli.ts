@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { pino } from 'pino';
-import { ConfigError, type HeraldConfigInput, loadConfigFile, parseConfig } from './config.ts';
+import { ConfigError, configFromEnv, type HeraldConfigInput, loadConfigFile, parseConfig } from './config.ts';
 import { HeraldServer } from './server.ts';
 
 function parsePort(value: string): number {
@@ -19,25 +19,12 @@ interface ServeFlags {
 
 /** Precedence: flags, then environment, then the config file, then defaults. */
 async function resolveConfig(flags: ServeFlags) {
-  const env = process.env;
   const file: HeraldConfigInput = flags.config ? await loadConfigFile(flags.config) : {};
-  const merged: HeraldConfigInput = { ...file };
-  if (env.HERALD_PORT !== undefined) merged.port = parsePortEnv(env.HERALD_PORT);
-  if (env.HERALD_HOST) merged.host = env.HERALD_HOST;
-  if (env.HERALD_BROKER) merged.broker = env.HERALD_BROKER;
-  if (env.HERALD_API_KEY) merged.apiKey = env.HERALD_API_KEY;
+  const merged: HeraldConfigInput = { ...file, ...configFromEnv() };
   if (flags.port !== undefined) merged.port = flags.port;
   if (flags.host !== undefined) merged.host = flags.host;
   if (flags.broker !== undefined) merged.broker = flags.broker;
   return parseConfig(merged, flags.config ? `config file ${flags.config}` : 'configuration');
-}
-
-function parsePortEnv(value: string): number {
-  try {
-    return parsePort(value);
-  } catch {
-    throw new ConfigError(`HERALD_PORT="${value}" must be an integer from 0 to 65535`);
-  }
 }
 
 async function serve(flags: ServeFlags): Promise<void> {

@@ -71,6 +71,20 @@ export function parseConfig(input: unknown, source = 'config'): HeraldConfig {
   return result.data;
 }
 
+/** The `HERALD_*` environment variables that are set, as config: `herald serve` and embedded hubs read them. */
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): HeraldConfigInput {
+  const config: HeraldConfigInput = {};
+  if (env.HERALD_PORT !== undefined) {
+    if (!/^\d+$/.test(env.HERALD_PORT) || Number(env.HERALD_PORT) > 65_535)
+      throw new ConfigError(`HERALD_PORT="${env.HERALD_PORT}" must be an integer from 0 to 65535`);
+    config.port = Number(env.HERALD_PORT);
+  }
+  if (env.HERALD_HOST) config.host = env.HERALD_HOST;
+  if (env.HERALD_BROKER) config.broker = env.HERALD_BROKER;
+  if (env.HERALD_API_KEY) config.apiKey = env.HERALD_API_KEY;
+  return config;
+}
+
 export async function loadConfigFile(path: string): Promise<HeraldConfigInput> {
   let text: string;
   try {

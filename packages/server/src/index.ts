@@ -2,6 +2,7 @@ export { createBroker } from './brokers/create-broker.ts';
 export { MemoryBroker } from './brokers/memory-broker.ts';
 export {
   ConfigError,
+  configFromEnv,
   type HeraldConfig,
   type HeraldConfigInput,
   type NamespaceOptions,
@@ -16,10 +17,11 @@ export type {
   PublishOptions,
   PublishOutcome,
 } from './core/broker.ts';
+export { validateChannelName } from './core/channel-name.ts';
 export { Hub, type HubOptions, type PublishInput } from './core/hub.ts';
 export type { Logger } from './core/logger.ts';
 export type { Session } from './core/session.ts';
 export type { Sink } from './core/sink.ts';
 export { handleRequest, routes } from './http/routes.ts';
-export { HeraldServer, type HeraldServerOptions } from './server.ts';
+export { createHub, HeraldServer, type HeraldServerOptions } from './server.ts';
 export { WebSocketTransport } from './transports/websocket.ts';

@@ -9,13 +9,22 @@ import { Hub } from './core/hub.ts';
 import type { Logger } from './core/logger.ts';
 import { sendWebResponse, toWebRequest } from './http/node-adapter.ts';
 import { handleRequest } from './http/routes.ts';
-import { WEBSOCKET_PATH, WebSocketTransport } from './transports/websocket.ts';
+import { WebSocketTransport } from './transports/websocket.ts';
 
 export interface HeraldServerOptions {
   config?: HeraldConfig | HeraldConfigInput;
   broker?: Broker;
   authenticator?: Authenticator;
   logger?: Logger;
+}
+
+/** A started hub with its broker: what `herald serve` runs, and what apps embed (Next.js). */
+export async function createHub(options: HeraldServerOptions = {}): Promise<Hub> {
+  const config = parseConfig(options.config ?? {});
+  const broker = options.broker ?? (await createBroker(config.broker));
+  const hub = new Hub({ config, broker, authenticator: options.authenticator, logger: options.logger });
+  await hub.start();
+  return hub;
 }
 
 /** A hub with every transport on one HTTP port: what `herald serve` runs. */
@@ -37,24 +46,14 @@ export class HeraldServer {
         },
       );
     });
-    this.http.on('upgrade', (req, socket, head) => {
-      if (new URL(req.url ?? '/', 'http://x').pathname !== WEBSOCKET_PATH) {
-        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-        return;
-      }
-      this.websocket.handleUpgrade(req, socket, head);
-    });
+    this.websocket.attach(this.http);
     this.http.on('clientError', (_err, socket) => {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     });
   }
 
   static async create(options: HeraldServerOptions = {}): Promise<HeraldServer> {
-    const config = parseConfig(options.config ?? {});
-    const broker = options.broker ?? (await createBroker(config.broker));
-    const hub = new Hub({ config, broker, authenticator: options.authenticator, logger: options.logger });
-    await hub.start();
-    return new HeraldServer(hub);
+    return new HeraldServer(await createHub(options));
   }
 
   /** Listens on the configured host and port (0 picks a free port). */

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { CloseCodes, type HeraldError, type ServerFrame } from '@herald/protocol';
 import { type WebSocket, WebSocketServer } from 'ws';
@@ -127,6 +127,26 @@ export class WebSocketTransport {
 
   get connections(): number {
     return this.sinks.size;
+  }
+
+  /**
+   * Serves upgrades to `path` on an HTTP server: the hub's own, or an app's (a Next.js custom server).
+   * Other upgrades go to `otherwise` (for example Next.js's own), or are refused with a 404.
+   */
+  attach(
+    server: Server,
+    options: {
+      path?: string;
+      otherwise?: (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
+    } = {},
+  ): void {
+    const path = options.path ?? WEBSOCKET_PATH;
+    server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (new URL(request.url ?? '/', 'http://x').pathname === path)
+        this.handleUpgrade(request, socket, head);
+      else if (options.otherwise) options.otherwise(request, socket, head);
+      else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    });
   }
 
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
