@@ -165,6 +165,15 @@ export interface DisconnectPush {
   reason: string;
   reconnect: boolean;
 }
+/**
+ * The connection token has expired: send a `refresh` command with a new token within `within` seconds,
+ * or the connection is closed with 4004.
+ */
+export interface RefreshPush {
+  type: 'refresh';
+  code: 'token_expired';
+  within: number;
+}
 export interface PingPush {
   type: 'ping';
 }
@@ -180,6 +189,7 @@ export type Push =
   | LeavePush
   | UnsubscribePush
   | DisconnectPush
+  | RefreshPush
   | PingPush
   | ErrorPush;
 export type ServerFrame = Reply | Push;

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 
-/** Rules for every channel in one namespace (`chat` for `chat:room-1`). */
+/** Rules for every channel in one namespace (`chat` for `chat:room-1`). See docs/auth.md. */
 export const NamespaceSchema = z
   .object({
     /** Publications kept per channel for resume and history; 0 keeps none. */
@@ -12,14 +12,58 @@ export const NamespaceSchema = z
       .min(0)
       .max(30 * 86_400)
       .default(600),
-    /** Whether connections without a token may subscribe. */
-    allowAnonymous: z.boolean().default(true),
-    /** Whether clients (not only the server API) may publish. */
-    allowClientPublish: z.boolean().default(true),
+    /**
+     * Who may subscribe (and read history and presence): `anyone`, `authenticated` connections, only
+     * holders of a subscription `token` for the channel, or whoever the auth `proxy` allows.
+     */
+    subscribe: z.enum(['anyone', 'authenticated', 'token', 'proxy']).default('anyone'),
+    /** Who may publish from a client connection (the server API always may). */
+    publish: z.enum(['nobody', 'authenticated', 'anyone']).default('anyone'),
+    /** Whether subscribers are listed in presence. */
+    presence: z.boolean().default(true),
+    /** Whether subscribers get `join`/`leave` pushes (needs `presence`). */
+    joinLeave: z.boolean().default(false),
   })
-  .strict();
+  .strict()
+  .refine((ns) => ns.presence || !ns.joinLeave, {
+    message: 'joinLeave needs presence: true',
+    path: ['joinLeave'],
+  });
 
 export type NamespaceOptions = z.output<typeof NamespaceSchema>;
+
+/** The app's auth routes: the hub POSTs the client's credentials and follows the answer. See docs/auth.md. */
+export const AuthProxySchema = z
+  .object({
+    /** Asked on connect; answers `{user, info?, expiresAt?}` (200) or refuses (401/403). */
+    connectUrl: z.url({ protocol: /^https?$/ }).optional(),
+    /** Asked on subscribe to `proxy` namespaces; 2xx allows, 401/403 refuses. */
+    subscribeUrl: z.url({ protocol: /^https?$/ }).optional(),
+    /** Seconds to wait for an answer before refusing with `unavailable`. */
+    timeout: z.number().min(0.05).max(60).default(3),
+    /** Seconds an answer is reused for the same credentials. */
+    cacheTtl: z.number().min(0).max(3600).default(5),
+  })
+  .strict()
+  .refine((p) => p.connectUrl !== undefined || p.subscribeUrl !== undefined, {
+    message: 'set connectUrl, subscribeUrl or both',
+  });
+
+/** Abuse limits; each refusal has its own error code (docs/protocol.md). 0 means unlimited. */
+export const LimitsSchema = z
+  .object({
+    /** Client publishes per second per connection (token bucket); over it: `rate_limited`. */
+    publishRate: z.number().min(0).default(100),
+    /** Publishes a connection may burst before the rate applies. */
+    publishBurst: z.number().int().min(1).default(200),
+    /** Open connections per authenticated user; over it: `too_many_connections` (close 4503). */
+    connectionsPerUser: z.number().int().min(0).default(100),
+    /** Open connections per client IP; over it: `too_many_connections`. 0: unlimited (proxies share IPs). */
+    connectionsPerIp: z.number().int().min(0).default(0),
+    /** Channels one connection may be subscribed to; over it: `too_many_subscriptions`. */
+    subscriptionsPerConnection: z.number().int().min(0).default(1000),
+  })
+  .strict();
 
 export const ConfigSchema = z
   .object({
@@ -29,6 +73,41 @@ export const ConfigSchema = z
     broker: z.string().min(1).default('memory'),
     /** Key for the server HTTP API (`Authorization: apikey KEY`). Unset: the API accepts unauthenticated calls. */
     apiKey: z.string().min(1).optional(),
+    /** HS256 secret for connection and subscription tokens (env HERALD_TOKEN_SECRET). */
+    tokenSecret: z.string().min(32, 'must be at least 32 characters (256 bits) for HS256').optional(),
+    /** PEM public key (`-----BEGIN PUBLIC KEY-----`) for RS256 (RSA key) or ES256 (P-256 key) tokens. */
+    tokenPublicKey: z
+      .string()
+      .regex(/-----BEGIN PUBLIC KEY-----/, 'must be a PEM public key (-----BEGIN PUBLIC KEY-----)')
+      .optional(),
+    /** JWKS URL whose keys verify RS256/ES256 tokens; fetched on demand and cached. */
+    tokenJwksUrl: z.url({ protocol: /^https?$/ }).optional(),
+    /** When set, tokens must carry this `iss`. */
+    tokenIssuer: z.string().min(1).optional(),
+    /** When set, tokens must carry this `aud`. */
+    tokenAudience: z.string().min(1).optional(),
+    /** Seconds a connection may live past its token's `exp` to send `refresh` before it is closed (4004). */
+    tokenExpiryGrace: z.number().min(0).max(3600).default(10),
+    /** The app's own routes that decide who connects and subscribes (namespaces with `subscribe: "proxy"`). */
+    authProxy: AuthProxySchema.optional(),
+    /**
+     * Browser origins allowed to open WebSocket, SSE and long-polling connections and to call the HTTP
+     * endpoints (CORS). `"*"` allows any; `"https://*.example.com"` any subdomain. Requests without an
+     * Origin header (non-browser clients) and same-origin requests are always allowed.
+     */
+    allowedOrigins: z
+      .array(
+        z
+          .string()
+          .regex(
+            /^(\*|https?:\/\/(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?)$/,
+            'must be "*" or an origin like https://app.example.com (no path)',
+          ),
+      )
+      .default(['*']),
+    limits: LimitsSchema.prefault({}),
+    /** Seconds a presence entry lives unless refreshed; the hub refreshes its own at a third of it. */
+    presenceTtl: z.number().min(1).max(3600).default(60),
     /** Largest publication `data`, in bytes of JSON. */
     maxPayloadBytes: z
       .number()
@@ -82,6 +161,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): HeraldConfi
   if (env.HERALD_HOST) config.host = env.HERALD_HOST;
   if (env.HERALD_BROKER) config.broker = env.HERALD_BROKER;
   if (env.HERALD_API_KEY) config.apiKey = env.HERALD_API_KEY;
+  if (env.HERALD_TOKEN_SECRET) config.tokenSecret = env.HERALD_TOKEN_SECRET;
   return config;
 }
 

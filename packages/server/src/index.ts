@@ -1,3 +1,4 @@
+export { ConfigAuthenticator } from './auth/config-authenticator.ts';
 export { createBroker } from './brokers/create-broker.ts';
 export { MemoryBroker } from './brokers/memory-broker.ts';
 export {
@@ -8,7 +9,13 @@ export {
   type NamespaceOptions,
   parseConfig,
 } from './config.ts';
-export type { Authenticator, ConnectContext, Identity } from './core/auth.ts';
+export type {
+  Authenticator,
+  ConnectContext,
+  Credentials,
+  Identity,
+  SubscriptionRequest,
+} from './core/auth.ts';
 export type {
   Broker,
   BrokerHandlers,

@@ -1,57 +1,49 @@
-import { HeraldError } from '@herald/protocol';
-import type { NamespaceOptions } from '../config.ts';
-
-/** Who a connection is, as established from its token (or anonymous). */
+/** Who a connection is, as established from its credentials (or anonymous). */
 export interface Identity {
   user: string | null;
   /** Unix seconds when the credentials expire. */
   expiresAt?: number;
-  /** Public information shown in presence. */
+  /** Public information shown in presence (the token's `info` claim). */
   info?: unknown;
 }
 
+/** What a client presents to prove who it is. */
+export interface Credentials {
+  /** Connection token: the `connect` command's `token`, SSE/poll `?token=` or `Authorization: Bearer`. */
+  token?: string;
+  /** The request's Cookie header, for an auth proxy that reads the app's session cookie. */
+  cookie?: string;
+}
+
+/** Where a connection comes from; each transport fills in what it knows. */
 export interface ConnectContext {
   transport: string;
   ip?: string;
+  /** The browser's Origin header. */
   origin?: string;
+  /** The Host header, so same-origin requests are recognised. */
+  host?: string;
+  cookie?: string;
+}
+
+export interface SubscriptionRequest {
+  identity: Identity;
+  channel: string;
+  /** The subscription token sent with `subscribe`, if any. */
+  token?: string;
+  /** The connection's own credentials (for the auth proxy). */
+  credentials: Credentials;
 }
 
 /**
- * Decides who connects and what they may do. The hub calls it for every transport, so rules hold
- * for WebSocket, SSE and long-polling alike.
+ * Verifies credentials. The hub applies namespace rules, private channels and limits itself, for
+ * WebSocket, SSE and long-polling alike; the authenticator only answers who a client is and whether a
+ * `token` or `proxy` namespace lets it subscribe. Refusals are HeraldErrors (`unauthorized`,
+ * `token_expired`, `forbidden`, or `unavailable` when it cannot tell).
  */
 export interface Authenticator {
-  connect(token: string | undefined, context: ConnectContext): Promise<Identity>;
-  canSubscribe(
-    identity: Identity,
-    channel: string,
-    namespace: NamespaceOptions,
-    token?: string,
-  ): Promise<void>;
-  canPublish(identity: Identity, channel: string, namespace: NamespaceOptions): Promise<void>;
-}
-
-/** Without token verification every connection is anonymous; namespaces decide what anonymous may do. */
-export class AnonymousAuthenticator implements Authenticator {
-  async connect(token: string | undefined): Promise<Identity> {
-    if (token !== undefined) {
-      throw new HeraldError(
-        'unauthorized',
-        'this hub verifies no tokens (set HERALD_TOKEN_SECRET to enable them)',
-      );
-    }
-    return { user: null };
-  }
-
-  async canSubscribe(identity: Identity, channel: string, namespace: NamespaceOptions): Promise<void> {
-    if (identity.user === null && !namespace.allowAnonymous) {
-      throw new HeraldError('forbidden', `anonymous connections may not subscribe to ${channel}`);
-    }
-  }
-
-  async canPublish(_identity: Identity, channel: string, namespace: NamespaceOptions): Promise<void> {
-    if (!namespace.allowClientPublish) {
-      throw new HeraldError('forbidden', `clients may not publish to ${channel}`);
-    }
-  }
+  /** No credentials: resolve `{ user: null }` (anonymous) or refuse. */
+  connect(credentials: Credentials, context: ConnectContext): Promise<Identity>;
+  /** Called for channels whose namespace subscribes by `token` or `proxy`. */
+  authorizeSubscription(request: SubscriptionRequest, mode: 'token' | 'proxy'): Promise<void>;
 }

@@ -8,14 +8,19 @@ import {
   type StreamPosition,
   type SubscribeResult,
 } from '@herald/protocol';
+import { ConfigAuthenticator } from '../auth/config-authenticator.ts';
 import { MemoryBroker } from '../brokers/memory-broker.ts';
 import { type HeraldConfig, type NamespaceOptions, parseConfig } from '../config.ts';
-import { AnonymousAuthenticator, type Authenticator, type ConnectContext, type Identity } from './auth.ts';
+import { checkPublish, checkRead } from './access.ts';
+import type { Authenticator, ConnectContext, Credentials, Identity } from './auth.ts';
 import type { Broker } from './broker.ts';
 import { resolveNamespace } from './channel-name.ts';
 import { Delivery } from './delivery.ts';
+import { ConnectionCounter } from './limits.ts';
 import type { Logger } from './logger.ts';
 import { silentLogger } from './logger.ts';
+import { isOriginAllowed } from './origin.ts';
+import { PresenceTracker } from './presence.ts';
 import { Session } from './session.ts';
 import type { Sink } from './sink.ts';
 import { Subscription } from './subscription.ts';
@@ -62,17 +67,28 @@ export class Hub {
   private readonly brokerOps = new Map<string, Promise<void>>();
   private readonly stats = { published: 0, delivered: 0, slowConsumers: 0 };
   private started = false;
+  private readonly presenceTracker: PresenceTracker;
+  private readonly connectionsPerIp = new ConnectionCounter();
+  private readonly connectionsPerUser = new ConnectionCounter();
+  /** Sessions whose credentials expire; checked by the shared sweep. */
+  private readonly expiring = new Set<Session>();
+  private sweeper: NodeJS.Timeout | undefined;
+  private lastPresenceRefresh = Date.now();
 
   constructor(options: HubOptions = {}) {
     this.config = options.config ?? parseConfig({});
     this.broker = options.broker ?? new MemoryBroker();
-    this.auth = options.authenticator ?? new AnonymousAuthenticator();
+    this.auth = options.authenticator ?? new ConfigAuthenticator(this.config);
     this.log = options.logger ?? silentLogger;
+    this.presenceTracker = new PresenceTracker(this.broker, this.log, this.config.presenceTtl * 1000);
   }
 
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
+    // One timer for the whole hub (token expiry, presence refresh), never one per connection.
+    this.sweeper = setInterval(() => this.sweep(), Math.min(1000, this.config.pingInterval * 1000));
+    this.sweeper.unref();
     await this.broker.start({
       publication: (pub) => this.fanOut(pub),
       presence: (event) => this.fanOutPresence(event.type, event.channel, event.member),
@@ -82,8 +98,10 @@ export class Hub {
 
   /** Closes every session with `code` and releases the broker. */
   async close(code: number = CloseCodes.shutdown, reason = 'server shutting down'): Promise<void> {
+    clearInterval(this.sweeper);
     for (const session of [...this.sessions]) session.close(code, reason);
     await Promise.allSettled([...this.brokerOps.values()]);
+    await this.presenceTracker.settled();
     await this.broker.close();
   }
 
@@ -91,25 +109,105 @@ export class Hub {
     return resolveNamespace(this.config, channel);
   }
 
+  /**
+   * Whether a connection from `context` may open at all (its Origin, connections per IP). Transports call
+   * it before accepting, to refuse with a plain HTTP error; `connectSession` checks again for every transport.
+   */
+  admit(context: ConnectContext): HeraldError | undefined {
+    if (!isOriginAllowed(this.config.allowedOrigins, context.origin, context.host)) {
+      return new HeraldError(
+        'origin_not_allowed',
+        `origin ${String(context.origin).slice(0, 100)} is not allowed`,
+      );
+    }
+    const max = this.config.limits.connectionsPerIp;
+    if (max > 0 && context.ip !== undefined && this.connectionsPerIp.count(context.ip) >= max) {
+      return new HeraldError('too_many_connections', `at most ${max} connections per IP address`);
+    }
+    return undefined;
+  }
+
   openSession(sink: Sink, context: ConnectContext): Session {
     const session = new Session(this, sink, context);
     this.sessions.add(session);
+    if (context.ip !== undefined) this.connectionsPerIp.add(context.ip);
     return session;
   }
 
-  async authenticate(token: string | undefined, context: ConnectContext): Promise<Identity> {
-    const identity = await this.auth.connect(token, context);
+  /** Verifies credentials and the token's expiry. */
+  async authenticate(credentials: Credentials, context: ConnectContext): Promise<Identity> {
+    const identity = await this.auth.connect(credentials, context);
     if (identity.expiresAt !== undefined && identity.expiresAt * 1000 <= Date.now()) {
       throw new HeraldError('token_expired', 'the connection token has expired');
     }
     return identity;
   }
 
-  /** Called by the session once it is closed: drops its subscriptions. */
+  /**
+   * Admits an open session: origin, connections per IP and per user, then its credentials. Throws the
+   * refusal; on success the session carries its identity and is counted.
+   */
+  async connectSession(session: Session, credentials: Credentials): Promise<Identity> {
+    const { context } = session;
+    if (!isOriginAllowed(this.config.allowedOrigins, context.origin, context.host)) {
+      throw new HeraldError(
+        'origin_not_allowed',
+        `origin ${String(context.origin).slice(0, 100)} is not allowed`,
+      );
+    }
+    const perIp = this.config.limits.connectionsPerIp;
+    if (perIp > 0 && context.ip !== undefined && this.connectionsPerIp.count(context.ip) > perIp) {
+      throw new HeraldError('too_many_connections', `at most ${perIp} connections per IP address`);
+    }
+    const identity = await this.authenticate(credentials, context);
+    if (session.closed) return identity;
+    const perUser = this.config.limits.connectionsPerUser;
+    if (identity.user !== null) {
+      if (perUser > 0 && this.connectionsPerUser.count(identity.user) >= perUser) {
+        throw new HeraldError('too_many_connections', `at most ${perUser} connections per user`);
+      }
+      this.connectionsPerUser.add(identity.user);
+    }
+    session.connected = true;
+    this.setIdentity(session, identity);
+    return identity;
+  }
+
+  /** A refreshed identity (same user) with its new expiry. */
+  setIdentity(session: Session, identity: Identity): void {
+    session.identity = identity;
+    session.expiryNotified = false;
+    if (identity.expiresAt === undefined) this.expiring.delete(session);
+    else this.expiring.add(session);
+  }
+
+  /** Called by the session once it is closed: drops its subscriptions and its counts. */
   releaseSession(session: Session): void {
     if (!this.sessions.delete(session)) return;
     for (const sub of session.subscriptions.values()) this.detach(sub);
     session.subscriptions.clear();
+    this.expiring.delete(session);
+    if (session.context.ip !== undefined) this.connectionsPerIp.remove(session.context.ip);
+    if (session.connected && session.identity.user !== null)
+      this.connectionsPerUser.remove(session.identity.user);
+  }
+
+  /**
+   * Whether the session may read `channel` (subscribe, history, presence): private channels, the
+   * namespace's `subscribe` rule, and for `token`/`proxy` namespaces the authenticator. A session already
+   * subscribed passed all that.
+   */
+  async authorizeRead(session: Session, channel: string, token?: string): Promise<NamespaceOptions> {
+    const ns = this.namespace(channel);
+    if (session.subscriptions.has(channel) && token === undefined) return ns;
+    const mode = checkRead(session.identity, channel, ns);
+    if (mode !== null) {
+      await this.auth.authorizeSubscription(
+        { identity: session.identity, channel, token, credentials: session.credentials },
+        mode,
+      );
+    }
+    return ns;
   }
 
   // ---- publish, history, presence
@@ -129,9 +227,9 @@ export class Hub {
     return result;
   }
 
-  /** Publishes on behalf of a session, after the namespace and authenticator allow it. */
+  /** Publishes on behalf of a client connection, after the namespace and private-channel rules allow it. */
   async publishAs(identity: Identity, channel: string, input: PublishInput): Promise<PublishResult> {
-    await this.auth.canPublish(identity, channel, this.namespace(channel));
+    checkPublish(identity, channel, this.namespace(channel));
     return this.publish(channel, input);
   }
 
@@ -156,7 +254,9 @@ export class Hub {
   }
 
   async presence(channel: string): Promise<PresenceMember[]> {
-    this.namespace(channel);
+    if (!this.namespace(channel).presence) {
+      throw new HeraldError('presence_disabled', `presence is off in the namespace of ${channel}`);
+    }
     return this.broker.presence(channel);
   }
 
@@ -181,8 +281,14 @@ export class Hub {
     channel: string,
     options: { since?: StreamPosition; token?: string } = {},
   ): Promise<PositionedSubscription> {
-    const ns = this.namespace(channel);
-    await this.auth.canSubscribe(session.identity, channel, ns, options.token);
+    if (session.subscriptions.has(channel)) {
+      throw new HeraldError('already_subscribed', `already subscribed to ${channel}`);
+    }
+    const max = this.config.limits.subscriptionsPerConnection;
+    if (max > 0 && session.subscriptions.size >= max) {
+      throw new HeraldError('too_many_subscriptions', `at most ${max} subscriptions per connection`);
+    }
+    const ns = await this.authorizeRead(session, channel, options.token);
     if (session.subscriptions.has(channel)) {
       throw new HeraldError('already_subscribed', `already subscribed to ${channel}`);
     }
@@ -194,7 +300,19 @@ export class Hub {
       const { recovered, publications } = await this.position(sub, options.since);
       const result: SubscribeResult = { channel, epoch: sub.epoch, offset: sub.offset, publications };
       if (options.since) result.recovered = recovered;
-      return { result, activate: () => this.activate(sub) };
+      return {
+        result,
+        activate: () => {
+          this.activate(sub);
+          if (ns.presence && !session.closed && session.subscriptions.get(channel) === sub) {
+            const { user, info } = session.identity;
+            this.presenceTracker.join(
+              sub,
+              info === undefined ? { client: session.id, user } : { client: session.id, user, info },
+            );
+          }
+        },
+      };
     } catch (err) {
       if (session.subscriptions.get(channel) === sub) session.subscriptions.delete(channel);
       this.detach(sub);
@@ -319,8 +437,37 @@ export class Hub {
 
   private fanOutPresence(type: 'join' | 'leave', channel: string, member: PresenceMember): void {
     const subs = this.channels.get(channel);
-    if (!subs) return;
+    if (!subs || !this.namespace(channel).joinLeave) return;
     for (const sub of subs) if (sub.pending === null) sub.session.sink.send({ type, channel, member });
+  }
+
+  // ---- the shared sweep
+
+  /**
+   * Runs on the hub's one timer. A connection whose token passed `exp` is asked to refresh
+   * (`{"type":"refresh"}`) and closed with 4004 if it has not within `tokenExpiryGrace`; this node's
+   * presence entries are refreshed at a third of their TTL.
+   */
+  private sweep(now = Date.now()): void {
+    const grace = this.config.tokenExpiryGrace * 1000;
+    for (const session of this.expiring) {
+      const expiresAt = (session.identity.expiresAt as number) * 1000;
+      if (now < expiresAt) continue;
+      if (now >= expiresAt + grace) {
+        session.close(CloseCodes.tokenExpired, 'the connection token expired and was not refreshed');
+      } else if (!session.expiryNotified) {
+        session.expiryNotified = true;
+        session.sink.send({
+          type: 'refresh',
+          code: 'token_expired',
+          within: Math.ceil((expiresAt + grace - now) / 1000),
+        });
+      }
+    }
+    if (now - this.lastPresenceRefresh >= (this.config.presenceTtl * 1000) / 3) {
+      this.lastPresenceRefresh = now;
+      this.presenceTracker.refresh();
+    }
   }
 
   // ---- channel registry
@@ -338,6 +485,7 @@ export class Hub {
 
   private detach(sub: Subscription): void {
     sub.pending = null;
+    this.presenceTracker.leave(sub);
     const subs = this.channels.get(sub.channel);
     if (!subs?.delete(sub) || subs.size > 0) return;
     this.channels.delete(sub.channel);

@@ -10,8 +10,9 @@ import {
   type StreamPosition,
   shouldReconnect,
 } from '@herald/protocol';
-import type { ConnectContext, Identity } from './auth.ts';
+import type { ConnectContext, Credentials, Identity } from './auth.ts';
 import type { Hub, PositionedSubscription } from './hub.ts';
+import { TokenBucket } from './limits.ts';
 import type { Sink } from './sink.ts';
 import type { Subscription } from './subscription.ts';
 
@@ -19,11 +20,18 @@ import type { Subscription } from './subscription.ts';
 export class Session {
   readonly id = randomUUID();
   identity: Identity = { user: null };
+  /** What the client connected with; the auth proxy is asked with them again on subscribe. */
+  credentials: Credentials = {};
   readonly subscriptions = new Map<string, Subscription>();
   closed = false;
+  /** True once admitted (identity set and counted). */
+  connected = false;
+  /** Whether the `refresh` push for the current token's expiry was sent. */
+  expiryNotified = false;
   /** Set by `connect`; other commands wait for it so they run with the right identity. */
   private connecting: Promise<void> | null = null;
-  private connected = false;
+  /** Client publishes per second; created on the first publish. */
+  private publishBucket: TokenBucket | undefined;
 
   constructor(
     readonly hub: Hub,
@@ -57,6 +65,7 @@ export class Session {
       if (this.connecting) await this.connecting;
       else if (!this.connected) await this.connect(undefined, {}, undefined);
       if (this.closed) return;
+      if (command.type !== 'refresh' && command.type !== 'ping') this.checkNotExpired();
       switch (command.type) {
         case 'subscribe': {
           const positioned = await this.hub.subscribe(this, command.channel, command);
@@ -69,6 +78,7 @@ export class Session {
           this.reply(command.id, {});
           return;
         case 'publish': {
+          this.takePublishToken();
           const { channel, data, event, idempotencyKey } = command;
           this.reply(
             command.id,
@@ -78,20 +88,25 @@ export class Session {
         }
         case 'history': {
           const { channel, since, limit, reverse } = command;
+          await this.hub.authorizeRead(this, channel);
           this.reply(command.id, await this.hub.history(channel, { since, limit, reverse }));
           return;
         }
         case 'presence': {
+          await this.hub.authorizeRead(this, command.channel);
           const members = await this.hub.presence(command.channel);
           const result: PresenceResult = { members: Object.fromEntries(members.map((m) => [m.client, m])) };
           this.reply(command.id, result);
           return;
         }
         case 'refresh': {
-          const identity = await this.hub.authenticate(command.token, this.context);
+          const credentials = { ...this.credentials, token: command.token };
+          const identity = await this.hub.authenticate(credentials, this.context);
           if (this.identity.user !== identity.user)
             throw new HeraldError('forbidden', 'a refreshed token must be for the same user');
-          this.identity = identity;
+          if (this.closed) return;
+          this.credentials = credentials;
+          this.hub.setIdentity(this, identity);
           this.reply(command.id, { expires: identity.expiresAt });
           return;
         }
@@ -122,18 +137,17 @@ export class Session {
       done = resolve;
     });
     try {
+      const credentials: Credentials = { token, cookie: this.context.cookie };
       try {
-        this.identity = await this.hub.authenticate(token, this.context);
+        await this.hub.connectSession(this, credentials);
       } catch (err) {
         const error = toHeraldError(err);
         if (id !== undefined) this.sink.send({ id, error: error.toJSON() });
-        this.close(
-          error.code === 'token_expired' ? CloseCodes.tokenExpired : CloseCodes.unauthorized,
-          error.message,
-        );
+        this.close(connectCloseCode(error), error.message);
         return;
       }
-      this.connected = true;
+      if (this.closed) return;
+      this.credentials = credentials;
       const positioned = await Promise.all(
         Object.entries(subs).map(async ([channel, options]) => {
           try {
@@ -165,6 +179,29 @@ export class Session {
     }
   }
 
+  /** Past `exp` only `refresh` (and `ping`) are served; publications keep flowing until the grace ends. */
+  private checkNotExpired(): void {
+    const expiresAt = this.identity.expiresAt;
+    if (expiresAt !== undefined && expiresAt * 1000 <= Date.now()) {
+      throw new HeraldError(
+        'token_expired',
+        'the connection token has expired: send refresh with a new token',
+      );
+    }
+  }
+
+  private takePublishToken(): void {
+    const { publishRate, publishBurst } = this.hub.config.limits;
+    if (publishRate === 0) return;
+    this.publishBucket ??= new TokenBucket(publishRate, publishBurst);
+    if (!this.publishBucket.take()) {
+      throw new HeraldError(
+        'rate_limited',
+        `at most ${publishRate} publishes per second (burst ${publishBurst})`,
+      );
+    }
+  }
+
   reply(id: number, result: unknown): void {
     if (!this.closed) this.sink.send({ id, result });
   }
@@ -185,6 +222,24 @@ export class Session {
     if (this.closed) return;
     this.closed = true;
     this.hub.releaseSession(this);
+  }
+}
+
+/** The close code for a refused connect: whether and how the client should try again. */
+function connectCloseCode(error: HeraldError): number {
+  switch (error.code) {
+    case 'token_expired':
+      return CloseCodes.tokenExpired;
+    case 'too_many_connections':
+      return CloseCodes.connectionLimit;
+    case 'origin_not_allowed':
+    case 'forbidden':
+      return CloseCodes.forbidden;
+    case 'unavailable':
+    case 'internal':
+      return CloseCodes.serverError;
+    default:
+      return CloseCodes.unauthorized;
   }
 }
 

@@ -1,13 +1,24 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { CloseCodes, type HeraldError, type ServerFrame } from '@herald/protocol';
+import { CloseCodes, type ServerFrame } from '@herald/protocol';
 import { type WebSocket, WebSocketServer } from 'ws';
+import type { ConnectContext } from '../core/auth.ts';
 import type { Delivery } from '../core/delivery.ts';
 import type { Hub } from '../core/hub.ts';
 import type { Session } from '../core/session.ts';
 import type { Sink } from '../core/sink.ts';
 
 export const WEBSOCKET_PATH = '/connection/websocket';
+
+function connectContext(request: IncomingMessage): ConnectContext {
+  return {
+    transport: 'websocket',
+    ip: request.socket.remoteAddress,
+    origin: request.headers.origin,
+    host: request.headers.host,
+    cookie: request.headers.cookie,
+  };
+}
 
 /** A complete unmasked text frame (RFC 6455 5.2), so fan-out writes prebuilt bytes straight to the socket. */
 export function textFrame(payload: Buffer): Buffer {
@@ -98,11 +109,6 @@ class WebSocketSink implements Sink {
   }
 }
 
-export interface WebSocketTransportOptions {
-  /** Returns an error to refuse the upgrade (origin or connection limits); undefined to accept. */
-  admit?: (request: IncomingMessage) => HeraldError | undefined;
-}
-
 /** Serves `GET /connection/websocket` with `ws`; heartbeats for every socket run on one shared timer. */
 export class WebSocketTransport {
   private readonly server: WebSocketServer;
@@ -111,10 +117,7 @@ export class WebSocketTransport {
   private flushScheduled = false;
   private readonly heartbeat: NodeJS.Timeout;
 
-  constructor(
-    private readonly hub: Hub,
-    private readonly options: WebSocketTransportOptions = {},
-  ) {
+  constructor(private readonly hub: Hub) {
     this.server = new WebSocketServer({
       noServer: true,
       perMessageDeflate: false,
@@ -150,7 +153,9 @@ export class WebSocketTransport {
   }
 
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const refusal = this.options.admit?.(request);
+    const context = connectContext(request);
+    // Origin and per-IP limits refuse before the upgrade, with a plain HTTP error a browser can show.
+    const refusal = this.hub.admit(context);
     if (refusal) {
       const body = JSON.stringify({ error: refusal.toJSON() });
       socket.end(
@@ -158,16 +163,12 @@ export class WebSocketTransport {
       );
       return;
     }
-    this.server.handleUpgrade(request, socket, head, (ws) => this.accept(ws, socket, request));
+    this.server.handleUpgrade(request, socket, head, (ws) => this.accept(ws, socket, context));
   }
 
-  private accept(ws: WebSocket, socket: Duplex, request: IncomingMessage): void {
+  private accept(ws: WebSocket, socket: Duplex, context: ConnectContext): void {
     const sink = new WebSocketSink(this, ws, socket);
-    const session = this.hub.openSession(sink, {
-      transport: 'websocket',
-      ip: request.socket.remoteAddress,
-      origin: request.headers.origin,
-    });
+    const session = this.hub.openSession(sink, context);
     sink.session = session;
     this.sinks.add(sink);
     ws.on('message', (data, isBinary) => {

@@ -1,0 +1,63 @@
+import type { PresenceMember } from '@herald/protocol';
+import type { Broker } from './broker.ts';
+import type { Logger } from './logger.ts';
+import type { Subscription } from './subscription.ts';
+
+interface Tracked {
+  member: PresenceMember;
+  /** Broker calls for one subscription run in order, so a late refresh can never resurrect a leave. */
+  tail: Promise<void>;
+}
+
+/**
+ * This node's presence entries: one per subscription in a namespace with presence. Entries expire in the
+ * broker after `ttl` unless refreshed, so members of a node that dies without saying goodbye vanish on
+ * their own; `refresh` (called from the hub's shared sweep) keeps this node's live members in.
+ */
+export class PresenceTracker {
+  private readonly tracked = new Map<Subscription, Tracked>();
+  private readonly inFlight = new Set<Promise<void>>();
+
+  constructor(
+    private readonly broker: Broker,
+    private readonly log: Logger,
+    private readonly ttl: number,
+  ) {}
+
+  get size(): number {
+    return this.tracked.size;
+  }
+
+  join(sub: Subscription, member: PresenceMember): void {
+    const entry: Tracked = { member, tail: Promise.resolve() };
+    this.tracked.set(sub, entry);
+    this.enqueue(sub.channel, entry, () => this.broker.addPresence(sub.channel, member, this.ttl));
+  }
+
+  leave(sub: Subscription): void {
+    const entry = this.tracked.get(sub);
+    if (!entry) return;
+    this.tracked.delete(sub);
+    this.enqueue(sub.channel, entry, () => this.broker.removePresence(sub.channel, entry.member));
+  }
+
+  refresh(): void {
+    for (const [sub, entry] of this.tracked) {
+      this.enqueue(sub.channel, entry, () => this.broker.addPresence(sub.channel, entry.member, this.ttl));
+    }
+  }
+
+  /** Resolves when every presence call issued so far has settled. */
+  async settled(): Promise<void> {
+    await Promise.all([...this.inFlight]);
+  }
+
+  private enqueue(channel: string, entry: Tracked, op: () => Promise<void>): void {
+    const tail = entry.tail
+      .then(op)
+      .catch((err) => this.log.warn({ err, channel }, 'presence update failed'))
+      .finally(() => this.inFlight.delete(tail));
+    entry.tail = tail;
+    this.inFlight.add(tail);
+  }
+}
