@@ -29,6 +29,7 @@ export { Hub, type HubOptions, type PublishInput } from './core/hub.ts';
 export type { Logger } from './core/logger.ts';
 export type { Session } from './core/session.ts';
 export type { Sink } from './core/sink.ts';
+export { callApi } from './http/api.ts';
 export { handleRequest, routes } from './http/routes.ts';
 export { createHub, HeraldServer, type HeraldServerOptions } from './server.ts';
-export { WebSocketTransport } from './transports/websocket.ts';
+export { WEBSOCKET_PATH, WebSocketTransport } from './transports/websocket.ts';

@@ -87,11 +87,21 @@ function authorised(request: Request, apiKey: string | undefined): boolean {
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
+function apiMethod(method: string): ApiMethod {
+  const run = Object.hasOwn(methods, method) ? methods[method] : undefined;
+  if (!run) throw new HeraldError('not_found', `no API method "${method.slice(0, 40)}"`);
+  return run;
+}
+
+/** Runs an API method in-process, with the same checks and result as `POST /api/<method>`. */
+export async function callApi(hub: Hub, method: string, body: Body): Promise<unknown> {
+  return apiMethod(method)(hub, body);
+}
+
 /** Handles `POST /api/<method>`; `method` is the path segment after `/api/`. */
 export async function handleApi(hub: Hub, method: string, request: Request): Promise<Response> {
   try {
-    const run = Object.hasOwn(methods, method) ? methods[method] : undefined;
-    if (!run) throw new HeraldError('not_found', `no API method "${method.slice(0, 40)}"`);
+    const run = apiMethod(method);
     if (request.method !== 'POST') {
       return errorResponse(new HeraldError('method_not_allowed', 'use POST'), { allow: 'POST' });
     }

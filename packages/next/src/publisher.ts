@@ -1,0 +1,136 @@
+import { randomUUID } from 'node:crypto';
+import {
+  type ErrorCode,
+  ErrorCodes,
+  HeraldError,
+  type HistoryResult,
+  type PresenceResult,
+  type PublishResult,
+  type StreamPosition,
+} from '@herald/protocol';
+import { callApi } from '@herald/server';
+import { getHub, type HubSource, resolveHub } from './hub.ts';
+
+export interface PublishOptions {
+  /** Event name (the SSE `event:` field). Default `message`. */
+  event?: string;
+  /** Publications with the same key within the hub's window are delivered once. Default: a fresh key. */
+  idempotencyKey?: string;
+}
+
+export type BroadcastResult = PublishResult | { error: { code: ErrorCode; message: string } };
+
+/** Publishing and reading from server code: Route Handlers, Server Actions, jobs. */
+export interface Publisher {
+  publish(channel: string, data: unknown, options?: PublishOptions): Promise<PublishResult>;
+  broadcast(channels: string[], data: unknown, options?: PublishOptions): Promise<BroadcastResult[]>;
+  history(
+    channel: string,
+    query?: { since?: StreamPosition; limit?: number; reverse?: boolean },
+  ): Promise<HistoryResult>;
+  presence(channel: string): Promise<PresenceResult['members']>;
+}
+
+export interface RemoteHub {
+  /** The hub's base URL, e.g. `http://127.0.0.1:8080` (or a Next.js mount like `https://app/realtime`). */
+  url: string;
+  /** The hub's `HERALD_API_KEY`. */
+  apiKey?: string;
+  /** Attempts after the first one for network failures and 502/503/504. Default 2. */
+  retries?: number;
+  /** Per-attempt timeout in milliseconds. Default 10,000. */
+  timeout?: number;
+}
+
+type Call = (method: string, body: Record<string, unknown>) => Promise<unknown>;
+
+/**
+ * A publisher for the in-process hub (default, or `{ hub }`) or a remote one over the HTTP API
+ * (`{ url, apiKey }`, or the `HERALD_URL` and `HERALD_API_KEY` environment variables). Both run the same
+ * API methods with the same checks, so code moves between the two unchanged. Every publication carries an
+ * idempotency key, so a retried request after a lost response is never delivered twice.
+ */
+export function createPublisher(target?: { hub: HubSource } | RemoteHub): Publisher {
+  const remote = target && 'url' in target ? target : undefined;
+  const envUrl = process.env.HERALD_URL;
+  let call: Call;
+  if (remote) call = remoteCall(remote);
+  else if (!target && envUrl) call = remoteCall({ url: envUrl, apiKey: process.env.HERALD_API_KEY });
+  else {
+    const hub = target && 'hub' in target ? target.hub : getHub;
+    call = async (method, body) => callApi(await resolveHub(hub), method, body);
+  }
+  const publication = (data: unknown, options: PublishOptions) => ({
+    data,
+    event: options.event,
+    idempotencyKey: options.idempotencyKey ?? randomUUID(),
+  });
+  return {
+    publish: (channel, data, options = {}) =>
+      call('publish', { channel, ...publication(data, options) }) as Promise<PublishResult>,
+    broadcast: async (channels, data, options = {}) => {
+      const { results } = (await call('broadcast', { channels, ...publication(data, options) })) as {
+        results: BroadcastResult[];
+      };
+      return results;
+    },
+    history: (channel, query = {}) => call('history', { channel, ...query }) as Promise<HistoryResult>,
+    presence: async (channel) => {
+      const { members } = (await call('presence', { channel })) as PresenceResult;
+      return members;
+    },
+  };
+}
+
+const RETRYABLE_STATUS = new Set([502, 503, 504]);
+
+function remoteCall(remote: RemoteHub): Call {
+  const base = remote.url.replace(/\/+$/, '');
+  const retries = remote.retries ?? 2;
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (remote.apiKey) headers.authorization = `apikey ${remote.apiKey}`;
+  return async (method, body) => {
+    const payload = JSON.stringify(body);
+    for (let attempt = 0; ; attempt++) {
+      let response: Response;
+      try {
+        response = await fetch(`${base}/api/${method}`, {
+          method: 'POST',
+          headers,
+          body: payload,
+          signal: AbortSignal.timeout(remote.timeout ?? 10_000),
+        });
+      } catch (err) {
+        if (attempt < retries) {
+          await backoff(attempt);
+          continue;
+        }
+        throw new HeraldError('unavailable', `hub at ${base} unreachable: ${(err as Error).message}`);
+      }
+      if (RETRYABLE_STATUS.has(response.status) && attempt < retries) {
+        await response.body?.cancel();
+        await backoff(attempt);
+        continue;
+      }
+      return readResult(response);
+    }
+  };
+}
+
+async function readResult(response: Response): Promise<unknown> {
+  let body: unknown;
+  try {
+    body = await response.json();
+  } catch {
+    throw new HeraldError('unavailable', `hub answered ${response.status} without JSON`);
+  }
+  if (response.ok) return body;
+  const error = (body as { error?: { code?: string; message?: string } }).error;
+  const code = error?.code && Object.hasOwn(ErrorCodes, error.code) ? (error.code as ErrorCode) : 'internal';
+  throw new HeraldError(code, error?.message ?? `hub answered ${response.status}`);
+}
+
+/** 100 ms, 200 ms, 400 ms… with full jitter, so retrying publishers do not arrive together. */
+function backoff(attempt: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.random() * 100 * 2 ** attempt));
+}

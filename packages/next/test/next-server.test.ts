@@ -1,0 +1,98 @@
+import { fileURLToPath } from 'node:url';
+import { CloseCodes } from '@herald/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { WsTestClient } from '../../server/test/support/ws-client.ts';
+import { type NextServer, startNextServer } from '../src/custom-server.ts';
+import { createPublisher } from '../src/publisher.ts';
+import { nextBuild } from './support/next-build.ts';
+
+const FIXTURE = fileURLToPath(new URL('./fixture', import.meta.url));
+
+// One production build and one server for the file: Next.js pages, the `[...herald]` route handlers and
+// the hub's WebSocket all on one real port.
+let app: NextServer;
+
+beforeAll(async () => {
+  process.env.NEXT_TELEMETRY_DISABLED = '1';
+  await nextBuild(FIXTURE);
+  app = await startNextServer({ dir: FIXTURE, dev: false, port: 0, quiet: true });
+}, 300_000);
+
+afterAll(async () => {
+  await app?.close();
+});
+
+const post = (path: string, body: unknown) =>
+  fetch(`${app.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+
+describe('startNextServer + heraldRoutes in a production Next.js app', () => {
+  it('serves Next.js pages and the hub endpoints under the catch-all mount', async () => {
+    const page = await fetch(`${app.url}/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('fixture page');
+
+    const health = await fetch(`${app.url}/realtime/health`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({ status: 'ok' });
+
+    const missing = await fetch(`${app.url}/realtime/no/such/endpoint`);
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toMatchObject({ error: { code: 'not_found' } });
+  });
+
+  it('route handlers and the WebSocket on the same port share one hub', async () => {
+    // An HTTP request first: it is what makes Next.js add its own upgrade listener.
+    await fetch(`${app.url}/`);
+    const ws = await WsTestClient.open(`${app.url.replace('http', 'ws')}/realtime/connection/websocket`);
+    try {
+      await ws.call('subscribe', { channel: 'next:shared' });
+      const published = await post('/realtime/api/publish', { channel: 'next:shared', data: { n: 1 } });
+      expect(published.status).toBe(200);
+      const frame = await ws.waitFor((f) => f.type === 'pub' && f.channel === 'next:shared');
+      expect(frame).toMatchObject({ offset: 1, data: { n: 1 } });
+      expect((await app.hub.history('next:shared', {})).offset).toBe(1);
+    } finally {
+      ws.ws.close();
+    }
+  });
+
+  it('errors thrown by the hub keep their code across module copies', async () => {
+    // The hub was loaded by this process; the route handler is Next.js's bundled copy of @herald/server.
+    const tooLarge = await post('/realtime/api/publish', { channel: 'next:big', data: 'x'.repeat(70_000) });
+    expect(tooLarge.status).toBe(413);
+    expect(await tooLarge.json()).toMatchObject({ error: { code: 'payload_too_large' } });
+  });
+
+  it('refuses upgrades to paths that are neither the hub nor Next.js', async () => {
+    const other = new WebSocket(`${app.url.replace('http', 'ws')}/somewhere-else`);
+    const status = await new Promise<number | undefined>((resolve) => {
+      other.once('open', () => resolve(101));
+      other.once('unexpected-response', (_req, res) => resolve(res.statusCode));
+      other.once('error', () => resolve(undefined));
+    });
+    expect(status).toBe(404);
+  });
+
+  it('a publisher pointed at the mount publishes over the HTTP API', async () => {
+    const publisher = createPublisher({ url: `${app.url}/realtime` });
+    const first = await publisher.publish('next:remote', 'hello', { idempotencyKey: 'k1' });
+    const again = await publisher.publish('next:remote', 'hello', { idempotencyKey: 'k1' });
+    expect(again).toEqual({ ...first, duplicate: true });
+    const history = await publisher.history('next:remote');
+    expect(history.publications.map((p) => p.data)).toEqual(['hello']);
+  });
+});
+
+describe('closing the Next.js server', () => {
+  it('tells WebSocket clients to reconnect elsewhere', async () => {
+    const ws = await WsTestClient.open(`${app.url.replace('http', 'ws')}/realtime/connection/websocket`);
+    await ws.call('ping');
+    await app.close();
+    expect(await ws.closed).toBe(CloseCodes.shutdown);
+  });
+});
