@@ -281,17 +281,10 @@ export class Hub {
     channel: string,
     options: { since?: StreamPosition; token?: string } = {},
   ): Promise<PositionedSubscription> {
-    if (session.subscriptions.has(channel)) {
-      throw new HeraldError('already_subscribed', `already subscribed to ${channel}`);
-    }
-    const max = this.config.limits.subscriptionsPerConnection;
-    if (max > 0 && session.subscriptions.size >= max) {
-      throw new HeraldError('too_many_subscriptions', `at most ${max} subscriptions per connection`);
-    }
+    this.checkCanAdd(session, channel);
     const ns = await this.authorizeRead(session, channel, options.token);
-    if (session.subscriptions.has(channel)) {
-      throw new HeraldError('already_subscribed', `already subscribed to ${channel}`);
-    }
+    // Again after the await: concurrent subscribes must not slip past the checks.
+    this.checkCanAdd(session, channel);
     if (session.closed) throw new HeraldError('not_connected', 'the connection is closed');
     const sub = new Subscription(session, channel);
     session.subscriptions.set(channel, sub);
@@ -317,6 +310,16 @@ export class Hub {
       if (session.subscriptions.get(channel) === sub) session.subscriptions.delete(channel);
       this.detach(sub);
       throw err;
+    }
+  }
+
+  private checkCanAdd(session: Session, channel: string): void {
+    if (session.subscriptions.has(channel)) {
+      throw new HeraldError('already_subscribed', `already subscribed to ${channel}`);
+    }
+    const max = this.config.limits.subscriptionsPerConnection;
+    if (max > 0 && session.subscriptions.size >= max) {
+      throw new HeraldError('too_many_subscriptions', `at most ${max} subscriptions per connection`);
     }
   }
 

@@ -2,6 +2,7 @@ import { HeraldError } from '@herald/protocol';
 import type { Hub } from '../core/hub.ts';
 import { admin } from './admin.ts';
 import { handleApi } from './api.ts';
+import { withCors } from './cors.ts';
 import { errorResponse, jsonResponse } from './json.ts';
 import { metrics } from './metrics.ts';
 
@@ -26,13 +27,15 @@ export const routes: Record<string, RouteHandler> = {
 /** Dispatches a request to its route; unknown paths get a 404 in the error shape. */
 export async function handleRequest(request: Request, hub: Hub, basePath = ''): Promise<Response> {
   const path = new URL(request.url).pathname.slice(basePath.length) || '/';
-  try {
-    if (path.startsWith('/api/')) return await handleApi(hub, path.slice('/api/'.length), request);
-    const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
-    if (!route) throw new HeraldError('not_found', `no endpoint at ${path.slice(0, 100)}`);
-    return await route(request, hub);
-  } catch (err) {
-    if (!(err instanceof HeraldError)) hub.log.error({ err, path }, 'request failed');
-    return errorResponse(err);
-  }
+  return withCors(request, hub, async () => {
+    try {
+      if (path.startsWith('/api/')) return await handleApi(hub, path.slice('/api/'.length), request);
+      const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
+      if (!route) throw new HeraldError('not_found', `no endpoint at ${path.slice(0, 100)}`);
+      return await route(request, hub);
+    } catch (err) {
+      if (!(err instanceof HeraldError)) hub.log.error({ err, path }, 'request failed');
+      return errorResponse(err);
+    }
+  });
 }

@@ -1,0 +1,240 @@
+import { describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { hubPerTest, type TestHub } from './support/hub.ts';
+import { SECRET, sign } from './support/tokens.ts';
+import { eventually, WsTestClient } from './support/ws-client.ts';
+
+const hubs = hubPerTest();
+
+async function watcher(hub: TestHub): Promise<WsTestClient> {
+  const c = await WsTestClient.open(hub.wsUrl);
+  await c.call('subscribe', { channel: 'chat:lobby' });
+  return c;
+}
+
+async function stillReceives(hub: TestHub, c: WsTestClient): Promise<void> {
+  const before = c.publications.length;
+  await hub.publish('chat:lobby', 'still here');
+  await eventually(() => c.publications.length === before + 1, 'watcher still receives');
+}
+
+/** Tries a WebSocket upgrade; resolves with the HTTP refusal (status and JSON body) or 'open'. */
+function tryUpgrade(url: string, headers: Record<string, string> = {}) {
+  return new Promise<{ status: number; body: unknown; ws?: WebSocket }>((resolve, reject) => {
+    const ws = new WebSocket(url, { headers });
+    ws.once('open', () => resolve({ status: 101, body: undefined, ws }));
+    ws.once('unexpected-response', (_req, res) => {
+      let text = '';
+      res.on('data', (d) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+    });
+    ws.once('error', (err) => {
+      if (!String(err.message).includes('Unexpected server response')) reject(err);
+    });
+  });
+}
+
+describe('client publish rate (token bucket per connection)', () => {
+  it('answers rate_limited past the burst, refills over time, and leaves other connections alone', async () => {
+    const hub = await hubs.start({ limits: { publishRate: 5, publishBurst: 5 } });
+    const w = await watcher(hub);
+    const flooder = await WsTestClient.open(hub.wsUrl);
+    const replies = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => flooder.command('publish', { channel: 'chat:lobby', data: i })),
+    );
+    const codes = replies.map((r) => (r.error as { code: string } | undefined)?.code ?? 'ok');
+    expect(codes.filter((c) => c === 'ok')).toHaveLength(5);
+    expect(codes.filter((c) => c === 'rate_limited')).toHaveLength(25);
+    await eventually(() => w.publications.length === 5, 'only the allowed five are delivered');
+    // Another connection has its own bucket.
+    const polite = await WsTestClient.open(hub.wsUrl);
+    await polite.call('publish', { channel: 'chat:lobby', data: 'mine' });
+    // The flooder's bucket refills at 5 per second.
+    await new Promise((r) => setTimeout(r, 450));
+    await flooder.call('publish', { channel: 'chat:lobby', data: 'later' });
+    await eventually(() => w.publications.length === 7, 'refilled publish delivered');
+    for (const c of [w, flooder, polite]) c.close();
+  });
+});
+
+describe('connection limits', () => {
+  it('refuses a user past connectionsPerUser with too_many_connections (4503)', async () => {
+    const hub = await hubs.start({ tokenSecret: SECRET, limits: { connectionsPerUser: 2 } });
+    const token = await sign({ sub: 'greedy' });
+    const open = await Promise.all([1, 2].map(() => WsTestClient.open(hub.wsUrl)));
+    for (const c of open) await c.call('connect', { token });
+    const third = await WsTestClient.open(hub.wsUrl);
+    expect((await third.command('connect', { token, subs: { 'chat:lobby': {} } })).error).toMatchObject({
+      code: 'too_many_connections',
+    });
+    expect(await third.closed).toBe(4503);
+    expect(third.frames.find((f) => f.type === 'disconnect')).toMatchObject({ code: 4503, reconnect: false });
+    // Another user is not affected; a freed slot can be taken again.
+    const other = await WsTestClient.open(hub.wsUrl);
+    expect(await other.call('connect', { token: await sign({ sub: 'modest' }) })).toMatchObject({
+      user: 'modest',
+    });
+    open[0].close();
+    await open[0].closed;
+    await eventually(() => hub.server.hub.sessions.size === 2, 'slot freed');
+    const again = await WsTestClient.open(hub.wsUrl);
+    expect(await again.call('connect', { token })).toMatchObject({ user: 'greedy' });
+    for (const c of [open[1], other, again]) c.close();
+  });
+
+  it('refuses the upgrade past connectionsPerIp with HTTP 429 JSON', async () => {
+    const hub = await hubs.start({ limits: { connectionsPerIp: 3 } });
+    const open = await Promise.all([1, 2, 3].map(() => WsTestClient.open(hub.wsUrl)));
+    await open[0].call('subscribe', { channel: 'chat:lobby' });
+    const refused = await tryUpgrade(hub.wsUrl);
+    expect(refused).toMatchObject({ status: 429, body: { error: { code: 'too_many_connections' } } });
+    await stillReceives(hub, open[0]);
+    open[2].close();
+    await eventually(() => hub.server.hub.sessions.size === 2, 'slot freed');
+    const admitted = await tryUpgrade(hub.wsUrl);
+    expect(admitted.status).toBe(101);
+    admitted.ws?.close();
+    for (const c of open.slice(0, 2)) c.close();
+  });
+});
+
+describe('subscriptions per connection', () => {
+  it('answers too_many_subscriptions past the limit, in subscribe and in connect', async () => {
+    const hub = await hubs.start({ limits: { subscriptionsPerConnection: 3 } });
+    const c = await WsTestClient.open(hub.wsUrl);
+    const connected = await c.call<{ subs: Record<string, { error?: { code: string } }> }>('connect', {
+      subs: { 'a:1': {}, 'a:2': {}, 'a:3': {}, 'a:4': {}, 'a:5': {} },
+    });
+    const refused = Object.values(connected.subs).filter((s) => s.error?.code === 'too_many_subscriptions');
+    expect(refused).toHaveLength(2);
+    expect((await c.command('subscribe', { channel: 'a:6' })).error).toMatchObject({
+      code: 'too_many_subscriptions',
+    });
+    const kept = Object.keys(connected.subs).find((ch) => !connected.subs[ch].error) as string;
+    await c.call('unsubscribe', { channel: kept });
+    await c.call('subscribe', { channel: 'a:6' });
+    c.close();
+  });
+});
+
+describe('origins', () => {
+  const allowedOrigins = ['https://app.example.com', 'https://*.example.org'];
+
+  it('refuses a WebSocket upgrade from an origin not allowed with 403 JSON, whatever token it carries', async () => {
+    const hub = await hubs.start({ tokenSecret: SECRET, allowedOrigins });
+    const w = await watcher(hub);
+    for (const origin of [
+      'https://evil.example',
+      'https://app.example.com.evil.example',
+      'null',
+      'https://example.org',
+    ]) {
+      const refused = await tryUpgrade(hub.wsUrl, { origin });
+      expect([origin, refused.status]).toEqual([origin, 403]);
+      expect(refused.body).toMatchObject({ error: { code: 'origin_not_allowed' } });
+    }
+    for (const origin of [
+      'https://app.example.com',
+      'https://eu.example.org',
+      `http://127.0.0.1:${hub.port}`,
+    ]) {
+      const ok = await tryUpgrade(hub.wsUrl, { origin });
+      expect([origin, ok.status]).toEqual([origin, 101]);
+      ok.ws?.close();
+    }
+    const noOrigin = await tryUpgrade(hub.wsUrl); // a server-side client
+    expect(noOrigin.status).toBe(101);
+    noOrigin.ws?.close();
+    await stillReceives(hub, w);
+    w.close();
+  });
+
+  async function http(hub: TestHub, path: string, init: RequestInit & { headers?: Record<string, string> }) {
+    const res = await fetch(`${hub.url}${path}`, init);
+    const text = await res.text();
+    return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
+  }
+
+  it('answers CORS preflights and requests for allowed origins, and refuses others with 403', async () => {
+    const hub = await hubs.start({ allowedOrigins });
+    const preflight = await http(hub, '/api/publish', {
+      method: 'OPTIONS',
+      headers: {
+        origin: 'https://app.example.com',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type, authorization',
+      },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+    expect(preflight.headers.get('access-control-allow-credentials')).toBe('true');
+    expect(preflight.headers.get('access-control-allow-methods')).toContain('POST');
+    expect(preflight.headers.get('access-control-allow-headers')).toContain('authorization');
+
+    const refusedPreflight = await http(hub, '/api/publish', {
+      method: 'OPTIONS',
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
+    });
+    expect(refusedPreflight).toMatchObject({ status: 403, body: { error: { code: 'origin_not_allowed' } } });
+    expect(refusedPreflight.headers.get('access-control-allow-origin')).toBeNull();
+
+    const allowed = await http(hub, '/health', { headers: { origin: 'https://eu.example.org' } });
+    expect(allowed.status).toBe(200);
+    expect(allowed.headers.get('access-control-allow-origin')).toBe('https://eu.example.org');
+    expect(allowed.headers.get('vary')).toBe('Origin');
+
+    const refused = await http(hub, '/api/publish', {
+      method: 'POST',
+      headers: { origin: 'https://evil.example', 'content-type': 'application/json' },
+      body: JSON.stringify({ channel: 'chat:lobby', data: 'x' }),
+    });
+    expect(refused).toMatchObject({ status: 403, body: { error: { code: 'origin_not_allowed' } } });
+    expect((await hub.server.hub.history('chat:lobby', {})).publications).toEqual([]);
+  });
+
+  it('allows any origin by default, without credentials', async () => {
+    const hub = await hubs.start();
+    const res = await http(hub, '/health', { headers: { origin: 'https://anywhere.example' } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    expect(res.headers.get('access-control-allow-credentials')).toBeNull();
+    const ws = await tryUpgrade(hub.wsUrl, { origin: 'https://anywhere.example' });
+    expect(ws.status).toBe(101);
+    ws.ws?.close();
+  });
+});
+
+describe('oversized and malformed input', () => {
+  it('answers payload_too_large, cuts frames far over the limit (1009), survives a flood of garbage', async () => {
+    const hub = await hubs.start({ maxPayloadBytes: 1024 });
+    const w = await watcher(hub);
+    const c = await WsTestClient.open(hub.wsUrl);
+    expect(
+      (await c.command('publish', { channel: 'chat:lobby', data: 'x'.repeat(2000) })).error,
+    ).toMatchObject({
+      code: 'payload_too_large',
+    });
+    // A flood of malformed frames: each answered, none crashes or blocks anything.
+    const garbage = [
+      '{',
+      '[]',
+      '{"id":90001}',
+      '{"id":90002,"type":"subscribe","channel":"a b"}',
+      '\u0000\u0001',
+    ];
+    for (let i = 0; i < 2000; i++) c.sendRaw(garbage[i % garbage.length]);
+    expect(await c.call('ping')).toEqual({});
+    expect(c.frames.filter((f) => 'error' in f && f.error).length).toBeGreaterThanOrEqual(2001);
+    await stillReceives(hub, w);
+
+    const huge = await WsTestClient.open(hub.wsUrl);
+    huge.sendRaw(
+      JSON.stringify({ id: 1, type: 'publish', channel: 'chat:lobby', data: 'x'.repeat(2 * 1024 * 1024) }),
+    );
+    expect(await huge.closed).toBe(1009);
+    await stillReceives(hub, w);
+    expect(w.publications.every((p) => p.data === 'still here')).toBe(true);
+    w.close();
+    c.close();
+  });
+});
