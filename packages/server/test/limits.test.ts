@@ -224,7 +224,10 @@ describe('oversized and malformed input', () => {
     ];
     for (let i = 0; i < 2000; i++) c.sendRaw(garbage[i % garbage.length]);
     expect(await c.call('ping')).toEqual({});
-    await eventually(() => c.frames.filter((f) => 'error' in f && f.error).length === 2001, 'every frame answered');
+    await eventually(
+      () => c.frames.filter((f) => 'error' in f && f.error).length === 2001,
+      'every frame answered',
+    );
     await stillReceives(hub, w);
 
     const huge = await WsTestClient.open(hub.wsUrl);
