@@ -114,6 +114,11 @@ export class Hub {
    * it before accepting, to refuse with a plain HTTP error; `connectSession` checks again for every transport.
    */
   admit(context: ConnectContext): HeraldError | undefined {
+    return this.refusal(context, 0);
+  }
+
+  /** `counted`: whether the connection is already among those of its IP. */
+  private refusal(context: ConnectContext, counted: 0 | 1): HeraldError | undefined {
     if (!isOriginAllowed(this.config.allowedOrigins, context.origin, context.host)) {
       return new HeraldError(
         'origin_not_allowed',
@@ -121,7 +126,7 @@ export class Hub {
       );
     }
     const max = this.config.limits.connectionsPerIp;
-    if (max > 0 && context.ip !== undefined && this.connectionsPerIp.count(context.ip) >= max) {
+    if (max > 0 && context.ip !== undefined && this.connectionsPerIp.count(context.ip) - counted >= max) {
       return new HeraldError('too_many_connections', `at most ${max} connections per IP address`);
     }
     return undefined;
@@ -149,16 +154,8 @@ export class Hub {
    */
   async connectSession(session: Session, credentials: Credentials): Promise<Identity> {
     const { context } = session;
-    if (!isOriginAllowed(this.config.allowedOrigins, context.origin, context.host)) {
-      throw new HeraldError(
-        'origin_not_allowed',
-        `origin ${String(context.origin).slice(0, 100)} is not allowed`,
-      );
-    }
-    const perIp = this.config.limits.connectionsPerIp;
-    if (perIp > 0 && context.ip !== undefined && this.connectionsPerIp.count(context.ip) > perIp) {
-      throw new HeraldError('too_many_connections', `at most ${perIp} connections per IP address`);
-    }
+    const refusal = this.refusal(context, 1);
+    if (refusal) throw refusal;
     const identity = await this.authenticate(credentials, context);
     if (session.closed) return identity;
     const perUser = this.config.limits.connectionsPerUser;

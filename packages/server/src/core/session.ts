@@ -65,7 +65,8 @@ export class Session {
       if (this.connecting) await this.connecting;
       else if (!this.connected) await this.connect(undefined, {}, undefined);
       if (this.closed) return;
-      if (command.type !== 'refresh' && command.type !== 'ping') this.checkNotExpired();
+      if (command.type !== 'refresh' && command.type !== 'ping' && command.type !== 'unsubscribe')
+        this.checkNotExpired();
       switch (command.type) {
         case 'subscribe': {
           const positioned = await this.hub.subscribe(this, command.channel, command);
@@ -179,7 +180,7 @@ export class Session {
     }
   }
 
-  /** Past `exp` only `refresh` (and `ping`) are served; publications keep flowing until the grace ends. */
+  /** Past `exp` only `refresh`, `unsubscribe` and `ping` are served; publications keep flowing until the grace ends. */
   private checkNotExpired(): void {
     const expiresAt = this.identity.expiresAt;
     if (expiresAt !== undefined && expiresAt * 1000 <= Date.now()) {
