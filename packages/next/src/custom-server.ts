@@ -1,8 +1,8 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { CloseCodes } from '@herald/protocol';
 import { type Hub, WEBSOCKET_PATH, WebSocketTransport } from '@herald/server';
-import nextModule from 'next';
 import { closeHub, getHub, type HubSource, resolveHub } from './hub.ts';
 
 export interface NextServerOptions {
@@ -33,9 +33,23 @@ export interface NextServer {
   close(): Promise<void>;
 }
 
-// Node's CommonJS interop makes the default import Next's `createServer` itself; the types describe
-// the module object, whose `default` it is.
-const next = nextModule as unknown as typeof nextModule.default;
+/** The part of `next()` (Next.js's custom-server API) used here. */
+type CreateNextApp = (options: {
+  dev?: boolean;
+  dir?: string;
+  hostname?: string;
+  port?: number;
+  quiet?: boolean;
+  httpServer?: Server;
+}) => {
+  prepare(): Promise<void>;
+  getRequestHandler(): (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+  close(): Promise<void>;
+};
+
+// `require`: Next.js is CommonJS, and what a default import of it is typed as depends on the importer's
+// module resolution (NodeNext or Bundler); at runtime it is `createServer` either way.
+const next = createRequire(import.meta.url)('next') as CreateNextApp;
 
 /**
  * Runs Next.js and the hub on one port: HTTP goes to Next.js (whose `[...herald]` route handlers serve SSE,

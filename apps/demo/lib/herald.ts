@@ -1,0 +1,20 @@
+import { createPublisher, getHub } from '@herald/next';
+import type { HeraldConfigInput } from '@herald/server';
+import hubConfig from '../herald.json' with { type: 'json' };
+import { apiKey, tokenSecret } from './secrets.ts';
+
+/**
+ * The embedded hub with the demo's namespaces (`herald.json`, which `herald serve --config` reads too).
+ * Its secrets come from the environment, so they are settled before it is created.
+ */
+export function demoHub() {
+  tokenSecret();
+  apiKey();
+  return getHub({ config: hubConfig as HeraldConfigInput });
+}
+
+/** Server-side publishing: the embedded hub, or a standalone one when `HERALD_URL` is set. */
+export const herald = createPublisher(process.env.HERALD_URL ? undefined : { hub: demoHub });
+
+/** Where browsers reach the hub: this app's route handlers, or `HERALD_PUBLIC_URL` for a standalone hub. */
+export const publicHubUrl = process.env.HERALD_PUBLIC_URL ?? '/realtime';

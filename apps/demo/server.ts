@@ -1,0 +1,26 @@
+// The demo's server: Next.js and the embedded Herald hub on one port (WebSocket included).
+// `npm start` runs it in production mode, building first when the sources changed since the last build.
+import { startNextServer } from '@herald/next/server';
+import { demoHub } from './lib/herald.ts';
+import { DEMO_DIR, ensureBuild } from './scripts/build.ts';
+
+const dev = process.env.NODE_ENV !== 'production';
+const port = Number(process.env.PORT ?? 3000);
+const hostname = process.env.HOST ?? '127.0.0.1';
+
+if (!dev && (await ensureBuild())) console.log('herald demo: built');
+await demoHub();
+const app = await startNextServer({ dir: DEMO_DIR, dev, port, hostname, basePath: '/realtime' });
+console.log(`herald demo: ready on ${app.url} (${dev ? 'development' : 'production'})`);
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    app.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  });
+}
