@@ -2,14 +2,26 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: [
-      'packages/*/test/**/*.test.{ts,tsx}',
-      'apps/*/test/**/*.test.ts',
-      'bench/test/**/*.test.ts',
-      'test/**/*.test.ts',
-    ],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'node',
+          include: ['packages/*/test/**/*.test.{ts,tsx}', 'bench/test/**/*.test.ts', 'test/**/*.test.ts'],
+        },
+      },
+      {
+        // Browser tests share one demo build, server and Chromium, set up once per run (only when they run).
+        extends: true,
+        test: {
+          name: 'browser',
+          include: ['apps/*/test/**/*.test.ts'],
+          globalSetup: ['apps/demo/test/support/global-setup.ts'],
+        },
+      },
+    ],
   },
 });

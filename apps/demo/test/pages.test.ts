@@ -1,0 +1,43 @@
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { connectBrowser, newContext, screenshot, signedIn, unique } from './support/browser.ts';
+
+let browser: Browser;
+
+beforeAll(async () => {
+  browser = await connectBrowser();
+});
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+it('signs in through the form and shows the signed-in user', async () => {
+  const name = unique('ada');
+  const context = await signedIn(browser, name);
+  const page = await context.newPage();
+  await page.goto('/signin');
+  await expect.poll(() => page.getByTestId('signed-in-user').textContent()).toBe(name);
+  await screenshot(page, 'signin');
+  await context.close();
+});
+
+it('renders the home page with a link to every demo', async () => {
+  const context = await newContext(browser);
+  const page = await context.newPage();
+  await page.goto('/');
+  for (const title of [
+    'Chat rooms',
+    'Notifications',
+    'Background job',
+    'Live dashboard',
+    'Streamed answer',
+    'Plain EventSource',
+  ]) {
+    await expect
+      .poll(() => page.locator('main').getByRole('link', { name: title, exact: true }).count())
+      .toBe(1);
+  }
+  await screenshot(page, 'home');
+  await context.close();
+});

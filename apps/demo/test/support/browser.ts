@@ -1,0 +1,54 @@
+import { join } from 'node:path';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { expect, inject } from 'vitest';
+import { ARTIFACTS, E2E_API_KEY } from './constants.ts';
+
+export const demoUrl = inject('demoUrl');
+
+/** Every wait in a browser test is bounded by this (Playwright's default is 30 s). */
+export const WAIT_MS = 15_000;
+
+/** The run's one Chromium (started by the global setup), connected for this test file. */
+export function connectBrowser(): Promise<Browser> {
+  return chromium.connect(inject('browserEndpoint'));
+}
+
+export async function newContext(browser: Browser): Promise<BrowserContext> {
+  const context = await browser.newContext({ baseURL: demoUrl, viewport: { width: 1100, height: 800 } });
+  context.setDefaultTimeout(WAIT_MS);
+  return context;
+}
+
+/** A browser profile signed in as `name` through the sign-in form. */
+export async function signedIn(browser: Browser, name: string): Promise<BrowserContext> {
+  const context = await newContext(browser);
+  const page = await context.newPage();
+  await page.goto('/signin');
+  await page.getByLabel('name').fill(name);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL((url) => url.pathname === '/');
+  await page.close();
+  return context;
+}
+
+/** Keeps a full-page screenshot in test-artifacts/demo/. */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+/** Calls the hub's server API through the demo's route handlers. */
+export async function hubApi<T = Record<string, unknown>>(method: string, body: unknown): Promise<T> {
+  const res = await fetch(`${demoUrl}/realtime/api/${method}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `apikey ${E2E_API_KEY}` },
+    body: JSON.stringify(body),
+  });
+  const json = await res.json();
+  expect(res.status, JSON.stringify(json)).toBe(200);
+  return json as T;
+}
+
+/** A name no other test (or earlier run against the same server) uses. */
+export function unique(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+}
