@@ -1,0 +1,266 @@
+import type {
+  HistoryResult,
+  PresenceMember,
+  PresenceResult,
+  PublishResult,
+  StreamPosition,
+} from '@herald/protocol';
+import { Channel, type ChannelListener, type ChannelStatus } from './channel.ts';
+import { Connection, type TokenSource } from './connection.ts';
+import { Emitter } from './emitter.ts';
+import { HeraldClientError } from './errors.ts';
+import { randomId } from './ids.ts';
+import type { ConnectionState, Link, LinkEvent } from './link.ts';
+import { Outbox, type OutboxMessage, type PublishOptions } from './outbox.ts';
+import { defaultOutboxStore, type OutboxStore } from './outbox-store.ts';
+import type { Transport } from './transport.ts';
+import { type WebSocketConstructor, webSocketTransport } from './transports/websocket.ts';
+
+export type TransportName = 'websocket';
+
+export interface ClientOptions {
+  /** The hub's base URL: `https://hub.example.com`, `http://127.0.0.1:8080`, or `/realtime` in a browser. */
+  url: string;
+  /** A fixed connection token (JWT). */
+  token?: string;
+  /** Called for a connection token on every connect, and again before it expires. */
+  getToken?: TokenSource;
+  /** In order of preference. Default: every built-in transport, WebSocket first. */
+  transports?: Array<TransportName | Transport>;
+  /** A WebSocket class where there is no global one (Node 20: `import WebSocket from 'ws'`). */
+  WebSocket?: WebSocketConstructor;
+  /** Connect as soon as the client is created (default), or on `connect()`. */
+  autoConnect?: boolean;
+  /** Reconnect backoff caps in milliseconds: full jitter in [0, min(max, min * 2^n)]. Default 500 / 20,000. */
+  reconnectDelay?: { min?: number; max?: number };
+  /** Milliseconds on a fallback transport before the preferred one is tried again. Default 60,000. */
+  upgradeRetryDelay?: number;
+  /** Milliseconds for a transport to get the hub's `connect` reply before the next one is tried. Default 10,000. */
+  connectTimeout?: number;
+  /** Milliseconds a request may wait for its reply on a live connection. Default 15,000. */
+  requestTimeout?: number;
+  outbox?: {
+    /** Where unfinished messages are kept. Default: IndexedDB where available, else memory. */
+    store?: OutboxStore;
+    /** See OutboxOptions.idempotencyWindow. Default 110,000 ms. */
+    idempotencyWindow?: number;
+  };
+}
+
+export interface SubscribeOptions extends ChannelListener {
+  /** Resume from this position (one you stored); default: live from now. */
+  since?: StreamPosition;
+  /** A subscription token for channels that require one. */
+  token?: string;
+  /** Called for a subscription token on every (re)subscribe. */
+  getToken?: () => string | undefined | Promise<string | undefined>;
+}
+
+/** One subscriber's hold on a channel; many may share a channel and its one wire subscription. */
+export interface Subscription {
+  readonly channel: string;
+  readonly status: ChannelStatus;
+  /** The last publication delivered on the channel. */
+  readonly position: StreamPosition | undefined;
+  unsubscribe(): void;
+}
+
+export interface HistoryOptions {
+  since?: StreamPosition;
+  limit?: number;
+  reverse?: boolean;
+}
+
+interface ClientEvents {
+  state: ConnectionState;
+}
+
+/**
+ * The Herald client: a connection with fallback and resume, channels delivered exactly once in order,
+ * and an outbox for publishing.
+ */
+export class HeraldClient {
+  /** This client's name among the consumers of its connection. */
+  readonly id = randomId();
+  readonly outbox: Outbox;
+  private readonly link: Link;
+  private readonly connection: Connection;
+  private readonly channels = new Map<string, Channel>();
+  private readonly releases = new Map<string, ReturnType<typeof setTimeout>>();
+  private readonly emitter = new Emitter<ClientEvents>();
+  private closed = false;
+
+  constructor(options: ClientOptions) {
+    this.connection = new Connection({
+      url: options.url,
+      token: options.token,
+      getToken: options.getToken,
+      transports: resolveTransports(options),
+      minReconnectDelay: options.reconnectDelay?.min ?? 500,
+      maxReconnectDelay: options.reconnectDelay?.max ?? 20_000,
+      upgradeRetryDelay: options.upgradeRetryDelay ?? 60_000,
+      connectTimeout: options.connectTimeout ?? 10_000,
+      requestTimeout: options.requestTimeout ?? 15_000,
+    });
+    this.link = this.connection;
+    this.link.on((event) => this.onLinkEvent(event));
+    this.outbox = new Outbox(this.link, options.outbox?.store ?? defaultOutboxStore(options.url), {
+      idempotencyWindow: options.outbox?.idempotencyWindow ?? 110_000,
+      minRetryDelay: 250,
+      maxRetryDelay: 10_000,
+    });
+    if (options.autoConnect !== false) this.connect();
+  }
+
+  get state(): ConnectionState {
+    return this.closed ? { status: 'closed' } : this.link.state;
+  }
+
+  on<K extends keyof ClientEvents>(event: K, listener: (value: ClientEvents[K]) => void): () => void {
+    return this.emitter.on(event, listener);
+  }
+
+  connect(): void {
+    if (!this.closed) this.connection.connect();
+  }
+
+  /** Disconnects and stays so until `connect()`; subscriptions and the outbox wait. */
+  disconnect(): void {
+    this.connection.disconnect();
+  }
+
+  /** Ends the client: the connection, every subscription, pending requests. Kept outbox messages stay stored. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const timer of this.releases.values()) clearTimeout(timer);
+    this.releases.clear();
+    for (const channel of this.channels.values()) channel.close();
+    this.channels.clear();
+    this.outbox.close();
+    this.connection.close();
+    this.emitter.emit('state', { status: 'closed' });
+    this.emitter.clear();
+  }
+
+  // ---- channels
+
+  subscribe(channel: string, options: SubscribeOptions = {}): Subscription {
+    if (this.closed) throw new HeraldClientError('closed', 'the client was closed');
+    const { since, token, getToken, ...handlers } = options;
+    const listener: ChannelListener = handlers;
+    let state = this.channels.get(channel);
+    clearTimeout(this.releases.get(channel));
+    this.releases.delete(channel);
+    if (!state) {
+      state = new Channel(channel, (from) => this.history(channel, { since: from }), since);
+      this.channels.set(channel, state);
+      this.link.subscribe(this.id, channel, {
+        since,
+        getToken: getToken ?? (token === undefined ? undefined : () => token),
+      });
+    } else if (state.status === 'subscribed' && state.position) {
+      // Joining a live channel: tell this subscriber where it starts, as the others were told.
+      const { epoch, offset } = state.position;
+      const joined = state;
+      queueMicrotask(() => {
+        if (joined.listeners.has(listener)) listener.onSubscribed?.({ epoch, offset });
+      });
+    }
+    state.listeners.add(listener);
+    const held = state;
+    let active = true;
+    return {
+      channel,
+      get status() {
+        return held.status;
+      },
+      get position() {
+        return held.position && { ...held.position };
+      },
+      unsubscribe: () => {
+        if (!active) return;
+        active = false;
+        held.listeners.delete(listener);
+        if (held.listeners.size === 0) this.release(held);
+      },
+    };
+  }
+
+  /**
+   * The wire unsubscribe waits a moment: a component that unmounts and mounts again at once (StrictMode,
+   * a fast route change back) keeps its subscription and position instead of churning the hub.
+   */
+  private release(channel: Channel): void {
+    const timer = setTimeout(() => {
+      this.releases.delete(channel.name);
+      if (channel.listeners.size > 0 || this.channels.get(channel.name) !== channel) return;
+      this.channels.delete(channel.name);
+      channel.close();
+      this.link.unsubscribe(this.id, channel.name);
+    }, 0);
+    this.releases.set(channel.name, timer);
+  }
+
+  private onLinkEvent(event: LinkEvent): void {
+    switch (event.type) {
+      case 'state':
+        if (!this.closed) this.emitter.emit('state', event.state);
+        return;
+      case 'push': {
+        const channel = this.channels.get(event.push.channel);
+        if (!channel) return;
+        if (event.push.type === 'pub') {
+          const { type: _type, ...publication } = event.push;
+          channel.onPublication(publication);
+        } else channel.onPresence(event.push.type, event.push.member);
+        return;
+      }
+      case 'subscribed':
+        if (event.to === undefined || event.to === this.id)
+          this.channels.get(event.channel)?.onResult(event.result);
+        return;
+      case 'subscribe_error':
+        this.channels.get(event.channel)?.onError(HeraldClientError.from(event.error), event.final);
+        return;
+    }
+  }
+
+  // ---- requests
+
+  /** Publishes through the outbox: retried with one idempotency key until the hub confirms it. */
+  publish(channel: string, data: unknown, options?: PublishOptions): Promise<PublishResult> {
+    return this.outbox.publish(channel, data, options);
+  }
+
+  /** Unfinished outbox messages, for showing their state. */
+  pending(channel?: string): OutboxMessage[] {
+    return this.outbox.list(channel);
+  }
+
+  async history(channel: string, options: HistoryOptions = {}): Promise<HistoryResult> {
+    return (await this.link.request({ type: 'history', channel, ...options })) as HistoryResult;
+  }
+
+  async presence(channel: string): Promise<PresenceMember[]> {
+    const result = (await this.link.request({ type: 'presence', channel })) as PresenceResult;
+    return Object.values(result.members);
+  }
+}
+
+function resolveTransports(options: ClientOptions): Transport[] {
+  const wanted = options.transports ?? ['websocket'];
+  return wanted.map((t) => {
+    if (typeof t !== 'string') return t;
+    switch (t) {
+      case 'websocket':
+        return webSocketTransport({ WebSocket: options.WebSocket });
+      default:
+        throw new Error(`herald: unknown transport "${String(t)}"`);
+    }
+  });
+}
+
+export function createClient(options: ClientOptions): HeraldClient {
+  return new HeraldClient(options);
+}

@@ -1,0 +1,17 @@
+export type { ChannelListener, ChannelStatus, ResetEvent, SubscribedEvent } from './channel.ts';
+export {
+  type ClientOptions,
+  createClient,
+  HeraldClient,
+  type HistoryOptions,
+  type SubscribeOptions,
+  type Subscription,
+  type TransportName,
+} from './client.ts';
+export type { TokenSource } from './connection.ts';
+export { type ClientErrorCode, HeraldClientError } from './errors.ts';
+export type { ConnectionState } from './link.ts';
+export type { OutboxMessage, OutboxState, PublishOptions } from './outbox.ts';
+export { indexedDbOutboxStore, memoryOutboxStore, type OutboxStore } from './outbox-store.ts';
+export type { Transport, TransportConnection, TransportHandlers } from './transport.ts';
+export { type WebSocketConstructor, type WebSocketLike, webSocketTransport } from './transports/websocket.ts';
