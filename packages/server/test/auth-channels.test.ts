@@ -125,6 +125,18 @@ describe('namespace rules', () => {
       channel: 'secret:plans',
       token: await sign({ sub: 'u1', channel: 'secret:plans', exp: inSeconds(60) }),
     });
+    // The same token works among connect's initial subscriptions.
+    const early = await WsTestClient.open(hub.wsUrl);
+    const connected = await early.call<{ subs: Record<string, unknown> }>('connect', {
+      token: await sign({ sub: 'u1' }),
+      subs: {
+        'secret:plans': { token: await sign({ sub: 'u1', channel: 'secret:plans' }) },
+        'secret:other': { token: await sign({ sub: 'u1', channel: 'secret:plans' }) },
+      },
+    });
+    expect(connected.subs['secret:plans']).toMatchObject({ offset: 1 });
+    expect(connected.subs['secret:other']).toMatchObject({ error: { code: 'forbidden' } });
+    early.close();
     // Subscribed, it may read history and presence without presenting the token again.
     expect(await holder.call('history', { channel: 'secret:plans' })).toMatchObject({ offset: 1 });
     await hub.publish('secret:plans', 'after');
