@@ -87,7 +87,11 @@ export class Hub {
     if (this.started) return;
     this.started = true;
     // One timer for the whole hub (token expiry, presence refresh), never one per connection.
-    this.sweeper = setInterval(() => this.sweep(), Math.min(1000, this.config.pingInterval * 1000));
+    const { pingInterval, presenceTtl } = this.config;
+    this.sweeper = setInterval(
+      () => this.sweep(),
+      Math.min(1000, pingInterval * 1000, (presenceTtl * 1000) / 3),
+    );
     this.sweeper.unref();
     await this.broker.start({
       publication: (pub) => this.fanOut(pub),
