@@ -44,6 +44,21 @@ export function parsePosition(v: unknown, field = 'since'): StreamPosition {
   return { epoch, offset };
 }
 
+/** The SSE `event:` name Herald's own control events use; publications may not take it. */
+export const CONTROL_EVENT = 'herald';
+
+/**
+ * A publication's event name travels as the SSE `event:` field, so it is 1-64 characters without
+ * control characters (a line break would forge SSE fields), and not Herald's own `herald`.
+ */
+export function checkEventName(v: unknown): string {
+  if (typeof v !== 'string' || !/^\P{Cc}{1,64}$/u.test(v)) {
+    fail('"event" must be 1-64 characters without control characters');
+  }
+  if (v === CONTROL_EVENT) fail(`"event" may not be "${CONTROL_EVENT}": SSE uses it for control events`);
+  return v;
+}
+
 function checkSubscribeOptions(o: Json, where: string): void {
   if (o.since !== undefined) parsePosition(o.since, `${where}since`);
   optionalString(o, 'token', 8192);
@@ -83,7 +98,7 @@ export function validateCommand(value: unknown): Command {
       break;
     case 'publish':
       if (!('data' in value)) fail('"data" is required');
-      optionalString(value, 'event', 64);
+      if (value.event !== undefined) checkEventName(value.event);
       optionalString(value, 'idempotencyKey', 256);
       break;
     case 'history':

@@ -193,3 +193,45 @@ export type Push =
   | PingPush
   | ErrorPush;
 export type ServerFrame = Reply | Push;
+
+// ---- SSE and long-polling
+
+/** First control event of an SSE stream. */
+export interface SseConnectedEvent {
+  type: 'connected';
+  /** The connection's public id (as in presence). */
+  client: string;
+  /** Secret naming this stream in client actions (`POST /connection/subscribe`, ...). */
+  session: string;
+  user: string | null;
+  /** Seconds between heartbeat comments. */
+  heartbeat: number;
+  expires?: number;
+}
+/** A channel was (re)subscribed on the stream; its recovered publications follow as messages. */
+export interface SubscribedEvent extends StreamPosition {
+  type: 'subscribed';
+  channel: string;
+  /** Present when resuming: false means history no longer covers the gap and the position restarts here. */
+  recovered?: boolean;
+}
+export interface UnsubscribedEvent {
+  type: 'unsubscribed';
+  channel: string;
+}
+/** The `data:` of an SSE `event: herald` control event. */
+export type SseControlEvent =
+  | SseConnectedEvent
+  | SubscribedEvent
+  | UnsubscribedEvent
+  | Exclude<Push, PublicationPush | PingPush>;
+
+/** Answer of `GET /connection/poll`. */
+export interface PollResult {
+  /** Publications after the cursor, in offset order per channel. */
+  publications: Publication[];
+  /** Channels positioned by this poll: fresh ones, and resumed ones with `recovered`. */
+  subscribed: SubscribedEvent[];
+  /** The position after `publications`: send it with the next poll. */
+  cursor: string;
+}

@@ -65,6 +65,29 @@ export const LimitsSchema = z
   })
   .strict();
 
+/** Server-Sent Events (`GET /connection/sse`). See docs/protocol.md. */
+export const SseSchema = z
+  .object({
+    /** Seconds between heartbeat comments on every stream, so proxies do not cut idle ones. */
+    heartbeat: z.number().min(0.05).max(3600).default(15),
+    /** Seconds an EventSource waits before reconnecting (the `retry:` field). */
+    retry: z.number().min(0).max(3600).default(2),
+    /**
+     * Seconds after which the hub ends a stream cleanly (close code 4005), so it ends before a
+     * platform's response time limit and the client resumes; 0 never ends it.
+     */
+    maxStreamDuration: z.number().min(0).max(86_400).default(0),
+  })
+  .strict();
+
+/** Long-polling (`GET /connection/poll`). */
+export const PollSchema = z
+  .object({
+    /** Seconds a poll is held open while there is nothing to return (a client may ask for less). */
+    timeout: z.number().min(0).max(300).default(25),
+  })
+  .strict();
+
 export const ConfigSchema = z
   .object({
     port: z.number().int().min(0).max(65_535).default(8080),
@@ -106,6 +129,8 @@ export const ConfigSchema = z
       )
       .default(['*']),
     limits: LimitsSchema.prefault({}),
+    sse: SseSchema.prefault({}),
+    poll: PollSchema.prefault({}),
     /** Seconds a presence entry lives unless refreshed; the hub refreshes its own at a third of it. */
     presenceTtl: z.number().min(1).max(3600).default(60),
     /** Largest publication `data`, in bytes of JSON. */

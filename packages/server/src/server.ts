@@ -9,6 +9,7 @@ import { Hub } from './core/hub.ts';
 import type { Logger } from './core/logger.ts';
 import { sendWebResponse, toWebRequest } from './http/node-adapter.ts';
 import { handleRequest } from './http/routes.ts';
+import { SSE_PATH, type SseTransport, sseTransport } from './transports/sse.ts';
 import { WebSocketTransport } from './transports/websocket.ts';
 
 export interface HeraldServerOptions {
@@ -32,11 +33,21 @@ export class HeraldServer {
   readonly hub: Hub;
   readonly http: Server;
   readonly websocket: WebSocketTransport;
+  readonly sse: SseTransport;
 
   private constructor(hub: Hub) {
     this.hub = hub;
     this.websocket = new WebSocketTransport(hub);
+    this.sse = sseTransport(hub);
     this.http = createServer((req, res) => {
+      // SSE streams skip the web-stream adapter: their bytes go straight to the socket.
+      if (req.method === 'GET' && req.url?.split('?', 1)[0] === SSE_PATH) {
+        this.sse.serveNode(req, res).catch((err) => {
+          hub.log.error({ err }, 'sse request failed');
+          res.destroy();
+        });
+        return;
+      }
       const request = toWebRequest(req, res);
       handleRequest(request, hub).then(
         (response) => sendWebResponse(response, res),

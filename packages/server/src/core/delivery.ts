@@ -10,6 +10,11 @@ export class Delivery {
   wsFrame: Buffer | undefined;
   /** `event:` and `data:` lines of the SSE message, filled by the SSE transport. */
   sseBody: Buffer | undefined;
+  /**
+   * The whole SSE message, `id:` included, for streams subscribed to this channel alone: their cursor
+   * is the same, so they share these bytes too.
+   */
+  sseSolo: Buffer | undefined;
 
   constructor(readonly pub: Publication) {}
 

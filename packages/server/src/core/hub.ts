@@ -1,5 +1,6 @@
 import {
   CloseCodes,
+  checkEventName,
   HeraldError,
   type HistoryResult,
   type PresenceMember,
@@ -216,6 +217,7 @@ export class Hub {
   async publish(channel: string, input: PublishInput): Promise<PublishResult> {
     const ns = this.namespace(channel);
     this.checkPayload(input.data);
+    if (input.event !== undefined) checkEventName(input.event);
     const outcome = await this.broker.publish(channel, input.data, input.event, {
       historySize: ns.historySize,
       historyTtl: ns.historyTtl * 1000,

@@ -2,12 +2,16 @@ import { randomUUID } from 'node:crypto';
 import {
   CloseCodes,
   type Command,
+  type ConnectCommand,
   type ConnectResult,
   commandIdOf,
   decodeCommand,
   HeraldError,
+  type PongCommand,
   type PresenceResult,
   type StreamPosition,
+  type SubscribeCommand,
+  type SubscribeOptions,
   shouldReconnect,
 } from '@herald/protocol';
 import type { ConnectContext, Credentials, Identity } from './auth.ts';
@@ -15,6 +19,9 @@ import type { Hub, PositionedSubscription } from './hub.ts';
 import { TokenBucket } from './limits.ts';
 import type { Sink } from './sink.ts';
 import type { Subscription } from './subscription.ts';
+
+/** The commands `execute` runs: all but the connection-level ones and `subscribe` (which has two steps). */
+export type SessionCommand = Exclude<Command, ConnectCommand | SubscribeCommand | PongCommand>;
 
 /** One client connection, whatever its transport: identity, subscriptions, and the command dispatcher. */
 export class Session {
@@ -65,60 +72,72 @@ export class Session {
       if (this.connecting) await this.connecting;
       else if (!this.connected) await this.connect(undefined, {}, undefined);
       if (this.closed) return;
-      if (command.type !== 'refresh' && command.type !== 'ping' && command.type !== 'unsubscribe')
-        this.checkNotExpired();
-      switch (command.type) {
-        case 'subscribe': {
-          const positioned = await this.hub.subscribe(this, command.channel, command);
-          this.reply(command.id, positioned.result);
-          positioned.activate();
-          return;
-        }
-        case 'unsubscribe':
-          this.hub.unsubscribe(this, command.channel);
-          this.reply(command.id, {});
-          return;
-        case 'publish': {
-          this.takePublishToken();
-          const { channel, data, event, idempotencyKey } = command;
-          this.reply(
-            command.id,
-            await this.hub.publishAs(this.identity, channel, { data, event, idempotencyKey }),
-          );
-          return;
-        }
-        case 'history': {
-          const { channel, since, limit, reverse } = command;
-          await this.hub.authorizeRead(this, channel);
-          this.reply(command.id, await this.hub.history(channel, { since, limit, reverse }));
-          return;
-        }
-        case 'presence': {
-          await this.hub.authorizeRead(this, command.channel);
-          const members = await this.hub.presence(command.channel);
-          const result: PresenceResult = { members: Object.fromEntries(members.map((m) => [m.client, m])) };
-          this.reply(command.id, result);
-          return;
-        }
-        case 'refresh': {
-          const credentials = { ...this.credentials, token: command.token };
-          const identity = await this.hub.authenticate(credentials, this.context);
-          if (this.identity.user !== identity.user)
-            throw new HeraldError('forbidden', 'a refreshed token must be for the same user');
-          if (this.closed) return;
-          this.credentials = credentials;
-          this.hub.setIdentity(this, identity);
-          this.reply(command.id, { expires: identity.expiresAt });
-          return;
-        }
-        case 'ping':
-          this.reply(command.id, {});
-          return;
+      if (command.type === 'subscribe') {
+        const positioned = await this.subscribe(command.channel, command);
+        this.reply(command.id, positioned.result);
+        positioned.activate();
+        return;
       }
+      this.reply(command.id, await this.execute(command));
     } catch (err) {
       const error = toHeraldError(err);
       if (error.code === 'internal') this.hub.log.error({ err, client: this.id }, 'command failed');
       if ('id' in command) this.sink.send({ id: command.id, error: error.toJSON() });
+    }
+  }
+
+  /**
+   * Admits the session with `credentials` (origin, limits, token). Transports without a `connect`
+   * command (SSE, long-polling) call it before anything else; throws the refusal.
+   */
+  async open(credentials: Credentials): Promise<void> {
+    await this.hub.connectSession(this, credentials);
+    this.credentials = credentials;
+  }
+
+  /** Subscribes and positions; the caller sends `result` to the client, then calls `activate`. */
+  async subscribe(channel: string, options: SubscribeOptions): Promise<PositionedSubscription> {
+    this.checkNotExpired();
+    return this.hub.subscribe(this, channel, options);
+  }
+
+  /** Runs one command of a connected session and returns its result; throws a HeraldError refusal. */
+  async execute(command: SessionCommand): Promise<unknown> {
+    // Past `exp` a client may still refresh, ping and let go of channels.
+    if (command.type !== 'refresh' && command.type !== 'ping' && command.type !== 'unsubscribe')
+      this.checkNotExpired();
+    switch (command.type) {
+      case 'unsubscribe':
+        this.hub.unsubscribe(this, command.channel);
+        return {};
+      case 'publish': {
+        this.takePublishToken();
+        const { channel, data, event, idempotencyKey } = command;
+        return this.hub.publishAs(this.identity, channel, { data, event, idempotencyKey });
+      }
+      case 'history': {
+        const { channel, since, limit, reverse } = command;
+        await this.hub.authorizeRead(this, channel);
+        return this.hub.history(channel, { since, limit, reverse });
+      }
+      case 'presence': {
+        await this.hub.authorizeRead(this, command.channel);
+        const members = await this.hub.presence(command.channel);
+        const result: PresenceResult = { members: Object.fromEntries(members.map((m) => [m.client, m])) };
+        return result;
+      }
+      case 'refresh': {
+        const credentials = { ...this.credentials, token: command.token };
+        const identity = await this.hub.authenticate(credentials, this.context);
+        if (this.identity.user !== identity.user)
+          throw new HeraldError('forbidden', 'a refreshed token must be for the same user');
+        if (this.closed) throw new HeraldError('not_connected', 'the connection is closed');
+        this.credentials = credentials;
+        this.hub.setIdentity(this, identity);
+        return { expires: identity.expiresAt };
+      }
+      case 'ping':
+        return {};
     }
   }
 
@@ -138,9 +157,8 @@ export class Session {
       done = resolve;
     });
     try {
-      const credentials: Credentials = { token, cookie: this.context.cookie };
       try {
-        await this.hub.connectSession(this, credentials);
+        await this.open({ token, cookie: this.context.cookie });
       } catch (err) {
         const error = toHeraldError(err);
         if (id !== undefined) this.sink.send({ id, error: error.toJSON() });
@@ -148,7 +166,6 @@ export class Session {
         return;
       }
       if (this.closed) return;
-      this.credentials = credentials;
       const positioned = await Promise.all(
         Object.entries(subs).map(async ([channel, options]) => {
           try {

@@ -7,10 +7,24 @@ const ALLOW_METHODS = 'GET, POST, OPTIONS';
 const ALLOW_HEADERS = 'authorization, content-type, last-event-id';
 
 /**
+ * The CORS headers for a browser request from `origin`, or the refusal (403 `origin_not_allowed`) when
+ * `allowedOrigins` does not allow it. With `"*"` any origin may read, without cookies; listed origins are
+ * echoed with `Access-Control-Allow-Credentials`, so cookie-authenticated SSE works for them.
+ */
+export function corsHeaders(hub: Hub, origin: string, host: string | undefined): Record<string, string> {
+  const allowed = hub.config.allowedOrigins;
+  if (!isOriginAllowed(allowed, origin, host)) {
+    throw new HeraldError('origin_not_allowed', `origin ${origin.slice(0, 100)} is not allowed`);
+  }
+  return allowed.includes('*')
+    ? { vary: 'Origin', 'access-control-allow-origin': '*' }
+    : { vary: 'Origin', 'access-control-allow-origin': origin, 'access-control-allow-credentials': 'true' };
+}
+
+/**
  * CORS for every HTTP endpoint, from `allowedOrigins`. A browser request from an origin not listed is
- * refused outright (403 `origin_not_allowed`), so a page elsewhere cannot even start an SSE or poll
- * connection with a token it got hold of. With `"*"` any origin may read, without cookies; listed origins
- * are echoed with `Access-Control-Allow-Credentials`, so cookie-authenticated SSE works for them.
+ * refused outright, so a page elsewhere cannot even start an SSE or poll connection with a token it got
+ * hold of.
  */
 export async function withCors(
   request: Request,
@@ -19,19 +33,11 @@ export async function withCors(
 ): Promise<Response> {
   const origin = request.headers.get('origin');
   if (origin === null) return handle();
-  const allowed = hub.config.allowedOrigins;
-  const cors: Record<string, string> = { vary: 'Origin' };
-  if (!isOriginAllowed(allowed, origin, request.headers.get('host') ?? undefined)) {
-    return errorResponse(
-      new HeraldError('origin_not_allowed', `origin ${origin.slice(0, 100)} is not allowed`),
-      cors,
-    );
-  }
-  if (allowed.includes('*')) {
-    cors['access-control-allow-origin'] = '*';
-  } else {
-    cors['access-control-allow-origin'] = origin;
-    cors['access-control-allow-credentials'] = 'true';
+  let cors: Record<string, string>;
+  try {
+    cors = corsHeaders(hub, origin, request.headers.get('host') ?? undefined);
+  } catch (err) {
+    return errorResponse(err, { vary: 'Origin' });
   }
   if (request.method === 'OPTIONS' && request.headers.has('access-control-request-method')) {
     return new Response(null, {

@@ -1,6 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 
+/** The peer address of requests built by `toWebRequest`: a web `Request` has no field for it. */
+const addresses = new WeakMap<Request, string>();
+
+/** The client's IP for a request that came through Node's HTTP server; undefined elsewhere. */
+export function clientAddress(request: Request): string | undefined {
+  return addresses.get(request);
+}
+
 /** Builds a web `Request` for a Node request; its signal aborts when the client goes away. */
 export function toWebRequest(req: IncomingMessage, res: ServerResponse): Request {
   const controller = new AbortController();
@@ -12,7 +20,7 @@ export function toWebRequest(req: IncomingMessage, res: ServerResponse): Request
     else headers.set(name, value);
   }
   const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
-  return new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`, {
+  const request = new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`, {
     method: req.method,
     headers,
     signal: controller.signal,
@@ -20,6 +28,8 @@ export function toWebRequest(req: IncomingMessage, res: ServerResponse): Request
     // @ts-expect-error Node's fetch needs duplex for streamed request bodies; lib.dom does not know it.
     duplex: hasBody ? 'half' : undefined,
   });
+  if (req.socket.remoteAddress !== undefined) addresses.set(request, req.socket.remoteAddress);
+  return request;
 }
 
 /** Writes a web `Response` to Node, streaming the body chunk by chunk with no buffering. */

@@ -1,7 +1,9 @@
 import { HeraldError } from '@herald/protocol';
 import type { Hub } from '../core/hub.ts';
+import { SSE_PATH, sseTransport } from '../transports/sse.ts';
 import { admin } from './admin.ts';
 import { handleApi } from './api.ts';
+import { clientEndpoint } from './connection.ts';
 import { withCors } from './cors.ts';
 import { errorResponse, jsonResponse } from './json.ts';
 import { metrics } from './metrics.ts';
@@ -22,6 +24,7 @@ export const routes: Record<string, RouteHandler> = {
   '/health': health,
   '/metrics': metrics,
   '/admin': admin,
+  [SSE_PATH]: clientEndpoint('GET', (request, hub) => sseTransport(hub).handle(request)),
 };
 
 /** Dispatches a request to its route; unknown paths get a 404 in the error shape. */

@@ -7,6 +7,7 @@ import type { Delivery } from '../core/delivery.ts';
 import type { Hub } from '../core/hub.ts';
 import type { Session } from '../core/session.ts';
 import type { Sink } from '../core/sink.ts';
+import { FlushQueue } from './flush-queue.ts';
 
 export const WEBSOCKET_PATH = '/connection/websocket';
 
@@ -74,7 +75,7 @@ class WebSocketSink implements Sink {
 
   private enqueue(frame: Buffer): void {
     if (this.closing) return;
-    if (this.pending.length === 0) this.transport.markDirty(this);
+    if (this.pending.length === 0) this.transport.flushQueue.add(this);
     this.pending.push(frame);
     this.pendingBytes += frame.length;
   }
@@ -113,8 +114,7 @@ class WebSocketSink implements Sink {
 export class WebSocketTransport {
   private readonly server: WebSocketServer;
   private readonly sinks = new Set<WebSocketSink>();
-  private dirty: WebSocketSink[] = [];
-  private flushScheduled = false;
+  readonly flushQueue = new FlushQueue<WebSocketSink>();
   private readonly heartbeat: NodeJS.Timeout;
 
   constructor(private readonly hub: Hub) {
@@ -190,20 +190,6 @@ export class WebSocketTransport {
       this.sinks.delete(sink);
       session.transportClosed();
     });
-  }
-
-  markDirty(sink: WebSocketSink): void {
-    this.dirty.push(sink);
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(() => this.flushDirty());
-  }
-
-  private flushDirty(): void {
-    const dirty = this.dirty;
-    this.dirty = [];
-    this.flushScheduled = false;
-    for (const sink of dirty) sink.flush();
   }
 
   private beat(): void {

@@ -1,0 +1,225 @@
+import { HeraldError } from './errors.ts';
+import type { StreamPosition } from './types.ts';
+
+/**
+ * A cursor: the position of every channel of one SSE stream or long-poll client, as one opaque string
+ * (the SSE `id:` field, so the browser's own `Last-Event-ID` resumes every channel at once).
+ *
+ * Layout, then base64url without padding:
+ *
+ *     version u8 (1) | count varint | count × (key u32 | epoch length u8 | epoch UTF-8 | offset varint) | check u32
+ *
+ * `key` is a 32-bit FNV-1a hash of the channel name: the reader knows its channels (from the URL), so
+ * names need not travel in every event. `check` is FNV-1a over everything before it: a cursor that was
+ * truncated, mangled or edited by hand is refused as `bad_cursor` instead of resuming at a wrong place.
+ * Cursors are not secret and not signed: a position grants nothing (every subscribe is authorised anew,
+ * and a position the stream never had is answered with `recovered: false`).
+ */
+
+const VERSION = 1;
+/** Longer cursors are refused unread; a request header is limited to 16 KiB anyway. */
+export const MAX_CURSOR_LENGTH = 16_384;
+const MAX_EPOCH_BYTES = 255;
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
+const utf8 = new TextEncoder();
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+function fnv1a(bytes: Uint8Array, end: number): number {
+  let hash = FNV_OFFSET;
+  for (let i = 0; i < end; i++) hash = Math.imul(hash ^ bytes[i], FNV_PRIME);
+  return hash >>> 0;
+}
+
+/** The 32-bit key that stands for `channel` in a cursor. */
+export function channelKey(channel: string): number {
+  let hash = FNV_OFFSET;
+  for (let i = 0; i < channel.length; i++) hash = Math.imul(hash ^ channel.charCodeAt(i), FNV_PRIME);
+  return hash >>> 0;
+}
+
+function bad(message: string): never {
+  throw new HeraldError('bad_cursor', message);
+}
+
+// ---- bytes
+
+class Writer {
+  bytes = new Uint8Array(64);
+  length = 0;
+
+  private room(n: number): void {
+    if (this.length + n <= this.bytes.length) return;
+    const grown = new Uint8Array(Math.max(this.bytes.length * 2, this.length + n));
+    grown.set(this.bytes.subarray(0, this.length));
+    this.bytes = grown;
+  }
+
+  u8(value: number): void {
+    this.room(1);
+    this.bytes[this.length++] = value;
+  }
+
+  u32(value: number): void {
+    this.room(4);
+    const b = this.bytes;
+    b[this.length++] = value >>> 24;
+    b[this.length++] = (value >>> 16) & 0xff;
+    b[this.length++] = (value >>> 8) & 0xff;
+    b[this.length++] = value & 0xff;
+  }
+
+  /** LEB128, for any safe integer (offsets stay below 2^53). */
+  varint(value: number): void {
+    let rest = value;
+    while (rest >= 0x80) {
+      this.u8((rest % 0x80) | 0x80);
+      rest = Math.floor(rest / 0x80);
+    }
+    this.u8(rest);
+  }
+
+  raw(bytes: Uint8Array): void {
+    this.room(bytes.length);
+    this.bytes.set(bytes, this.length);
+    this.length += bytes.length;
+  }
+}
+
+class Reader {
+  at = 0;
+
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly end: number,
+  ) {}
+
+  u8(): number {
+    if (this.at >= this.end) bad('the cursor is truncated');
+    return this.bytes[this.at++];
+  }
+
+  u32(): number {
+    return ((this.u8() << 24) | (this.u8() << 16) | (this.u8() << 8) | this.u8()) >>> 0;
+  }
+
+  varint(): number {
+    let value = 0;
+    let scale = 1;
+    for (let i = 0; i < 8; i++) {
+      const byte = this.u8();
+      value += (byte & 0x7f) * scale;
+      if (byte < 0x80) {
+        if (byte === 0 && i > 0) bad('the cursor holds a non-canonical number');
+        if (!Number.isSafeInteger(value)) bad('the cursor holds an offset beyond 2^53');
+        return value;
+      }
+      scale *= 0x80;
+    }
+    return bad('the cursor holds an overlong number');
+  }
+
+  raw(n: number): Uint8Array {
+    if (this.at + n > this.end) bad('the cursor is truncated');
+    this.at += n;
+    return this.bytes.subarray(this.at - n, this.at);
+  }
+}
+
+// ---- base64url (btoa/atob exist in browsers and Node, so the codec has no dependency)
+
+function toBase64url(bytes: Uint8Array, length: number): string {
+  let binary = '';
+  for (let i = 0; i < length; i++) binary += String.fromCharCode(bytes[i]);
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+function fromBase64url(text: string): Uint8Array {
+  // atob forgives whitespace and padding; a cursor has neither, so anything else is refused up front.
+  if (!/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) bad('the cursor is not base64url');
+  const binary = atob(text.replace(/-/g, '+').replace(/_/g, '/'));
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+// ---- cursor
+
+export type CursorPositions =
+  | Iterable<readonly [channel: string, position: StreamPosition]>
+  | Record<string, StreamPosition>;
+
+/** Encodes the position of each channel. */
+export function encodeCursor(positions: CursorPositions): string {
+  const entries =
+    Symbol.iterator in positions
+      ? [...(positions as Iterable<readonly [string, StreamPosition]>)]
+      : Object.entries(positions);
+  const w = new Writer();
+  w.u8(VERSION);
+  w.varint(entries.length);
+  for (const [channel, { epoch, offset }] of entries) {
+    const epochBytes = utf8.encode(epoch);
+    if (epochBytes.length > MAX_EPOCH_BYTES) throw new RangeError('epoch longer than 255 bytes');
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError('offset must be a safe integer');
+    w.u32(channelKey(channel));
+    w.u8(epochBytes.length);
+    w.raw(epochBytes);
+    w.varint(offset);
+  }
+  w.u32(fnv1a(w.bytes, w.length));
+  return toBase64url(w.bytes, w.length);
+}
+
+/** A decoded cursor: channel positions looked up by name. */
+export class Cursor {
+  constructor(
+    private readonly positions: ReadonlyMap<number, StreamPosition>,
+    /** Keys held by two entries: neither position can be told apart, so neither is used. */
+    private readonly ambiguous: ReadonlySet<number> = new Set(),
+  ) {}
+
+  get size(): number {
+    return this.positions.size;
+  }
+
+  /** The position the cursor holds for `channel`, if any. */
+  position(channel: string): StreamPosition | undefined {
+    const key = channelKey(channel);
+    if (this.ambiguous.has(key)) return undefined;
+    const position = this.positions.get(key);
+    return position && { epoch: position.epoch, offset: position.offset };
+  }
+}
+
+/** Decodes and checks `text`; throws HeraldError('bad_cursor') naming what is wrong. */
+export function decodeCursor(text: string): Cursor {
+  if (text.length > MAX_CURSOR_LENGTH) bad(`the cursor is longer than ${MAX_CURSOR_LENGTH} characters`);
+  const bytes = fromBase64url(text);
+  if (bytes.length < 6) bad('the cursor is truncated');
+  const end = bytes.length - 4;
+  const check = new Reader(bytes, bytes.length);
+  check.at = end;
+  if (check.u32() !== fnv1a(bytes, end)) bad('the cursor failed its integrity check');
+  const r = new Reader(bytes, end);
+  if (r.u8() !== VERSION) bad('unknown cursor version');
+  const count = r.varint();
+  const positions = new Map<number, StreamPosition>();
+  const ambiguous = new Set<number>();
+  for (let i = 0; i < count; i++) {
+    const key = r.u32();
+    const epochBytes = r.raw(r.u8());
+    let epoch: string;
+    try {
+      epoch = strictUtf8.decode(epochBytes);
+    } catch {
+      return bad('the cursor holds an epoch that is not UTF-8');
+    }
+    const offset = r.varint();
+    if (positions.has(key)) ambiguous.add(key);
+    positions.set(key, { epoch, offset });
+  }
+  if (r.at !== end) bad('the cursor has trailing bytes');
+  return new Cursor(positions, ambiguous);
+}

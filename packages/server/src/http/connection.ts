@@ -1,0 +1,75 @@
+import type { IncomingMessage } from 'node:http';
+import { HeraldError } from '@herald/protocol';
+import type { ConnectContext, Credentials } from '../core/auth.ts';
+import { validateChannelName } from '../core/channel-name.ts';
+import { errorResponse } from './json.ts';
+import { clientAddress } from './node-adapter.ts';
+import type { RouteHandler } from './routes.ts';
+
+/**
+ * What the client-facing HTTP endpoints (SSE, long-polling, client actions) read from a request,
+ * whether it came as a web `Request` (route handlers) or straight from Node's HTTP server.
+ */
+export interface ConnectionRequest {
+  readonly url: URL;
+  /** A header by its lower-case name. */
+  header(name: string): string | undefined;
+  /** The peer's address when the server knows it (not behind a web-standard route handler). */
+  readonly ip: string | undefined;
+}
+
+export function fromWebRequest(request: Request): ConnectionRequest {
+  return {
+    url: new URL(request.url),
+    header: (name) => request.headers.get(name) ?? undefined,
+    ip: clientAddress(request),
+  };
+}
+
+export function fromNodeRequest(req: IncomingMessage): ConnectionRequest {
+  return {
+    url: new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`),
+    header: (name) => {
+      const value = req.headers[name];
+      return Array.isArray(value) ? value.join(', ') : value;
+    },
+    ip: req.socket.remoteAddress,
+  };
+}
+
+export function connectContext(request: ConnectionRequest, transport: 'sse' | 'poll'): ConnectContext {
+  return {
+    transport,
+    ip: request.ip,
+    origin: request.header('origin'),
+    host: request.header('host'),
+    cookie: request.header('cookie'),
+  };
+}
+
+/**
+ * The connection token: `Authorization: Bearer T`, or `?token=T` for clients that cannot set headers
+ * (the browser's EventSource). The header wins when both are present.
+ */
+export function credentialsOf(request: ConnectionRequest): Credentials {
+  const credentials: Credentials = {};
+  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(request.header('authorization') ?? '');
+  const token = bearer ? bearer[1] : request.url.searchParams.get('token');
+  if (token) credentials.token = token;
+  const cookie = request.header('cookie');
+  if (cookie !== undefined) credentials.cookie = cookie;
+  return credentials;
+}
+
+/** The `channel` query parameters, validated, without repeats, in the order given. */
+export function channelsOf(request: ConnectionRequest): string[] {
+  return [...new Set(request.url.searchParams.getAll('channel').map(validateChannelName))];
+}
+
+/** A client endpoint that answers one method; others get 405 with `Allow`. */
+export function clientEndpoint(method: 'GET' | 'POST', handler: RouteHandler): RouteHandler {
+  return (request, hub) =>
+    request.method === method
+      ? handler(request, hub)
+      : errorResponse(new HeraldError('method_not_allowed', `use ${method}`), { allow: method });
+}

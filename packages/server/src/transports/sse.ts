@@ -1,0 +1,412 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  CloseCodes,
+  CONTROL_EVENT,
+  type Cursor,
+  decodeCursor,
+  encodeCursor,
+  HeraldError,
+  type ServerFrame,
+  type SseControlEvent,
+  type StreamPosition,
+  type SubscribedEvent,
+  type SubscribeOptions,
+  shouldReconnect,
+} from '@herald/protocol';
+import { Delivery } from '../core/delivery.ts';
+import type { Hub } from '../core/hub.ts';
+import type { Session } from '../core/session.ts';
+import type { Sink } from '../core/sink.ts';
+import {
+  type ConnectionRequest,
+  channelsOf,
+  connectContext,
+  credentialsOf,
+  fromNodeRequest,
+  fromWebRequest,
+} from '../http/connection.ts';
+import { corsHeaders } from '../http/cors.ts';
+import { errorResponse } from '../http/json.ts';
+import { sendWebResponse } from '../http/node-adapter.ts';
+import { FlushQueue } from './flush-queue.ts';
+import { SharedTicker } from './shared-ticker.ts';
+
+export const SSE_PATH = '/connection/sse';
+
+const SSE_HEADERS = {
+  'content-type': 'text/event-stream',
+  'cache-control': 'no-cache, no-transform',
+  'x-accel-buffering': 'no',
+  connection: 'keep-alive',
+};
+
+const HEARTBEAT = Buffer.from(':\n\n');
+/** Retry advice after a close the client should not reconnect from (a day: a plain EventSource stops). */
+const NO_RECONNECT_RETRY_MS = 86_400_000;
+/** Spread of the reconnect advice when the hub shuts down, so clients do not all come back at once. */
+const SHUTDOWN_JITTER_MS = 2_000;
+
+/** `event:` and `data:` of a publication, encoded once and shared by every stream. */
+function sseBody(delivery: Delivery): Buffer {
+  delivery.sseBody ??= Buffer.concat([
+    Buffer.from(`event: ${delivery.pub.event ?? 'message'}\ndata: `),
+    delivery.json,
+    Buffer.from('\n\n'),
+  ]);
+  return delivery.sseBody;
+}
+
+function idLine(cursor: string): Buffer {
+  return Buffer.from(`id: ${cursor}\n`);
+}
+
+/** Where a stream's bytes go: a Node response (the hub's own server) or a web stream (route handlers). */
+interface StreamOutput {
+  write(chunk: Buffer): void;
+  /** Bytes written but not yet taken by the network. */
+  buffered(): number;
+  end(): void;
+  /** Ends at once, dropping what is buffered (a slow consumer's backlog). */
+  abort(): void;
+}
+
+class NodeOutput implements StreamOutput {
+  constructor(private readonly res: ServerResponse) {}
+  write(chunk: Buffer): void {
+    if (!this.res.destroyed) this.res.write(chunk);
+  }
+  buffered(): number {
+    return this.res.writableLength;
+  }
+  end(): void {
+    this.res.end();
+  }
+  abort(): void {
+    this.res.destroy();
+  }
+}
+
+/** A `ReadableStream` controller whose queue is measured in bytes (high-water mark 0). */
+class WebOutput implements StreamOutput {
+  constructor(private readonly controller: ReadableStreamDefaultController<Uint8Array>) {}
+  write(chunk: Buffer): void {
+    this.controller.enqueue(chunk);
+  }
+  buffered(): number {
+    return Math.max(0, -(this.controller.desiredSize ?? 0));
+  }
+  end(): void {
+    this.controller.close();
+  }
+  abort(): void {
+    this.controller.error(new Error('stream aborted: slow consumer'));
+  }
+}
+
+/**
+ * One SSE stream. Output queues in `pending` (also before the response has started) and is written
+ * once per event-loop turn. `positions` is what the client has been sent of every channel: each
+ * publication's `id:` encodes all of it, so whichever event the client saw last resumes every channel.
+ */
+class SseSink implements Sink {
+  readonly kind = 'sse';
+  session!: Session;
+  /** Authorises client actions on this stream; the session id is public (presence lists it). */
+  readonly key = randomBytes(18).toString('base64url');
+  /** When the hub ends the stream (maxStreamDuration); Infinity for never. */
+  readonly deadline: number;
+  private readonly positions = new Map<string, StreamPosition>();
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private output: StreamOutput | null = null;
+  private closing = false;
+
+  constructor(private readonly transport: SseTransport) {
+    const { maxStreamDuration, retry } = transport.hub.config.sse;
+    this.deadline = maxStreamDuration > 0 ? Date.now() + maxStreamDuration * 1000 : Number.POSITIVE_INFINITY;
+    this.enqueue(Buffer.from(`retry: ${Math.round(retry * 1000)}\n\n`));
+  }
+
+  send(frame: ServerFrame): void {
+    this.control(frame);
+    // The hub could not heal a gap: the stream ends, and the client's reconnect resumes from its cursor
+    // (told `recovered: false` if history no longer covers it).
+    if ('type' in frame && frame.type === 'unsub' && frame.resubscribe) {
+      queueMicrotask(() => this.session.close(CloseCodes.serverError, frame.reason));
+    }
+  }
+
+  sendPublication(delivery: Delivery): void {
+    const { channel, epoch, offset } = delivery.pub;
+    const position = this.positions.get(channel);
+    if (position) {
+      position.epoch = epoch;
+      position.offset = offset;
+    } else {
+      this.positions.set(channel, { epoch, offset });
+    }
+    if (this.positions.size === 1) {
+      delivery.sseSolo ??= Buffer.concat([idLine(this.cursor()), sseBody(delivery)]);
+      this.enqueue(delivery.sseSolo);
+    } else {
+      this.enqueue(idLine(this.cursor()));
+      this.enqueue(sseBody(delivery));
+    }
+  }
+
+  queuedBytes(): number {
+    return this.pendingBytes + (this.output?.buffered() ?? 0);
+  }
+
+  cursor(): string {
+    return encodeCursor(this.positions);
+  }
+
+  /** Before resuming: the positions the client holds, so a cut before they are all announced loses none. */
+  holdPositions(cursor: Cursor, channels: string[]): void {
+    for (const channel of channels) {
+      const position = cursor.position(channel);
+      if (position) this.positions.set(channel, position);
+    }
+  }
+
+  /**
+   * Subscribes one channel and announces it on the stream: a `subscribed` control event carrying the new
+   * cursor, then the recovered publications, then live ones. `resuming`: the client sent a cursor, so a
+   * channel it holds no position for is reported `recovered: false`.
+   */
+  async subscribe(channel: string, options: SubscribeOptions, resuming: boolean): Promise<SubscribedEvent> {
+    const positioned = await this.session.subscribe(channel, options);
+    const { epoch, offset, recovered, publications } = positioned.result;
+    this.positions.set(channel, recovered ? { ...options.since! } : { epoch, offset });
+    const announced: SubscribedEvent = { type: 'subscribed', channel, epoch, offset };
+    if (recovered !== undefined || resuming) announced.recovered = recovered ?? false;
+    this.control(announced, true);
+    for (const pub of publications) this.sendPublication(new Delivery(pub));
+    positioned.activate();
+    return announced;
+  }
+
+  /** After an unsubscribe: the channel leaves the cursor. */
+  unsubscribed(channel: string): void {
+    this.positions.delete(channel);
+    this.control({ type: 'unsubscribed', channel }, true);
+  }
+
+  /** A `herald` control event; `withCursor` when it changes the positions, so it carries the new `id:`. */
+  control(message: ServerFrame | SseControlEvent, withCursor = false): void {
+    const id = withCursor ? `id: ${this.cursor()}\n` : '';
+    this.enqueue(Buffer.from(`event: ${CONTROL_EVENT}\n${id}data: ${JSON.stringify(message)}\n\n`));
+  }
+
+  heartbeat(): void {
+    this.enqueue(HEARTBEAT);
+  }
+
+  private enqueue(chunk: Buffer): void {
+    if (this.closing) return;
+    if (this.pending.length === 0 && this.output) this.transport.flushQueue.add(this);
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+  }
+
+  /** The response has started: write what waited, and from now on once per turn. */
+  start(output: StreamOutput): void {
+    this.output = output;
+    this.flush();
+  }
+
+  flush(): void {
+    if (this.pending.length === 0 || !this.output) return;
+    const chunk =
+      this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.output.write(chunk);
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closing) return;
+    this.transport.forget(this);
+    if (code === CloseCodes.slowConsumer) {
+      this.closing = true;
+      this.pending = [];
+      this.pendingBytes = 0;
+      this.output?.abort();
+      return;
+    }
+    this.enqueue(Buffer.from(`retry: ${this.transport.retryAfter(code)}\n\n`));
+    this.closing = true;
+    this.flush();
+    this.output?.end();
+    this.transport.hub.log.debug({ client: this.session.id, code, reason }, 'sse stream closed');
+  }
+
+  /** The client went away (or the response was cancelled). */
+  gone(): void {
+    this.closing = true;
+    this.output = null;
+    this.transport.forget(this);
+    this.session.transportClosed();
+  }
+}
+
+/**
+ * Serves `GET /connection/sse`. Every stream is a hub session; heartbeats and stream deadlines run on
+ * one shared timer. `handle` is the web-standard handler (route handlers, Next.js); `serveNode` is the
+ * same with output written straight to Node's response.
+ */
+export class SseTransport {
+  readonly flushQueue = new FlushQueue<SseSink>();
+  private readonly ticker: SharedTicker<SseSink>;
+  private readonly byKey = new Map<string, SseSink>();
+  private readonly heartbeatMs: number;
+  private readonly tickMs: number;
+  private lastBeat = Date.now();
+
+  constructor(readonly hub: Hub) {
+    const { heartbeat, maxStreamDuration } = hub.config.sse;
+    this.heartbeatMs = heartbeat * 1000;
+    // Fine enough to end streams before their deadline and to beat on time; never more than once a second.
+    this.tickMs = Math.max(
+      10,
+      Math.min(1000, this.heartbeatMs, maxStreamDuration > 0 ? (maxStreamDuration * 1000) / 4 : 1000),
+    );
+    this.ticker = new SharedTicker(this.tickMs, (sinks, now) => this.tick(sinks, now));
+  }
+
+  get connections(): number {
+    return this.ticker.members.size;
+  }
+
+  /** The live stream a client action names by its `session` key. */
+  sinkFor(key: unknown): SseSink {
+    const sink = typeof key === 'string' ? this.byKey.get(key) : undefined;
+    if (!sink) {
+      throw new HeraldError('not_found', 'no live SSE stream with this session on this node (reconnect)');
+    }
+    return sink;
+  }
+
+  /** The web-standard handler: a `Response` whose body is the stream (CORS is the route table's). */
+  async handle(request: Request): Promise<Response> {
+    const sink = await this.open(fromWebRequest(request));
+    if (request.signal.aborted) {
+      sink.gone();
+      throw new HeraldError('not_connected', 'the client went away');
+    }
+    request.signal.addEventListener('abort', () => sink.gone(), { once: true });
+    const body = new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => sink.start(new WebOutput(controller)),
+        cancel: () => sink.gone(),
+      },
+      { highWaterMark: 0, size: (chunk) => chunk.byteLength },
+    );
+    return new Response(body, { headers: SSE_HEADERS });
+  }
+
+  /** The Node fast path for `GET` on the hub's own server; other methods go to the route table. */
+  async serveNode(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const input = fromNodeRequest(req);
+    let cors: Record<string, string> = {};
+    let sink: SseSink;
+    try {
+      const origin = input.header('origin');
+      if (origin !== undefined) cors = corsHeaders(this.hub, origin, input.header('host'));
+      sink = await this.open(input);
+    } catch (err) {
+      await sendWebResponse(errorResponse(err, cors), res);
+      return;
+    }
+    if (res.destroyed || req.socket.destroyed) {
+      sink.gone();
+      return;
+    }
+    res.on('close', () => sink.gone());
+    res.writeHead(200, { ...SSE_HEADERS, ...cors });
+    sink.start(new NodeOutput(res));
+  }
+
+  /**
+   * Admits the client, subscribes and positions every channel, and queues the opening of the stream:
+   * `retry:`, a `connected` control event, one `subscribed` event per channel, recovered publications.
+   * All of that is settled before the response starts, so a publication made once the client sees the
+   * stream open is delivered.
+   */
+  private async open(input: ConnectionRequest): Promise<SseSink> {
+    const channels = channelsOf(input);
+    // The browser's reconnect sends the newest position in the header; `?lastEventId=` is what the page
+    // was first opened with, so the header wins.
+    const cursorText = input.header('last-event-id') || input.url.searchParams.get('lastEventId');
+    const cursor = cursorText ? decodeCursor(cursorText) : undefined;
+    const context = connectContext(input, 'sse');
+    const refusal = this.hub.admit(context);
+    if (refusal) throw refusal;
+    const sink = new SseSink(this);
+    const session = this.hub.openSession(sink, context);
+    sink.session = session;
+    try {
+      await session.open(credentialsOf(input));
+      sink.control({
+        type: 'connected',
+        client: session.id,
+        session: sink.key,
+        user: session.identity.user,
+        heartbeat: this.hub.config.sse.heartbeat,
+        ...(session.identity.expiresAt === undefined ? {} : { expires: session.identity.expiresAt }),
+      });
+      if (cursor) sink.holdPositions(cursor, channels);
+      const outcomes = await Promise.allSettled(
+        channels.map((channel) => sink.subscribe(channel, { since: cursor?.position(channel) }, !!cursor)),
+      );
+      const refused = outcomes.find((o) => o.status === 'rejected');
+      if (refused) throw refused.reason;
+      if (session.closed) throw new HeraldError('not_connected', 'the stream was closed while opening');
+    } catch (err) {
+      session.transportClosed();
+      throw err;
+    }
+    this.byKey.set(sink.key, sink);
+    this.ticker.add(sink);
+    return sink;
+  }
+
+  /** The `retry:` advice sent as a stream closes. */
+  retryAfter(code: number): number {
+    if (!shouldReconnect(code)) return NO_RECONNECT_RETRY_MS;
+    const retry = this.hub.config.sse.retry * 1000;
+    return Math.round(code === CloseCodes.shutdown ? retry + Math.random() * SHUTDOWN_JITTER_MS : retry);
+  }
+
+  forget(sink: SseSink): void {
+    this.byKey.delete(sink.key);
+    this.ticker.delete(sink);
+  }
+
+  private tick(sinks: ReadonlySet<SseSink>, now: number): void {
+    const beat = now - this.lastBeat >= this.heartbeatMs - this.tickMs / 2;
+    if (beat) this.lastBeat = now;
+    for (const sink of sinks) {
+      // Ends no later than the deadline: the platform's limit is what maxStreamDuration stays under.
+      if (sink.deadline <= now + this.tickMs) {
+        sink.session.close(CloseCodes.streamDurationReached, 'maximum stream duration reached');
+      } else if (beat) {
+        sink.heartbeat();
+      }
+    }
+  }
+}
+
+const transports = new WeakMap<Hub, SseTransport>();
+
+/** The hub's SSE transport, shared by the route table and the Node fast path. */
+export function sseTransport(hub: Hub): SseTransport {
+  let transport = transports.get(hub);
+  if (!transport) {
+    transport = new SseTransport(hub);
+    transports.set(hub, transport);
+  }
+  return transport;
+}
