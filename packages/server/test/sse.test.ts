@@ -259,6 +259,28 @@ describe('SSE: GET /connection/sse', () => {
     expect(hub.server.hub.getStats()).toMatchObject({ sessions: 0, channels: 0 });
   });
 
+  it('answers browsers on other origins with CORS headers, refusing origins not allowed', async () => {
+    const open = await hubs.start();
+    const any = await RawSseStream.open(`${open.url}/connection/sse?channel=cors:x`, {
+      origin: 'http://app.test',
+    });
+    expect(any.response.headers.get('access-control-allow-origin')).toBe('*');
+    await any.close();
+    const strict = await hubs.start({ allowedOrigins: ['http://app.test'] });
+    const listed = await RawSseStream.open(`${strict.url}/connection/sse?channel=cors:x`, {
+      origin: 'http://app.test',
+    });
+    expect(listed.response.headers.get('access-control-allow-origin')).toBe('http://app.test');
+    expect(listed.response.headers.get('access-control-allow-credentials')).toBe('true');
+    await listed.close();
+    const other = await fetch(`${strict.url}/connection/sse?channel=cors:x`, {
+      headers: { origin: 'http://evil.test' },
+    });
+    expect(other.status).toBe(403);
+    expect((await other.json()).error.code).toBe('origin_not_allowed');
+    expect(strict.server.hub.getStats().sessions).toBe(0);
+  });
+
   it('cuts a slow consumer at maxQueueBytes; its reconnect resumes', async () => {
     const hub = await hubs.start({ maxQueueBytes: 64 * 1024, sse: { retry: 0.02 } });
     const proxy = await TcpProxy.start(hub.port);
