@@ -65,6 +65,8 @@ export class Channel {
     readonly name: string,
     private readonly history: (since: StreamPosition) => Promise<HistoryResult>,
     since?: StreamPosition,
+    /** Told of every publication delivered, after the listeners. */
+    private readonly delivered?: (publication: Publication) => void,
   ) {
     this.position = since && { ...since };
   }
@@ -141,6 +143,7 @@ export class Channel {
       this.waiting.shift();
       position().offset = pub.offset;
       this.notify((l) => l.onPublication?.(pub));
+      this.delivered?.(pub);
     }
     if (this.waiting.length > 0 || this.knownEnd > position().offset) void this.heal();
   }

@@ -2,7 +2,7 @@ import type {
   HistoryResult,
   PresenceMember,
   PresenceResult,
-  PublishResult,
+  Publication,
   StreamPosition,
 } from '@herald/protocol';
 import { Channel, type ChannelListener, type ChannelStatus } from './channel.ts';
@@ -11,7 +11,7 @@ import { Emitter } from './emitter.ts';
 import { HeraldClientError } from './errors.ts';
 import { randomId } from './ids.ts';
 import type { ConnectionState, Link, LinkEvent } from './link.ts';
-import { Outbox, type OutboxMessage, type PublishOptions } from './outbox.ts';
+import { Outbox, type OutboxMessage, type PendingPublish, type PublishOptions } from './outbox.ts';
 import { defaultOutboxStore, type OutboxStore } from './outbox-store.ts';
 import type { Transport } from './transport.ts';
 import { type WebSocketConstructor, webSocketTransport } from './transports/websocket.ts';
@@ -73,7 +73,11 @@ export interface HistoryOptions {
 
 interface ClientEvents {
   state: ConnectionState;
+  /** Every publication delivered on any channel of this client, once, in order per channel. */
+  publication: Publication;
 }
+
+const CLOSED: ConnectionState = { status: 'closed' };
 
 /**
  * The Herald client: a connection with fallback and resume, channels delivered exactly once in order,
@@ -113,7 +117,7 @@ export class HeraldClient {
   }
 
   get state(): ConnectionState {
-    return this.closed ? { status: 'closed' } : this.link.state;
+    return this.closed ? CLOSED : this.link.state;
   }
 
   on<K extends keyof ClientEvents>(event: K, listener: (value: ClientEvents[K]) => void): () => void {
@@ -139,7 +143,7 @@ export class HeraldClient {
     this.channels.clear();
     this.outbox.close();
     this.connection.close();
-    this.emitter.emit('state', { status: 'closed' });
+    this.emitter.emit('state', CLOSED);
     this.emitter.clear();
   }
 
@@ -148,27 +152,39 @@ export class HeraldClient {
   subscribe(channel: string, options: SubscribeOptions = {}): Subscription {
     if (this.closed) throw new HeraldClientError('closed', 'the client was closed');
     const { since, token, getToken, ...handlers } = options;
-    const listener: ChannelListener = handlers;
+    let listener: ChannelListener = handlers;
     let state = this.channels.get(channel);
     clearTimeout(this.releases.get(channel));
     this.releases.delete(channel);
     if (!state) {
-      state = new Channel(channel, (from) => this.history(channel, { since: from }), since);
+      state = new Channel(
+        channel,
+        (from) => this.history(channel, { since: from }),
+        since,
+        (pub) => this.emitter.emit('publication', pub),
+      );
       this.channels.set(channel, state);
       this.link.subscribe(this.id, channel, {
         since,
         getToken: getToken ?? (token === undefined ? undefined : () => token),
       });
     } else if (state.status === 'subscribed' && state.position) {
-      // Joining a live channel: tell this subscriber where it starts, as the others were told.
       const { epoch, offset } = state.position;
-      const joined = state;
-      queueMicrotask(() => {
-        if (joined.listeners.has(listener)) listener.onSubscribed?.({ epoch, offset });
-      });
+      if (since && since.epoch === epoch && since.offset < offset) {
+        // This subscriber starts further back than the channel: it first gets the difference from history.
+        listener = this.catchUp(channel, handlers, since, offset);
+      } else {
+        // Joining a live channel: tell this subscriber where it starts, as the others were told.
+        const joined = state;
+        const first = listener;
+        queueMicrotask(() => {
+          if (joined.listeners.has(first)) first.onSubscribed?.({ epoch, offset });
+        });
+      }
     }
     state.listeners.add(listener);
     const held = state;
+    const added = listener;
     let active = true;
     return {
       channel,
@@ -181,8 +197,50 @@ export class HeraldClient {
       unsubscribe: () => {
         if (!active) return;
         active = false;
-        held.listeners.delete(listener);
+        held.listeners.delete(added);
         if (held.listeners.size === 0) this.release(held);
+      },
+    };
+  }
+
+  /**
+   * A listener for a subscriber that starts at `since`, behind the channel's `until`: live publications wait
+   * while history supplies `since+1..until`, then flow; a history that no longer reaches back is a reset.
+   */
+  private catchUp(
+    channel: string,
+    listener: ChannelListener,
+    since: StreamPosition,
+    until: number,
+  ): ChannelListener {
+    let held: Publication[] | null = [];
+    const deliver = (pub: Publication) => listener.onPublication?.(pub);
+    const release = () => {
+      const waiting = held ?? [];
+      held = null;
+      for (const pub of waiting) if (pub.offset > until) deliver(pub);
+    };
+    this.history(channel, { since, limit: until - since.offset }).then(
+      (page) => {
+        if (held === null) return;
+        const pubs = page.publications.filter((p) => p.epoch === since.epoch && p.offset <= until);
+        if (pubs.length === 0 || pubs[0].offset !== since.offset + 1) {
+          listener.onReset?.({ reason: 'not_recovered', epoch: since.epoch, offset: until });
+        } else for (const pub of pubs) deliver(pub);
+        listener.onSubscribed?.({ epoch: since.epoch, offset: until, recovered: pubs.length > 0 });
+        release();
+      },
+      (err: HeraldClientError) => {
+        listener.onError?.(err);
+        listener.onReset?.({ reason: 'not_recovered', epoch: since.epoch, offset: until });
+        release();
+      },
+    );
+    return {
+      ...listener,
+      onPublication: (pub) => {
+        if (held) held.push(pub);
+        else deliver(pub);
       },
     };
   }
@@ -229,8 +287,14 @@ export class HeraldClient {
   // ---- requests
 
   /** Publishes through the outbox: retried with one idempotency key until the hub confirms it. */
-  publish(channel: string, data: unknown, options?: PublishOptions): Promise<PublishResult> {
+  publish(channel: string, data: unknown, options?: PublishOptions): PendingPublish {
     return this.outbox.publish(channel, data, options);
+  }
+
+  /** The last publication delivered on a channel this client is subscribed to. */
+  position(channel: string): StreamPosition | undefined {
+    const position = this.channels.get(channel)?.position;
+    return position && { ...position };
   }
 
   /** Unfinished outbox messages, for showing their state. */

@@ -11,7 +11,7 @@ export {
 export type { TokenSource } from './connection.ts';
 export { type ClientErrorCode, HeraldClientError } from './errors.ts';
 export type { ConnectionState } from './link.ts';
-export type { OutboxMessage, OutboxState, PublishOptions } from './outbox.ts';
+export type { OutboxMessage, OutboxState, PendingPublish, PublishOptions } from './outbox.ts';
 export { indexedDbOutboxStore, memoryOutboxStore, type OutboxStore } from './outbox-store.ts';
 export type { Transport, TransportConnection, TransportHandlers } from './transport.ts';
 export { type WebSocketConstructor, type WebSocketLike, webSocketTransport } from './transports/websocket.ts';

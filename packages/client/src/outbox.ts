@@ -47,6 +47,9 @@ export interface OutboxOptions {
   maxRetryDelay: number;
 }
 
+/** What `publish` returns: settles when the hub confirms (or the message fails); `id` is known at once. */
+export type PendingPublish = Promise<PublishResult> & { readonly id: string };
+
 interface Waiter {
   resolve(result: PublishResult): void;
   reject(error: HeraldClientError): void;
@@ -105,11 +108,12 @@ export class Outbox {
     return channel === undefined ? all : all.filter((m) => m.channel === channel);
   }
 
-  publish(channel: string, data: unknown, options: PublishOptions = {}): Promise<PublishResult> {
-    if (this.closed) return Promise.reject(new HeraldClientError('closed', 'the client was closed'));
+  publish(channel: string, data: unknown, options: PublishOptions = {}): PendingPublish {
     const id = options.id ?? randomId();
+    const refuse = (error: HeraldClientError) => Object.assign(Promise.reject(error), { id });
+    if (this.closed) return refuse(new HeraldClientError('closed', 'the client was closed'));
     if (this.messages.has(id))
-      return Promise.reject(new HeraldClientError('bad_request', `message ${id} is already in the outbox`));
+      return refuse(new HeraldClientError('bad_request', `message ${id} is already in the outbox`));
     const message: OutboxMessage = {
       id,
       channel,
@@ -121,7 +125,7 @@ export class Outbox {
     };
     if (options.event !== undefined) message.event = options.event;
     this.messages.set(id, message);
-    const done = this.wait(id);
+    const done = Object.assign(this.wait(id), { id });
     this.changed(message);
     this.pump();
     return done;
