@@ -24,7 +24,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await app?.close();
-  await rm(COPY, { recursive: true, force: true });
+  // Next's dev bundler may still be flushing its cache just after close: retry instead of failing on ENOTEMPTY.
+  await rm(COPY, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
 });
 
 const publish = async (data: unknown) => {
