@@ -20,6 +20,8 @@ export default defineConfig({
           name: 'browser',
           include: ['apps/*/test/**/*.test.ts'],
           globalSetup: ['apps/demo/test/support/global-setup.ts'],
+          // A page takes its time to render what arrives: every `expect.poll` waits up to 15 s.
+          expect: { poll: { timeout: 15_000, interval: 50 } },
         },
       },
     ],

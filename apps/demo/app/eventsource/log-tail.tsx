@@ -15,6 +15,7 @@ interface Tally {
   gaps: number;
   duplicates: number;
   opens: number;
+  firstOffset: number;
   lastOffset: number;
   lastEventId: string;
 }
@@ -29,6 +30,7 @@ export function LogTail() {
     gaps: 0,
     duplicates: 0,
     opens: 0,
+    firstOffset: 0,
     lastOffset: 0,
     lastEventId: '',
   });
@@ -51,6 +53,7 @@ export function LogTail() {
           gaps: t.gaps + (!first && message.offset > t.lastOffset + 1 ? 1 : 0),
           duplicates: t.duplicates + (!first && message.offset <= t.lastOffset ? 1 : 0),
           opens: t.opens,
+          firstOffset: first ? message.offset : t.firstOffset,
           lastOffset: Math.max(t.lastOffset, message.offset),
           lastEventId: event.lastEventId,
         };
@@ -73,6 +76,8 @@ export function LogTail() {
         <dd data-testid="es-gaps">{tally.gaps}</dd>
         <dt>duplicates</dt>
         <dd data-testid="es-duplicates">{tally.duplicates}</dd>
+        <dt>first offset</dt>
+        <dd data-testid="es-first-offset">{tally.firstOffset}</dd>
         <dt>last offset</dt>
         <dd data-testid="es-last-offset">{tally.lastOffset}</dd>
         <dt>Last-Event-ID</dt>

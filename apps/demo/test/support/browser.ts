@@ -13,15 +13,16 @@ export function connectBrowser(): Promise<Browser> {
   return chromium.connect(inject('browserEndpoint'));
 }
 
-export async function newContext(browser: Browser): Promise<BrowserContext> {
-  const context = await browser.newContext({ baseURL: demoUrl, viewport: { width: 1100, height: 800 } });
+/** A fresh browser profile; `baseURL` defaults to the demo server (a `Network` URL routes through it). */
+export async function newContext(browser: Browser, baseURL = demoUrl): Promise<BrowserContext> {
+  const context = await browser.newContext({ baseURL, viewport: { width: 1100, height: 800 } });
   context.setDefaultTimeout(WAIT_MS);
   return context;
 }
 
 /** A browser profile signed in as `name` through the sign-in form. */
-export async function signedIn(browser: Browser, name: string): Promise<BrowserContext> {
-  const context = await newContext(browser);
+export async function signedIn(browser: Browser, name: string, baseURL = demoUrl): Promise<BrowserContext> {
+  const context = await newContext(browser, baseURL);
   const page = await context.newPage();
   await page.goto('/signin');
   await page.getByLabel('name').fill(name);

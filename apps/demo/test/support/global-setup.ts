@@ -1,6 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { access, constants, mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import type { TestProject } from 'vitest/node';
 import { DEMO_DIR, ensureBuild } from '../../scripts/build.ts';
@@ -17,7 +19,12 @@ declare module 'vitest' {
   }
 }
 
-/** Starts `server.ts` as `npm start` does, on a free port; resolves with its URL once it is ready. */
+/**
+ * Starts `server.ts` as `npm start` does, on a free port; resolves with its URL once it is ready. Its
+ * output goes to test-artifacts/demo/server.log.
+ */
+let stopping = false;
+
 function startDemo(): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(process.execPath, [TSX, 'server.ts'], {
     cwd: DEMO_DIR,
@@ -32,6 +39,9 @@ function startDemo(): Promise<{ url: string; child: ChildProcess }> {
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  const log = createWriteStream(join(ARTIFACTS, 'server.log'));
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
   let output = '';
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => fail(new Error('the demo server did not start within 120 s')), 120_000);
@@ -53,6 +63,9 @@ function startDemo(): Promise<{ url: string; child: ChildProcess }> {
       output += chunk;
     });
     child.once('exit', (code) => fail(new Error(`the demo server exited (${code})`)));
+    child.once('exit', (code, signal) => {
+      if (!stopping) console.error(`the demo server exited early (${signal ?? code}): see ${log.path}`);
+    });
   });
 }
 
@@ -77,6 +90,7 @@ export default async function setup(project: TestProject) {
   project.provide('browserEndpoint', browser.wsEndpoint());
   return async () => {
     await browser.close();
+    stopping = true;
     const exited = new Promise((resolve) => demo.child.once('exit', resolve));
     demo.child.kill('SIGTERM');
     const timer = setTimeout(() => demo.child.kill('SIGKILL'), 10_000);

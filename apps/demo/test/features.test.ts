@@ -1,0 +1,84 @@
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { connectBrowser, newContext, screenshot, signedIn, unique } from './support/browser.ts';
+
+// The pages that follow a server-side producer: each subscribes first, then a Server Action (or an
+// always-on feed) publishes, and the page renders what arrives.
+
+let browser: Browser;
+
+beforeAll(async () => {
+  browser = await connectBrowser();
+});
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+it('a job started by a Server Action drives its progress bar to 100%', async () => {
+  const context = await newContext(browser);
+  const page = await context.newPage();
+  await page.goto('/jobs');
+  await page.getByRole('button', { name: 'Start a job' }).click();
+  const job = page.getByTestId('job').first();
+  await expect.poll(() => job.getAttribute('data-progress')).not.toBe('0');
+  await expect.poll(() => job.getAttribute('data-progress')).toBe('100');
+  await expect.poll(() => job.getByRole('progressbar').getAttribute('aria-valuenow')).toBe('100');
+  await screenshot(page, 'jobs');
+  await context.close();
+});
+
+it('an answer streams token by token until done', async () => {
+  const context = await newContext(browser);
+  const page = await context.newPage();
+  await page.goto('/answer');
+  await page.getByLabel('question').fill('What is an epoch?');
+  await page.getByRole('button', { name: 'Ask' }).click();
+  const answer = page.getByTestId('answer');
+  await expect.poll(() => answer.getAttribute('data-done')).toBe('false');
+  await expect.poll(() => answer.getAttribute('data-done')).toBe('true');
+  const text = await answer.locator('p').first().textContent();
+  expect(text).toMatch(
+    /^You asked about "What is an epoch"\. .* This answer was streamed token by token over one channel\.$/,
+  );
+  await screenshot(page, 'answer');
+  await context.close();
+});
+
+it('the dashboard starts from history and keeps charting live samples', async () => {
+  const context = await newContext(browser);
+  const page = await context.newPage();
+  await page.goto('/dashboard');
+  const samples = async () => Number(await page.getByTestId('dashboard-samples').textContent());
+  await expect.poll(samples).toBeGreaterThan(0);
+  const first = await samples();
+  await expect.poll(samples).toBeGreaterThan(first);
+  expect(await page.locator('svg.chart polyline').count()).toBe(3);
+  await screenshot(page, 'dashboard');
+  await context.close();
+});
+
+it('a notification reaches only its recipient, live', async () => {
+  const alice = unique('alice');
+  const bob = unique('bob');
+  const aliceContext = await signedIn(browser, alice);
+  const bobContext = await signedIn(browser, bob);
+  const bobPage = await bobContext.newPage();
+  await bobPage.goto('/notifications');
+  await expect
+    .poll(() => bobPage.getByTestId('connection-state').getAttribute('data-status'))
+    .toBe('connected');
+  const alicePage = await aliceContext.newPage();
+  await alicePage.goto('/notifications');
+  await alicePage.getByLabel('to').fill(bob);
+  await alicePage.getByLabel('message').fill('your build finished');
+  await alicePage.getByRole('button', { name: 'Notify' }).click();
+  await expect.poll(() => alicePage.getByTestId('notify-status').textContent()).toBe(`sent to ${bob}`);
+  await expect
+    .poll(() => bobPage.getByTestId('notifications').textContent())
+    .toContain(`${alice} your build finished`);
+  expect(await alicePage.getByTestId('notifications').getAttribute('data-count')).toBe('0');
+  await screenshot(bobPage, 'notifications');
+  await aliceContext.close();
+  await bobContext.close();
+});
