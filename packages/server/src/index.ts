@@ -32,4 +32,6 @@ export type { Sink } from './core/sink.ts';
 export { callApi } from './http/api.ts';
 export { handleRequest, routes } from './http/routes.ts';
 export { createHub, HeraldServer, type HeraldServerOptions } from './server.ts';
+export { POLL_PATH, type PollTransport, pollTransport } from './transports/poll.ts';
+export { SSE_PATH, type SseTransport, sseTransport } from './transports/sse.ts';
 export { WEBSOCKET_PATH, WebSocketTransport } from './transports/websocket.ts';

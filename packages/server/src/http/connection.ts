@@ -2,6 +2,9 @@ import type { IncomingMessage } from 'node:http';
 import { HeraldError } from '@herald/protocol';
 import type { ConnectContext, Credentials } from '../core/auth.ts';
 import { validateChannelName } from '../core/channel-name.ts';
+import type { Hub } from '../core/hub.ts';
+import type { Session } from '../core/session.ts';
+import type { Sink } from '../core/sink.ts';
 import { errorResponse } from './json.ts';
 import { clientAddress } from './node-adapter.ts';
 import type { RouteHandler } from './routes.ts';
@@ -64,6 +67,30 @@ export function credentialsOf(request: ConnectionRequest): Credentials {
 /** The `channel` query parameters, validated, without repeats, in the order given. */
 export function channelsOf(request: ConnectionRequest): string[] {
   return [...new Set(request.url.searchParams.getAll('channel').map(validateChannelName))];
+}
+
+/**
+ * Admits a client of an HTTP transport (origin, limits, credentials) and opens its hub session with
+ * `sink`. On refusal it throws and nothing stays open.
+ */
+export async function openClientSession(
+  hub: Hub,
+  sink: Sink & { session: Session },
+  request: ConnectionRequest,
+  transport: 'sse' | 'poll',
+): Promise<Session> {
+  const context = connectContext(request, transport);
+  const refusal = hub.admit(context);
+  if (refusal) throw refusal;
+  const session = hub.openSession(sink, context);
+  sink.session = session;
+  try {
+    await session.open(credentialsOf(request));
+  } catch (err) {
+    session.transportClosed();
+    throw err;
+  }
+  return session;
 }
 
 /** A client endpoint that answers one method; others get 405 with `Allow`. */

@@ -1,8 +1,10 @@
 import { HeraldError } from '@herald/protocol';
 import type { Hub } from '../core/hub.ts';
+import { POLL_PATH, pollTransport } from '../transports/poll.ts';
 import { SSE_PATH, sseTransport } from '../transports/sse.ts';
 import { admin } from './admin.ts';
 import { handleApi } from './api.ts';
+import { clientActions } from './client-actions.ts';
 import { clientEndpoint } from './connection.ts';
 import { withCors } from './cors.ts';
 import { errorResponse, jsonResponse } from './json.ts';
@@ -25,6 +27,8 @@ export const routes: Record<string, RouteHandler> = {
   '/metrics': metrics,
   '/admin': admin,
   [SSE_PATH]: clientEndpoint('GET', (request, hub) => sseTransport(hub).handle(request)),
+  [POLL_PATH]: clientEndpoint('GET', (request, hub) => pollTransport(hub).handle(request)),
+  ...clientActions,
 };
 
 /** Dispatches a request to its route; unknown paths get a 404 in the error shape. */

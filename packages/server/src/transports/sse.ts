@@ -3,13 +3,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   CloseCodes,
   CONTROL_EVENT,
-  type Cursor,
   decodeCursor,
-  encodeCursor,
   HeraldError,
   type ServerFrame,
   type SseControlEvent,
-  type StreamPosition,
   type SubscribedEvent,
   type SubscribeOptions,
   shouldReconnect,
@@ -21,15 +18,16 @@ import type { Sink } from '../core/sink.ts';
 import {
   type ConnectionRequest,
   channelsOf,
-  connectContext,
-  credentialsOf,
   fromNodeRequest,
   fromWebRequest,
+  openClientSession,
 } from '../http/connection.ts';
 import { corsHeaders } from '../http/cors.ts';
 import { errorResponse } from '../http/json.ts';
 import { sendWebResponse } from '../http/node-adapter.ts';
 import { FlushQueue } from './flush-queue.ts';
+import { perHub } from './per-hub.ts';
+import { ChannelPositions } from './positions.ts';
 import { SharedTicker } from './shared-ticker.ts';
 
 export const SSE_PATH = '/connection/sse';
@@ -116,7 +114,7 @@ class SseSink implements Sink {
   readonly key = randomBytes(18).toString('base64url');
   /** When the hub ends the stream (maxStreamDuration); Infinity for never. */
   readonly deadline: number;
-  private readonly positions = new Map<string, StreamPosition>();
+  readonly positions = new ChannelPositions();
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private output: StreamOutput | null = null;
@@ -129,28 +127,27 @@ class SseSink implements Sink {
   }
 
   send(frame: ServerFrame): void {
-    this.control(frame);
-    // The hub could not heal a gap: the stream ends, and the client's reconnect resumes from its cursor
-    // (told `recovered: false` if history no longer covers it).
-    if ('type' in frame && frame.type === 'unsub' && frame.resubscribe) {
+    if (!('type' in frame) || frame.type !== 'unsub') {
+      this.control(frame);
+    } else if (frame.resubscribe) {
+      // The hub could not heal a gap: the stream ends, and the client's reconnect resumes from its
+      // cursor (told `recovered: false` if history no longer covers it).
+      this.control(frame);
       queueMicrotask(() => this.session.close(CloseCodes.serverError, frame.reason));
+    } else {
+      // The server ended the subscription for good: the channel leaves the cursor.
+      this.positions.delete(frame.channel);
+      this.control(frame, true);
     }
   }
 
   sendPublication(delivery: Delivery): void {
-    const { channel, epoch, offset } = delivery.pub;
-    const position = this.positions.get(channel);
-    if (position) {
-      position.epoch = epoch;
-      position.offset = offset;
-    } else {
-      this.positions.set(channel, { epoch, offset });
-    }
+    this.positions.advance(delivery.pub);
     if (this.positions.size === 1) {
-      delivery.sseSolo ??= Buffer.concat([idLine(this.cursor()), sseBody(delivery)]);
+      delivery.sseSolo ??= Buffer.concat([idLine(this.positions.cursor()), sseBody(delivery)]);
       this.enqueue(delivery.sseSolo);
     } else {
-      this.enqueue(idLine(this.cursor()));
+      this.enqueue(idLine(this.positions.cursor()));
       this.enqueue(sseBody(delivery));
     }
   }
@@ -159,33 +156,22 @@ class SseSink implements Sink {
     return this.pendingBytes + (this.output?.buffered() ?? 0);
   }
 
-  cursor(): string {
-    return encodeCursor(this.positions);
-  }
-
-  /** Before resuming: the positions the client holds, so a cut before they are all announced loses none. */
-  holdPositions(cursor: Cursor, channels: string[]): void {
-    for (const channel of channels) {
-      const position = cursor.position(channel);
-      if (position) this.positions.set(channel, position);
-    }
-  }
-
   /**
    * Subscribes one channel and announces it on the stream: a `subscribed` control event carrying the new
    * cursor, then the recovered publications, then live ones. `resuming`: the client sent a cursor, so a
    * channel it holds no position for is reported `recovered: false`.
    */
   async subscribe(channel: string, options: SubscribeOptions, resuming: boolean): Promise<SubscribedEvent> {
-    const positioned = await this.session.subscribe(channel, options);
-    const { epoch, offset, recovered, publications } = positioned.result;
-    this.positions.set(channel, recovered ? { ...options.since! } : { epoch, offset });
-    const announced: SubscribedEvent = { type: 'subscribed', channel, epoch, offset };
-    if (recovered !== undefined || resuming) announced.recovered = recovered ?? false;
-    this.control(announced, true);
-    for (const pub of publications) this.sendPublication(new Delivery(pub));
+    const { subscribed, positioned } = await this.positions.subscribe(
+      this.session,
+      channel,
+      options,
+      resuming,
+    );
+    this.control(subscribed, true);
+    for (const pub of positioned.result.publications) this.sendPublication(new Delivery(pub));
     positioned.activate();
-    return announced;
+    return subscribed;
   }
 
   /** After an unsubscribe: the channel leaves the cursor. */
@@ -196,7 +182,7 @@ class SseSink implements Sink {
 
   /** A `herald` control event; `withCursor` when it changes the positions, so it carries the new `id:`. */
   control(message: ServerFrame | SseControlEvent, withCursor = false): void {
-    const id = withCursor ? `id: ${this.cursor()}\n` : '';
+    const id = withCursor ? `id: ${this.positions.cursor()}\n` : '';
     this.enqueue(Buffer.from(`event: ${CONTROL_EVENT}\n${id}data: ${JSON.stringify(message)}\n\n`));
   }
 
@@ -341,14 +327,9 @@ export class SseTransport {
     // was first opened with, so the header wins.
     const cursorText = input.header('last-event-id') || input.url.searchParams.get('lastEventId');
     const cursor = cursorText ? decodeCursor(cursorText) : undefined;
-    const context = connectContext(input, 'sse');
-    const refusal = this.hub.admit(context);
-    if (refusal) throw refusal;
     const sink = new SseSink(this);
-    const session = this.hub.openSession(sink, context);
-    sink.session = session;
+    const session = await openClientSession(this.hub, sink, input, 'sse');
     try {
-      await session.open(credentialsOf(input));
       sink.control({
         type: 'connected',
         client: session.id,
@@ -357,7 +338,7 @@ export class SseTransport {
         heartbeat: this.hub.config.sse.heartbeat,
         ...(session.identity.expiresAt === undefined ? {} : { expires: session.identity.expiresAt }),
       });
-      if (cursor) sink.holdPositions(cursor, channels);
+      if (cursor) sink.positions.hold(cursor, channels);
       const outcomes = await Promise.allSettled(
         channels.map((channel) => sink.subscribe(channel, { since: cursor?.position(channel) }, !!cursor)),
       );
@@ -399,14 +380,5 @@ export class SseTransport {
   }
 }
 
-const transports = new WeakMap<Hub, SseTransport>();
-
 /** The hub's SSE transport, shared by the route table and the Node fast path. */
-export function sseTransport(hub: Hub): SseTransport {
-  let transport = transports.get(hub);
-  if (!transport) {
-    transport = new SseTransport(hub);
-    transports.set(hub, transport);
-  }
-  return transport;
-}
+export const sseTransport = perHub((hub) => new SseTransport(hub));
