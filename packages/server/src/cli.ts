@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { pino } from 'pino';
+import { redactBrokerUrl } from './brokers/redis-broker.ts';
 import { ConfigError, configFromEnv, type HeraldConfigInput, loadConfigFile, parseConfig } from './config.ts';
 import { HeraldServer } from './server.ts';
 
@@ -50,7 +51,7 @@ async function serve(flags: ServeFlags): Promise<void> {
     process.stderr.write(`herald: ${err instanceof ConfigError ? err.message : (err as Error).stack}\n`);
     process.exit(1);
   }
-  log.info({ url: server.url, broker: server.hub.config.broker }, 'herald is listening');
+  log.info({ url: server.url, broker: redactBrokerUrl(server.hub.config.broker) }, 'herald is listening');
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;

@@ -1,6 +1,7 @@
 export { ConfigAuthenticator } from './auth/config-authenticator.ts';
 export { createBroker } from './brokers/create-broker.ts';
 export { MemoryBroker } from './brokers/memory-broker.ts';
+export { RedisBroker, type RedisBrokerOptions } from './brokers/redis-broker.ts';
 export {
   ConfigError,
   configFromEnv,

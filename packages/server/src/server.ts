@@ -22,7 +22,7 @@ export interface HeraldServerOptions {
 /** A started hub with its broker: what `herald serve` runs, and what apps embed (Next.js). */
 export async function createHub(options: HeraldServerOptions = {}): Promise<Hub> {
   const config = parseConfig(options.config ?? {});
-  const broker = options.broker ?? (await createBroker(config.broker));
+  const broker = options.broker ?? (await createBroker(config.broker, options.logger));
   const hub = new Hub({ config, broker, authenticator: options.authenticator, logger: options.logger });
   await hub.start();
   return hub;

@@ -1,0 +1,419 @@
+import { HeraldError, type PresenceMember, type Publication } from '@herald/protocol';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import type {
+  Broker,
+  BrokerHandlers,
+  HistoryPage,
+  HistoryQuery,
+  PublishOptions,
+  PublishOutcome,
+} from '../core/broker.ts';
+import { type Logger, silentLogger } from '../core/logger.ts';
+import { newEpoch } from '../core/stream.ts';
+import { ChannelFeed } from './channel-feed.ts';
+import {
+  PRESENCE_ADD_SCRIPT,
+  PRESENCE_LIST_SCRIPT,
+  PRESENCE_REMOVE_SCRIPT,
+  PUBLISH_SCRIPT,
+  READ_SCRIPT,
+  RedisKeys,
+} from './redis-scripts.ts';
+
+export interface RedisBrokerOptions {
+  /** `redis://[user:password@]host:port[/db]` or `rediss://…`; with `cluster`, any one node of the cluster. */
+  url: string;
+  /** Redis Cluster: discover the nodes from `url` and route each channel's keys to its slot. */
+  cluster?: boolean;
+  /** Prefix of every key and pub/sub channel, so several Herald deployments can share one Redis. */
+  prefix?: string;
+  /** Milliseconds a command may take before it fails with `unavailable` (default 2,000). */
+  commandTimeout?: number;
+  /** Milliseconds to wait for Redis at start before running degraded (default 5,000). */
+  startTimeout?: number;
+  /** Milliseconds a stream's epoch outlives its last publication (default one day). */
+  streamIdleTtl?: number;
+  /** Milliseconds between catch-up sweeps over this node's channels (default 10,000). */
+  sweepInterval?: number;
+  logger?: Logger;
+}
+
+type Client = Redis | Cluster;
+
+/** The scripts as commands (ioredis sends EVALSHA and loads the script on NOSCRIPT). */
+interface ScriptCommands {
+  heraldPublish(...args: Array<string | number>): Promise<[number, string, number]>;
+  heraldRead(...args: Array<string | number>): Promise<[string, number, StreamEntry[]]>;
+  heraldPresenceAdd(...args: Array<string | number>): Promise<number>;
+  heraldPresenceRemove(...args: Array<string | number>): Promise<number>;
+  heraldPresenceList(...args: Array<string | number>): Promise<string[]>;
+}
+
+/** An XRANGE entry: `["<offset>-0", ["t", ms, "d", dataJson, "e", eventJson]]`. */
+type StreamEntry = [string, string[]];
+
+/** How long an epoch stays known after only reads (no publication) touched it; sweeps renew it. */
+const READ_META_TTL = 60_000;
+
+/**
+ * Many hub nodes as one, through Redis: each channel's history is a Redis Stream (bounded by size and
+ * TTL) whose epoch and offset are assigned by one Lua script together with the append, the idempotency
+ * key and the pub/sub fan-out. A node subscribes in Redis only to the channels its clients use, and
+ * delivers them in offset order, catching up from the stream after any gap or outage (ChannelFeed).
+ * Presence is a hash plus a sorted set of expiry times, so the members of a node that dies expire.
+ * While Redis is unreachable, commands fail fast with `unavailable` and `healthy()` is false.
+ */
+export class RedisBroker implements Broker {
+  private readonly keys: RedisKeys;
+  private readonly cmd: Client;
+  private readonly sub: Client;
+  private readonly scripts: ScriptCommands;
+  private readonly feeds = new Map<string, ChannelFeed>();
+  private handlers: BrokerHandlers | null = null;
+  private readonly log: Logger;
+  private readonly streamIdleTtl: number;
+  private readonly startTimeout: number;
+  private sweeper: NodeJS.Timeout | undefined;
+  private up = false;
+  /** The sweep runs every second; every `sweepEvery`-th run is a full catch-up. */
+  private sweepEvery = 10;
+  private sweeps = 0;
+  /** The last health probe answered (a hung Redis keeps its socket open but stops answering). */
+  private probeOk = true;
+  private closed = false;
+
+  constructor(private readonly options: RedisBrokerOptions) {
+    this.keys = new RedisKeys(options.prefix);
+    this.log = options.logger ?? silentLogger;
+    this.streamIdleTtl = options.streamIdleTtl ?? 24 * 3600_000;
+    this.startTimeout = options.startTimeout ?? 5_000;
+    this.cmd = this.connect('commands');
+    this.sub = this.connect('subscriber');
+    for (const [name, lua, numberOfKeys] of [
+      ['heraldPublish', PUBLISH_SCRIPT, 3],
+      ['heraldRead', READ_SCRIPT, 2],
+      ['heraldPresenceAdd', PRESENCE_ADD_SCRIPT, 2],
+      ['heraldPresenceRemove', PRESENCE_REMOVE_SCRIPT, 2],
+      ['heraldPresenceList', PRESENCE_LIST_SCRIPT, 2],
+    ] as const) {
+      this.cmd.defineCommand(name, { lua, numberOfKeys });
+    }
+    this.scripts = this.cmd as unknown as ScriptCommands;
+    this.sub.on('message', (name: string, message: string) => this.onMessage(name, message));
+    // Pub/sub says nothing about what was published while it was down: resubscribe, then catch up.
+    this.sub.on('ready', () => void this.resubscribe());
+  }
+
+  private connect(role: string): Client {
+    const options: RedisOptions = {
+      lazyConnect: true,
+      // Fail at once while disconnected, never queue: a publisher gets `unavailable` rather than a hang,
+      // and a command that was in flight when the connection dropped is failed, not resent blindly.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      autoResubscribe: false,
+      commandTimeout: this.options.commandTimeout ?? 2_000,
+      connectTimeout: 2_000,
+      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 5), 1_000),
+    };
+    const client: Client = this.options.cluster
+      ? new Cluster([this.options.url], {
+          enableOfflineQueue: false,
+          redisOptions: options,
+          clusterRetryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 5), 1_000),
+        })
+      : new Redis(this.options.url, options);
+    let lastError = '';
+    client.on('error', (err: Error) => {
+      // One line per distinct failure, not one per reconnect attempt.
+      if (err.message === lastError) return;
+      lastError = err.message;
+      this.log.warn({ err: err.message, role }, 'redis connection error');
+    });
+    for (const event of ['ready', 'close', 'end', 'reconnecting']) {
+      client.on(event, () => {
+        if (event === 'ready') lastError = '';
+        this.updateHealth();
+      });
+    }
+    return client;
+  }
+
+  async start(handlers: BrokerHandlers): Promise<void> {
+    this.handlers = handlers;
+    const connecting = Promise.all([this.cmd.connect(), this.sub.connect()]);
+    const timeout = new Promise<'timeout'>((resolve) => {
+      setTimeout(() => resolve('timeout'), this.startTimeout).unref();
+    });
+    const outcome = await Promise.race([connecting.then(() => 'ready' as const), timeout]).catch(
+      (err: Error) => err,
+    );
+    if (outcome !== 'ready') {
+      // Keep trying in the background: the node serves its clients and reports degraded until Redis is up.
+      connecting.catch(() => undefined);
+      this.log.warn(
+        {
+          url: redactBrokerUrl(this.options.url),
+          cause: outcome === 'timeout' ? 'timeout' : outcome.message,
+        },
+        'redis is unreachable: running degraded until it answers',
+      );
+    }
+    const interval = this.options.sweepInterval ?? 10_000;
+    this.sweeper = setInterval(() => void this.sweep(), Math.min(interval, 1_000));
+    this.sweeper.unref();
+    this.sweepEvery = Math.max(1, Math.round(interval / 1_000));
+    this.updateHealth();
+  }
+
+  async publish(
+    channel: string,
+    data: unknown,
+    event: string | undefined,
+    options: PublishOptions,
+  ): Promise<PublishOutcome> {
+    const k = this.keys;
+    const window =
+      options.idempotencyKey === undefined ? 0 : Math.max(0, Math.round(options.idempotencyWindow));
+    const [duplicate, epoch, offset] = await this.call('publish', () =>
+      this.scripts.heraldPublish(
+        k.meta(channel),
+        k.stream(channel),
+        k.idempotency(channel, options.idempotencyKey ?? ''),
+        newEpoch(),
+        JSON.stringify(data) ?? 'null',
+        event === undefined ? '' : JSON.stringify(event),
+        options.historySize,
+        Math.round(options.historyTtl),
+        window,
+        Math.max(this.streamIdleTtl, READ_META_TTL),
+        k.events(channel),
+      ),
+    );
+    return { epoch, offset: Number(offset), duplicate: duplicate === 1 };
+  }
+
+  async history(channel: string, query: HistoryQuery): Promise<HistoryPage> {
+    const k = this.keys;
+    const limit = Math.min(query.limit ?? Number.MAX_SAFE_INTEGER, 1_000_000);
+    const since = query.since;
+    const [epoch, offset, entries] = await this.call('history', () =>
+      this.scripts.heraldRead(
+        k.meta(channel),
+        k.stream(channel),
+        newEpoch(),
+        since?.epoch ?? '',
+        since ? `${since.offset + 1}-0` : '-',
+        limit,
+        query.reverse ? '1' : '0',
+        READ_META_TTL,
+      ),
+    );
+    const publications = entries.map((entry) => fromEntry(channel, epoch, entry));
+    if (since && query.reverse) publications.reverse();
+    return { epoch, offset: Number(offset), publications };
+  }
+
+  async subscribe(channel: string): Promise<void> {
+    if (this.feeds.has(channel)) return;
+    const feed = new ChannelFeed(
+      channel,
+      (since, limit) => this.history(channel, { since, limit }),
+      (pub) => this.handlers?.publication(pub),
+    );
+    this.feeds.set(channel, feed);
+    try {
+      await this.call('subscribe', () => this.sub.subscribe(this.keys.events(channel)));
+      await feed.start();
+    } catch (err) {
+      if (this.feeds.get(channel) === feed) {
+        this.feeds.delete(channel);
+        this.sub.unsubscribe(this.keys.events(channel)).catch(() => undefined);
+      }
+      feed.close();
+      throw err;
+    }
+  }
+
+  async unsubscribe(channel: string): Promise<void> {
+    const feed = this.feeds.get(channel);
+    if (!feed) return;
+    this.feeds.delete(channel);
+    feed.close();
+    // While disconnected there is nothing to undo: a reconnect subscribes only to the feeds left.
+    await this.sub.unsubscribe(this.keys.events(channel)).catch(() => undefined);
+  }
+
+  async addPresence(channel: string, member: PresenceMember, ttl: number): Promise<void> {
+    const k = this.keys;
+    await this.call('presence', () =>
+      this.scripts.heraldPresenceAdd(
+        k.members(channel),
+        k.memberExpiry(channel),
+        k.events(channel),
+        member.client,
+        JSON.stringify(member),
+        Math.max(1, Math.round(ttl)),
+      ),
+    );
+  }
+
+  async removePresence(channel: string, member: PresenceMember): Promise<void> {
+    const k = this.keys;
+    await this.call('presence', () =>
+      this.scripts.heraldPresenceRemove(
+        k.members(channel),
+        k.memberExpiry(channel),
+        k.events(channel),
+        member.client,
+      ),
+    );
+  }
+
+  async presence(channel: string): Promise<PresenceMember[]> {
+    const k = this.keys;
+    const members = await this.call('presence', () =>
+      this.scripts.heraldPresenceList(k.members(channel), k.memberExpiry(channel), k.events(channel)),
+    );
+    return members.map((json) => JSON.parse(json) as PresenceMember);
+  }
+
+  /** Channels with retained history (stream keys) or a subscribed node (pub/sub channels), on every node of a cluster. */
+  async channels(): Promise<string[]> {
+    const names = new Set(this.feeds.keys());
+    const servers = this.cmd instanceof Cluster ? this.cmd.nodes('master') : [this.cmd];
+    await this.call('channels', async () => {
+      for (const server of servers) {
+        let cursor = '0';
+        do {
+          const [next, keys] = await server.scan(cursor, 'MATCH', this.keys.streamPattern, 'COUNT', 1000);
+          for (const key of keys) names.add(this.keys.channelOfStream(key));
+          cursor = next;
+        } while (cursor !== '0');
+        const listened = (await server.pubsub('CHANNELS', this.keys.eventsPattern)) as string[];
+        for (const name of listened) names.add(this.keys.channelOfEvents(name));
+      }
+    });
+    return [...names].sort();
+  }
+
+  healthy(): boolean {
+    return this.up;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.sweeper);
+    for (const feed of this.feeds.values()) feed.close();
+    this.feeds.clear();
+    await Promise.all(
+      [this.cmd, this.sub].map((client) =>
+        client.status === 'ready' ? client.quit().catch(() => client.disconnect()) : client.disconnect(),
+      ),
+    );
+  }
+
+  // ---- internals
+
+  private onMessage(name: string, message: string): void {
+    const channel = this.keys.channelOfEvents(name);
+    const kind = message[0];
+    if (kind === 'p') {
+      this.feeds.get(channel)?.receive(parsePublication(channel, message));
+    } else if ((kind === 'j' || kind === 'l') && this.feeds.has(channel)) {
+      const member = JSON.parse(message.slice(1)) as PresenceMember;
+      this.handlers?.presence({ type: kind === 'j' ? 'join' : 'leave', channel, member });
+    }
+  }
+
+  /** After (re)connecting the subscriber: listen to every channel again, then catch each up from its stream. */
+  private async resubscribe(): Promise<void> {
+    const channels = [...this.feeds.keys()];
+    try {
+      for (let i = 0; i < channels.length; i += 1000) {
+        await this.sub.subscribe(...channels.slice(i, i + 1000).map((c) => this.keys.events(c)));
+      }
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'redis resubscribe failed; retrying on reconnect');
+      return;
+    }
+    // Unsubscribed meanwhile: undo what the batch above subscribed again.
+    const gone = channels.filter((c) => !this.feeds.has(c)).map((c) => this.keys.events(c));
+    if (gone.length > 0) await this.sub.unsubscribe(...gone).catch(() => undefined);
+    if (channels.length > 0) this.log.info({ channels: channels.length }, 'redis resubscribed; catching up');
+    for (const channel of channels) void this.feeds.get(channel)?.catchUp();
+  }
+
+  /**
+   * Runs every second: probes Redis for health; every `sweepInterval` it catches every feed up (which
+   * also renews the epochs of the streams this node listens to), and at once those left stale.
+   */
+  private async sweep(): Promise<void> {
+    const full = ++this.sweeps % this.sweepEvery === 0;
+    for (const feed of this.feeds.values()) if (full || feed.needsCatchUp) void feed.catchUp();
+    if (this.cmd.status !== 'ready') return;
+    try {
+      await this.cmd.ping();
+      this.probeOk = true;
+    } catch {
+      this.probeOk = false;
+    }
+    this.updateHealth();
+  }
+
+  private updateHealth(): void {
+    const up = !this.closed && this.cmd.status === 'ready' && this.sub.status === 'ready' && this.probeOk;
+    if (up === this.up) return;
+    this.up = up;
+    if (this.handlers) this.handlers.health?.(up);
+  }
+
+  /** Runs a Redis call; any failure (down, timeout, refused) becomes `unavailable`. */
+  private async call<T>(what: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (err) {
+      const raw = (err as Error).message;
+      const message = /enableOfflineQueue/.test(raw) ? 'not connected' : raw;
+      this.log.debug({ err: message, what }, 'redis call failed');
+      throw new HeraldError('unavailable', `the Redis broker is unavailable (${what}: ${message})`);
+    }
+  }
+}
+
+function fromEntry(channel: string, epoch: string, [id, fields]: StreamEntry): Publication {
+  // Fields are written in one order by the publish script: t, d, e.
+  const pub: Publication = {
+    channel,
+    epoch,
+    offset: Number.parseInt(id, 10),
+    data: JSON.parse(fields[3]),
+    ts: Number(fields[1]),
+  };
+  if (fields[5] !== '') pub.event = JSON.parse(fields[5]);
+  return pub;
+}
+
+/** `p<epoch>\n<offset>\n<ts>\n<event JSON or "">\n<data JSON>`, as the publish script writes it. */
+function parsePublication(channel: string, message: string): Publication {
+  const a = message.indexOf('\n');
+  const b = message.indexOf('\n', a + 1);
+  const c = message.indexOf('\n', b + 1);
+  const d = message.indexOf('\n', c + 1);
+  const pub: Publication = {
+    channel,
+    epoch: message.slice(1, a),
+    offset: Number(message.slice(a + 1, b)),
+    data: JSON.parse(message.slice(d + 1)),
+    ts: Number(message.slice(b + 1, c)),
+  };
+  if (d > c + 1) pub.event = JSON.parse(message.slice(c + 1, d));
+  return pub;
+}
+
+/** The URL without its password, for logs. */
+export function redactBrokerUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
+}

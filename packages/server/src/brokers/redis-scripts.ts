@@ -1,0 +1,224 @@
+/**
+ * The Redis key layout and the Lua scripts that change it. Every key of one channel carries the channel as
+ * a hash tag (`herald:{chat:room-1}:…`), so a script touching them runs on one Redis Cluster slot.
+ * Scripts are atomic: an append, its offset, its idempotency key and its pub/sub fan-out happen together.
+ */
+export class RedisKeys {
+  constructor(readonly prefix = 'herald:') {}
+
+  /** `herald:{chat:room-1}`; the braces are the Cluster hash tag. */
+  private tag(channel: string): string {
+    return `${this.prefix}{${channel}}`;
+  }
+
+  /** Hash: `epoch`, last `offset`, history `ttl` (ms). */
+  meta(channel: string): string {
+    return `${this.tag(channel)}:meta`;
+  }
+
+  /** Stream of retained publications; entry ID `<offset>-0`, fields `t` (ms), `d` (data JSON), `e` (event JSON or ""). */
+  stream(channel: string): string {
+    return `${this.tag(channel)}:stream`;
+  }
+
+  /** String `"<epoch> <offset>"` of the first publication with this key, expiring after the window. */
+  idempotency(channel: string, key: string): string {
+    return `${this.tag(channel)}:idem:${key}`;
+  }
+
+  /** Hash: client id -> member JSON. */
+  members(channel: string): string {
+    return `${this.tag(channel)}:members`;
+  }
+
+  /** Sorted set: client id scored by the time (ms) its presence expires. */
+  memberExpiry(channel: string): string {
+    return `${this.tag(channel)}:member-expiry`;
+  }
+
+  /** Pub/sub channel for the channel's publications (`p…`), joins (`j…`) and leaves (`l…`). */
+  events(channel: string): string {
+    return `${this.tag(channel)}:events`;
+  }
+
+  /** The channel named by an `events` pub/sub channel. */
+  channelOfEvents(name: string): string {
+    return name.slice(this.prefix.length + 1, -'}:events'.length);
+  }
+
+  /** The channel named by a `stream` key. */
+  channelOfStream(key: string): string {
+    return key.slice(this.prefix.length + 1, -'}:stream'.length);
+  }
+
+  /** SCAN / PUBSUB CHANNELS patterns (channel names hold no glob characters). */
+  get streamPattern(): string {
+    return `${this.prefix}{*}:stream`;
+  }
+
+  get eventsPattern(): string {
+    return `${this.prefix}{*}:events`;
+  }
+}
+
+const common = `
+local function nowMs()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function int(n)
+  return string.format('%d', n)
+end
+
+-- The stream's epoch; a stream without one (new, expired, or lost with a Redis restart) starts a new
+-- incarnation named by the caller's random candidate, and whatever entries remain are not of it.
+local function ensureEpoch(meta, stream, candidate, ttl)
+  local epoch = redis.call('HGET', meta, 'epoch')
+  if epoch then return epoch end
+  redis.call('DEL', stream)
+  redis.call('HSET', meta, 'epoch', candidate, 'offset', 0)
+  redis.call('PEXPIRE', meta, ttl)
+  return candidate
+end
+
+-- Drops entries older than ttl, looking at no more than budget of the oldest (appends amortise the rest).
+local function trimExpired(stream, ttl, now, budget)
+  local entries = redis.call('XRANGE', stream, '-', '+', 'COUNT', budget)
+  local n = #entries
+  if n == 0 then return end
+  local cutoff = now - ttl
+  local keep = nil
+  for i = 1, n do
+    if tonumber(entries[i][2][2]) >= cutoff then keep = i break end
+  end
+  if keep == 1 then return end
+  local minId
+  if keep then minId = entries[keep][1] else minId = string.match(entries[n][1], '^%d+') .. '-1' end
+  redis.call('XTRIM', stream, 'MINID', minId)
+  if redis.call('XLEN', stream) == 0 then redis.call('DEL', stream) end
+end
+`;
+
+/**
+ * KEYS: meta, stream, idempotency key. ARGV: candidate epoch, data JSON, event JSON or "", history size,
+ * history TTL (ms), idempotency window (ms, 0: no key), meta TTL (ms), events pub/sub channel.
+ * Returns {duplicate 0|1, epoch, offset}.
+ */
+export const PUBLISH_SCRIPT = `${common}
+local meta, stream, idem = KEYS[1], KEYS[2], KEYS[3]
+local window = tonumber(ARGV[6])
+if window > 0 then
+  local seen = redis.call('GET', idem)
+  if seen then
+    local space = string.find(seen, ' ', 1, true)
+    return {1, string.sub(seen, 1, space - 1), tonumber(string.sub(seen, space + 1))}
+  end
+end
+local now = nowMs()
+local size, ttl, metaTtl = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[7])
+local epoch = ensureEpoch(meta, stream, ARGV[1], metaTtl)
+local offset = redis.call('HINCRBY', meta, 'offset', 1)
+local o = int(offset)
+if size > 0 and ttl > 0 then
+  redis.call('XADD', stream, 'MAXLEN', size, o .. '-0', 't', int(now), 'd', ARGV[2], 'e', ARGV[3])
+  trimExpired(stream, ttl, now, 64)
+  redis.call('PEXPIRE', stream, ttl)
+  redis.call('HSET', meta, 'ttl', int(ttl))
+else
+  redis.call('DEL', stream)
+  redis.call('HSET', meta, 'ttl', 0)
+end
+redis.call('PEXPIRE', meta, math.max(metaTtl, ttl))
+if window > 0 then redis.call('SET', idem, epoch .. ' ' .. o, 'PX', ARGV[6]) end
+redis.call('PUBLISH', ARGV[8], 'p' .. epoch .. '\\n' .. o .. '\\n' .. int(now) .. '\\n' .. ARGV[3] .. '\\n' .. ARGV[2])
+return {0, epoch, offset}
+`;
+
+/**
+ * KEYS: meta, stream. ARGV: candidate epoch, since epoch ("" for none), first ID to read when since is
+ * given, limit, "1" for newest first (without since), the least TTL (ms) the meta key keeps after a read.
+ * Returns {epoch, offset, entries}; entries are XRANGE replies, still within the history TTL.
+ */
+export const READ_SCRIPT = `${common}
+local meta, stream = KEYS[1], KEYS[2]
+local minTtl = tonumber(ARGV[6])
+local epoch = ensureEpoch(meta, stream, ARGV[1], minTtl)
+local pttl = redis.call('PTTL', meta)
+if pttl >= 0 and pttl < minTtl then redis.call('PEXPIRE', meta, minTtl) end
+local offset = tonumber(redis.call('HGET', meta, 'offset'))
+local limit = tonumber(ARGV[4])
+local entries = {}
+if limit > 0 and (ARGV[2] == '' or ARGV[2] == epoch) then
+  local ttl = tonumber(redis.call('HGET', meta, 'ttl') or '0')
+  if ttl > 0 then
+    local now = nowMs()
+    trimExpired(stream, ttl, now, 1024)
+    local raw
+    if ARGV[2] ~= '' then raw = redis.call('XRANGE', stream, ARGV[3], '+', 'COUNT', limit)
+    elseif ARGV[5] == '1' then raw = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', limit)
+    else raw = redis.call('XRANGE', stream, '-', '+', 'COUNT', limit) end
+    local cutoff = now - ttl
+    for _, e in ipairs(raw) do
+      if tonumber(e[2][2]) >= cutoff then entries[#entries + 1] = e end
+    end
+  end
+end
+return {epoch, offset, entries}
+`;
+
+const prune = `
+-- Members whose expiry passed (their node stopped refreshing them) leave, and everyone is told.
+local function prune(members, expiry, events, now)
+  local gone = redis.call('ZRANGEBYSCORE', expiry, '-inf', now, 'LIMIT', 0, 100)
+  for _, client in ipairs(gone) do
+    local member = redis.call('HGET', members, client)
+    redis.call('HDEL', members, client)
+    redis.call('ZREM', expiry, client)
+    if member then redis.call('PUBLISH', events, 'l' .. member) end
+  end
+end
+`;
+
+/**
+ * KEYS: members, member-expiry. ARGV: events pub/sub channel, client id, member JSON, TTL (ms).
+ * Adds or refreshes a member; publishes a join when it is new.
+ */
+export const PRESENCE_ADD_SCRIPT = `${common}${prune}
+local members, expiry = KEYS[1], KEYS[2]
+local ttl = tonumber(ARGV[4])
+local now = nowMs()
+prune(members, expiry, ARGV[1], now)
+local added = redis.call('ZADD', expiry, now + ttl, ARGV[2])
+redis.call('HSET', members, ARGV[2], ARGV[3])
+for _, key in ipairs(KEYS) do
+  if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, ttl) end
+end
+if added == 1 then redis.call('PUBLISH', ARGV[1], 'j' .. ARGV[3]) end
+return added
+`;
+
+/** KEYS: members, member-expiry. ARGV: events pub/sub channel, client id. Publishes a leave if it was there. */
+export const PRESENCE_REMOVE_SCRIPT = `
+local members, expiry = KEYS[1], KEYS[2]
+local member = redis.call('HGET', members, ARGV[2])
+redis.call('HDEL', members, ARGV[2])
+if redis.call('ZREM', expiry, ARGV[2]) == 1 and member then
+  redis.call('PUBLISH', ARGV[1], 'l' .. member)
+  return 1
+end
+return 0
+`;
+
+/** KEYS: members, member-expiry. ARGV: events pub/sub channel. Returns the live members' JSON. */
+export const PRESENCE_LIST_SCRIPT = `${common}${prune}
+local members, expiry = KEYS[1], KEYS[2]
+local now = nowMs()
+prune(members, expiry, ARGV[1], now)
+local list = {}
+for _, client in ipairs(redis.call('ZRANGEBYSCORE', expiry, '(' .. int(now), '+inf')) do
+  local member = redis.call('HGET', members, client)
+  if member then list[#list + 1] = member end
+end
+return list
+`;
