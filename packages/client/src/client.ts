@@ -6,13 +6,14 @@ import type {
   StreamPosition,
 } from '@herald/protocol';
 import { Channel, type ChannelListener, type ChannelStatus } from './channel.ts';
-import { Connection, type TokenSource } from './connection.ts';
+import { Connection, type ConnectionOptions, type TokenSource } from './connection.ts';
 import { Emitter } from './emitter.ts';
 import { HeraldClientError } from './errors.ts';
 import { randomId } from './ids.ts';
 import type { ConnectionState, Link, LinkEvent } from './link.ts';
 import { Outbox, type OutboxMessage, type PendingPublish, type PublishOptions } from './outbox.ts';
 import { defaultOutboxStore, type OutboxStore } from './outbox-store.ts';
+import { orphanRestorer, platformShareOptions, SharedLink, type ShareOptions } from './shared-link.ts';
 import type { Transport } from './transport.ts';
 import { type WebSocketConstructor, webSocketTransport } from './transports/websocket.ts';
 
@@ -39,6 +40,12 @@ export interface ClientOptions {
   connectTimeout?: number;
   /** Milliseconds a request may wait for its reply on a live connection. Default 15,000. */
   requestTimeout?: number;
+  /**
+   * One connection for all tabs of the origin (leader election with Web Locks, BroadcastChannel between
+   * tabs). Default: on where the platform has both (browsers), off elsewhere (Node). `key`: tabs with the
+   * same key share (default: `url`); give tabs of different users different keys.
+   */
+  share?: boolean | Partial<ShareOptions>;
   outbox?: {
     /** Where unfinished messages are kept. Default: IndexedDB where available, else memory. */
     store?: OutboxStore;
@@ -87,15 +94,14 @@ export class HeraldClient {
   /** This client's name among the consumers of its connection. */
   readonly id = randomId();
   readonly outbox: Outbox;
-  private readonly link: Link;
-  private readonly connection: Connection;
+  private readonly link: Link & { connect(): void; disconnect(): void; close(): void };
   private readonly channels = new Map<string, Channel>();
   private readonly releases = new Map<string, ReturnType<typeof setTimeout>>();
   private readonly emitter = new Emitter<ClientEvents>();
   private closed = false;
 
   constructor(options: ClientOptions) {
-    this.connection = new Connection({
+    const connection: ConnectionOptions = {
       url: options.url,
       token: options.token,
       getToken: options.getToken,
@@ -105,15 +111,25 @@ export class HeraldClient {
       upgradeRetryDelay: options.upgradeRetryDelay ?? 60_000,
       connectTimeout: options.connectTimeout ?? 10_000,
       requestTimeout: options.requestTimeout ?? 15_000,
-    });
-    this.link = this.connection;
+    };
+    const share = resolveShare(options);
+    this.link = share
+      ? new SharedLink(this.id, share, connection, (channel) => this.position(channel))
+      : new Connection(connection);
     this.link.on((event) => this.onLinkEvent(event));
     this.outbox = new Outbox(this.link, options.outbox?.store ?? defaultOutboxStore(options.url), {
+      owner: this.id,
+      restore: share && orphanRestorer(share),
       idempotencyWindow: options.outbox?.idempotencyWindow ?? 110_000,
       minRetryDelay: 250,
       maxRetryDelay: 10_000,
     });
     if (options.autoConnect !== false) this.connect();
+  }
+
+  /** Whether this client runs the connection (always, unless tabs share one and another tab does). */
+  get leading(): boolean {
+    return this.link instanceof SharedLink ? this.link.leading : true;
   }
 
   get state(): ConnectionState {
@@ -125,12 +141,12 @@ export class HeraldClient {
   }
 
   connect(): void {
-    if (!this.closed) this.connection.connect();
+    if (!this.closed) this.link.connect();
   }
 
   /** Disconnects and stays so until `connect()`; subscriptions and the outbox wait. */
   disconnect(): void {
-    this.connection.disconnect();
+    this.link.disconnect();
   }
 
   /** Ends the client: the connection, every subscription, pending requests. Kept outbox messages stay stored. */
@@ -142,7 +158,7 @@ export class HeraldClient {
     for (const channel of this.channels.values()) channel.close();
     this.channels.clear();
     this.outbox.close();
-    this.connection.close();
+    this.link.close();
     this.emitter.emit('state', CLOSED);
     this.emitter.clear();
   }
@@ -323,6 +339,17 @@ function resolveTransports(options: ClientOptions): Transport[] {
         throw new Error(`herald: unknown transport "${String(t)}"`);
     }
   });
+}
+
+function resolveShare(options: ClientOptions): ShareOptions | undefined {
+  if (options.share === false) return undefined;
+  const given = typeof options.share === 'object' ? options.share : {};
+  const key = given.key ?? options.url;
+  const platform = platformShareOptions(key);
+  const locks = given.locks ?? platform?.locks;
+  const BroadcastChannel = given.BroadcastChannel ?? platform?.BroadcastChannel;
+  if (!locks || !BroadcastChannel) return undefined;
+  return { key, locks, BroadcastChannel };
 }
 
 export function createClient(options: ClientOptions): HeraldClient {

@@ -28,6 +28,8 @@ export interface OutboxMessage {
   /** The publication's position once sent (`offset` lets the app match its echo on the channel). */
   result?: PublishResult;
   error?: ErrorBody;
+  /** The client (tab) that sends it; a kept message whose owner is gone is taken over by the next one. */
+  owner?: string;
 }
 
 export interface PublishOptions {
@@ -38,6 +40,13 @@ export interface PublishOptions {
 }
 
 export interface OutboxOptions {
+  /** This client's id, recorded as the owner of its messages. */
+  owner: string;
+  /**
+   * Reads the messages kept from an earlier page load that this client should send. Default: all of the
+   * store's. With tabs sharing a connection, only those whose tab is gone, claimed under a lock.
+   */
+  restore?: (store: OutboxStore, owner: string) => Promise<OutboxMessage[]>;
   /**
    * Milliseconds a sent-but-unconfirmed message may be retried. Past the hub's idempotency window a retry
    * could publish twice, so the message fails with `expired` instead. Default 110 s (the hub keeps keys 120 s).
@@ -82,7 +91,7 @@ export class Outbox {
     this.unlisten = link.on((event) => {
       if (event.type === 'state' && event.state.status === 'connected') this.pump();
     });
-    this.loaded = store.load().then(
+    this.loaded = (options.restore ?? ((s) => s.load()))(store, options.owner).then(
       (kept) => {
         for (const message of kept) {
           if (this.messages.has(message.id)) continue;
@@ -122,6 +131,7 @@ export class Outbox {
       state: 'sending',
       createdAt: Date.now(),
       attempts: 0,
+      owner: this.options.owner,
     };
     if (options.event !== undefined) message.event = options.event;
     this.messages.set(id, message);
