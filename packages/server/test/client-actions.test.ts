@@ -29,7 +29,7 @@ async function openStream(hub: TestHub, query: string): Promise<{ stream: RawSse
   return { stream, session: (stream.controls[0] as SseConnectedEvent).session };
 }
 
-describe('client actions over HTTP: POST /connection/{publish,subscribe,unsubscribe,refresh}', () => {
+describe('client actions over HTTP: POST /connection/{publish,subscribe,unsubscribe,refresh,history,presence}', () => {
   it('subscribes and unsubscribes channels on a live SSE stream; the cursor follows', async () => {
     const hub = await hubs.start();
     const { stream, session } = await openStream(hub, 'channel=act:a');
@@ -108,6 +108,28 @@ describe('client actions over HTTP: POST /connection/{publish,subscribe,unsubscr
     const fresh = await sign({ sub: 'alice', exp: expires });
     expect((await act(hub, 'refresh', { session, token: fresh })).body).toEqual({ expires });
     expect((await act(hub, 'refresh', { session, token: bob })).body.error?.code).toBe('forbidden');
+    await stream.close();
+  });
+
+  it('reads history and presence, on a stream or standalone, under the read rules', async () => {
+    const hub = await hubs.start({
+      tokenSecret: SECRET,
+      namespaces: { '*': {}, members: { subscribe: 'authenticated' } },
+    });
+    const alice = await sign({ sub: 'alice', exp: inSeconds(600) });
+    await hub.publish('members:1', 'a');
+    await hub.publish('members:1', 'b');
+    expect((await act(hub, 'history', { channel: 'members:1' })).body.error?.code).toBe('forbidden');
+    const page = await act(hub, 'history', { channel: 'members:1', limit: 1, reverse: true }, alice);
+    expect(page.body).toMatchObject({ offset: 2, publications: [{ offset: 2, data: 'b' }] });
+
+    const { stream, session } = await openStream(hub, `channel=members:1&token=${alice}`);
+    const since = { epoch: page.body.epoch, offset: 1 };
+    const missed = await act(hub, 'history', { session, channel: 'members:1', since }, alice);
+    expect((missed.body.publications as Array<{ data: unknown }>).map((p) => p.data)).toEqual(['b']);
+    const presence = await act(hub, 'presence', { session, channel: 'members:1' }, alice);
+    expect(Object.values(presence.body.members as object)).toMatchObject([{ user: 'alice' }]);
+    expect((await act(hub, 'presence', { channel: 'members:1' }, alice)).status).toBe(200);
     await stream.close();
   });
 

@@ -14,7 +14,10 @@ import {
 import { jsonResponse, readJsonObject } from './json.ts';
 import type { RouteHandler } from './routes.ts';
 
-type Action = 'publish' | 'subscribe' | 'unsubscribe' | 'refresh';
+type Action = 'publish' | 'subscribe' | 'unsubscribe' | 'refresh' | 'history' | 'presence';
+
+/** Actions that need no stream: without `session` they run as a connection of their own. */
+const STANDALONE = new Set<string>(['publish', 'history', 'presence']);
 
 /** A session that lives for one action and has nowhere to push to. */
 class ActionSink implements Sink {
@@ -57,11 +60,11 @@ async function run(hub: Hub, action: Action, request: Request): Promise<unknown>
     const { channel, since, token } = command;
     return sink.subscribe(channel, { since, token }, false);
   }
-  if (key === undefined && command.type === 'publish') {
+  if (key === undefined && STANDALONE.has(command.type)) {
     // No stream (a long-poll client, or none): authorised like a connection of its own.
     const session = await openClientSession(hub, new ActionSink(), input, 'poll');
     try {
-      return await session.execute(command);
+      return await session.execute(command as SessionCommand);
     } finally {
       session.transportClosed();
     }
@@ -87,4 +90,6 @@ export const clientActions: Record<string, RouteHandler> = {
   '/connection/subscribe': action('subscribe'),
   '/connection/unsubscribe': action('unsubscribe'),
   '/connection/refresh': action('refresh'),
+  '/connection/history': action('history'),
+  '/connection/presence': action('presence'),
 };
