@@ -1,8 +1,6 @@
 import type { Metadata } from 'next';
 import Link from 'next/link';
 import type { ReactNode } from 'react';
-import { ConnectionBadge, RealtimeProvider } from '../components/realtime.tsx';
-import { publicHubUrl } from '../lib/herald.ts';
 import { currentUser } from '../lib/session.ts';
 import './globals.css';
 
@@ -13,23 +11,20 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
   return (
     <html lang="en">
       <body>
-        <RealtimeProvider url={publicHubUrl} user={user}>
-          <nav className="nav">
-            <Link href="/">Herald demo</Link>
-            <Link href="/chat">Chat</Link>
-            <Link href="/notifications">Notifications</Link>
-            <Link href="/jobs">Jobs</Link>
-            <Link href="/dashboard">Dashboard</Link>
-            <Link href="/answer">Streamed answer</Link>
-            <Link href="/eventsource">Plain EventSource</Link>
-            <span className="spacer" />
-            <ConnectionBadge />
-            <Link href="/signin" data-testid="nav-user">
-              {user ?? 'Sign in'}
-            </Link>
-          </nav>
-          <main className="main">{children}</main>
-        </RealtimeProvider>
+        <nav className="nav">
+          <Link href="/">Herald demo</Link>
+          <Link href="/chat">Chat</Link>
+          <Link href="/notifications">Notifications</Link>
+          <Link href="/jobs">Jobs</Link>
+          <Link href="/dashboard">Dashboard</Link>
+          <Link href="/answer">Streamed answer</Link>
+          <Link href="/eventsource">Plain EventSource</Link>
+          <span className="spacer" />
+          <Link href="/signin" data-testid="nav-user">
+            {user ?? 'Sign in'}
+          </Link>
+        </nav>
+        <main className="main">{children}</main>
       </body>
     </html>
   );

@@ -12,13 +12,19 @@ afterAll(async () => {
   await browser?.close();
 });
 
-it('signs in through the form and shows the signed-in user', async () => {
+it('signs in through the form, then finds a chat room by name', async () => {
   const name = unique('ada');
   const context = await signedIn(browser, name);
   const page = await context.newPage();
   await page.goto('/signin');
   await expect.poll(() => page.getByTestId('signed-in-user').textContent()).toBe(name);
   await screenshot(page, 'signin');
+  await page.goto('/chat');
+  await page.getByLabel('room').fill('from-the-form');
+  await page.getByRole('button', { name: 'Open' }).click();
+  await page.waitForURL((url) => url.pathname === '/chat/from-the-form');
+  await page.goBack();
+  await screenshot(page, 'chat-index');
   await context.close();
 });
 

@@ -1,7 +1,7 @@
 'use server';
 
-import { herald } from '../../lib/herald.ts';
-import { currentUser, USER_NAME } from '../../lib/session.ts';
+import { herald } from '../../../lib/herald.ts';
+import { currentUser, USER_NAME } from '../../../lib/session.ts';
 
 export interface NotifyResult {
   ok: boolean;

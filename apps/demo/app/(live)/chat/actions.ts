@@ -1,7 +1,7 @@
 'use server';
 
-import { fillRoom, ROOM_NAME } from '../../lib/chat.ts';
-import { currentUser } from '../../lib/session.ts';
+import { fillRoom, ROOM_NAME } from '../../../lib/chat.ts';
+import { currentUser } from '../../../lib/session.ts';
 
 /** Gives a room a long backlog (1,000 messages), to show the windowed list and scroll-back. */
 export async function fillRoomAction(room: string): Promise<void> {

@@ -1,8 +1,8 @@
 'use client';
 
 import type { Publication } from '@herald/protocol';
+import { useStream } from '@herald/react';
 import { type FormEvent, useState } from 'react';
-import { useChannel, useHeraldClient } from '../../components/realtime.tsx';
 import { notify } from './actions.ts';
 
 interface Notification {
@@ -12,29 +12,14 @@ interface Notification {
 }
 
 export function Inbox({ user }: { user: string }) {
-  const client = useHeraldClient();
-  const channel = `notifications:#${user}`;
-  const [items, setItems] = useState<Map<number, Notification>>(() => new Map());
+  // Newest first: the ones kept in history (a day), then each new one as it arrives.
+  const { value: items } = useStream<Publication[]>(`notifications:#${user}`, {
+    initial: [],
+    reduce: (list, pub) => [pub, ...list].slice(0, 50),
+  });
   const [to, setTo] = useState(user);
   const [text, setText] = useState('');
   const [status, setStatus] = useState('');
-  const add = (pubs: Publication[]) =>
-    setItems((previous) => {
-      const next = new Map(previous);
-      for (const pub of pubs) next.set(pub.offset, pub.data as Notification);
-      return next;
-    });
-
-  useChannel(channel, {
-    onSubscribed: () => {
-      client?.history(channel, { limit: 20, reverse: true }).then(
-        (page) => add(page.publications),
-        () => undefined,
-      );
-    },
-    onPublication: (pub) => add([pub]),
-    onReset: () => setItems(new Map()),
-  });
 
   const send = async (event: FormEvent) => {
     event.preventDefault();
@@ -44,7 +29,6 @@ export function Inbox({ user }: { user: string }) {
     if (result.ok) setText('');
   };
 
-  const newest = [...items].sort(([a], [b]) => b - a);
   return (
     <>
       <form onSubmit={send} className="row">
@@ -63,12 +47,15 @@ export function Inbox({ user }: { user: string }) {
           {status}
         </span>
       </form>
-      <ul className="notifications" data-testid="notifications" data-count={items.size}>
-        {newest.map(([offset, n]) => (
-          <li key={offset}>
-            <b>{n.from}</b> {n.text} <span className="muted">{new Date(n.at).toLocaleTimeString()}</span>
-          </li>
-        ))}
+      <ul className="notifications" data-testid="notifications" data-count={items.length}>
+        {items.map(({ offset, data }) => {
+          const n = data as Notification;
+          return (
+            <li key={offset}>
+              <b>{n.from}</b> {n.text} <span className="muted">{new Date(n.at).toLocaleTimeString()}</span>
+            </li>
+          );
+        })}
       </ul>
     </>
   );

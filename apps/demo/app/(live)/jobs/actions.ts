@@ -1,6 +1,6 @@
 'use server';
 
-import { JOB_ID, runJob } from '../../lib/jobs.ts';
+import { JOB_ID, runJob } from '../../../lib/jobs.ts';
 
 /**
  * Starts the job and returns at once; the job reports its progress on `jobs:<id>`. The page picks the id

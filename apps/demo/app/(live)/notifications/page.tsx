@@ -1,5 +1,5 @@
 import Link from 'next/link';
-import { currentUser } from '../../lib/session.ts';
+import { currentUser } from '../../../lib/session.ts';
 import { Inbox } from './inbox.tsx';
 
 export default async function NotificationsPage() {

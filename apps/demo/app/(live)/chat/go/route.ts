@@ -1,4 +1,4 @@
-import { ROOM_NAME } from '../../../lib/chat.ts';
+import { ROOM_NAME } from '../../../../lib/chat.ts';
 
 /** The room form's target: `/chat/go?room=x` → `/chat/x` (a relative Location: behind proxies too). */
 export function GET(request: Request): Response {

@@ -1,6 +1,6 @@
 import { notFound, redirect } from 'next/navigation';
-import { ROOM_NAME } from '../../../lib/chat.ts';
-import { currentUser } from '../../../lib/session.ts';
+import { ROOM_NAME } from '../../../../lib/chat.ts';
+import { currentUser } from '../../../../lib/session.ts';
 import { ChatRoom } from './chat-room.tsx';
 
 export default async function RoomPage({ params }: { params: Promise<{ room: string }> }) {

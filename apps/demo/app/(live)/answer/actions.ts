@@ -1,6 +1,6 @@
 'use server';
 
-import { ANSWER_ID, streamAnswer } from '../../lib/answer.ts';
+import { ANSWER_ID, streamAnswer } from '../../../lib/answer.ts';
 
 /** Starts answering on `answers:<id>` and returns at once; the page renders the tokens as they arrive. */
 export async function ask(id: string, question: string): Promise<void> {

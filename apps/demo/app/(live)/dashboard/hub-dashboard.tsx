@@ -1,9 +1,7 @@
 'use client';
 
-import type { Publication } from '@herald/protocol';
-import { useState } from 'react';
-import { LineChart } from '../../components/line-chart.tsx';
-import { useChannel, useHeraldClient } from '../../components/realtime.tsx';
+import { useStream } from '@herald/react';
+import { LineChart } from '../../../components/line-chart.tsx';
 
 interface Sample {
   at: number;
@@ -17,28 +15,12 @@ const SPAN = 120;
 const CHANNEL = 'dashboard:hub';
 
 export function HubDashboard() {
-  const client = useHeraldClient();
-  const [samples, setSamples] = useState<Map<number, Sample>>(() => new Map());
-  const add = (pubs: Publication[]) =>
-    setSamples((previous) => {
-      const next = new Map(previous);
-      for (const pub of pubs) next.set(pub.offset, pub.data as Sample);
-      return new Map([...next].sort(([a], [b]) => a - b).slice(-SPAN));
-    });
-
-  useChannel(CHANNEL, {
-    // Backfill from history once live; offsets make the two sources merge without doubles.
-    onSubscribed: () => {
-      client?.history(CHANNEL, { limit: SPAN, reverse: true }).then(
-        (page) => add(page.publications),
-        () => undefined,
-      );
-    },
-    onPublication: (pub) => add([pub]),
-    onReset: () => setSamples(new Map()),
+  // The last SPAN samples: the channel's history (two minutes) first, then live ones as they come.
+  const { value: points } = useStream<Sample[]>(CHANNEL, {
+    initial: [],
+    reduce: (samples, pub) => [...samples, pub.data as Sample].slice(-SPAN),
   });
 
-  const points = [...samples.values()];
   const latest = points[points.length - 1];
   const series = [
     { name: 'deliveries/s', color: '#3b5bdb', values: points.map((p) => p.deliveredPerSecond) },

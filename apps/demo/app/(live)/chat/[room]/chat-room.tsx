@@ -1,7 +1,7 @@
 'use client';
 
 import { type FormEvent, useState, useTransition } from 'react';
-import { VirtualList } from '../../../components/virtual-list.tsx';
+import { VirtualList } from '../../../../components/virtual-list.tsx';
 import { fillRoomAction } from '../actions.ts';
 import { type ChatLine, useChatRoom } from './use-chat-room.ts';
 
@@ -46,10 +46,10 @@ function Line({
       )}
       {line.kind === 'outbox' && line.state === 'failed' && (
         <>
-          <button type="button" onClick={() => retry(message.id)}>
+          <button type="button" onClick={() => retry(line.id)}>
             Retry
           </button>
-          <button type="button" onClick={() => cancel(message.id)}>
+          <button type="button" onClick={() => cancel(line.id)}>
             Cancel
           </button>
         </>
@@ -69,7 +69,7 @@ export function ChatRoom({ room, user }: { room: string; user: string }) {
     setDraft('');
   };
 
-  const users = [...new Set(chat.members.map((m) => m.user ?? 'anonymous'))].sort();
+  const users = chat.users;
   const streamed = chat.lines.filter((l) => l.kind === 'stream');
   return (
     <div className="chat">
@@ -77,11 +77,11 @@ export function ChatRoom({ room, user }: { room: string; user: string }) {
         <h1>#{room}</h1>
         <span className="muted" data-testid="loaded-count" data-count={streamed.length}>
           {streamed.length} loaded ·{' '}
-          {chat.olderState === 'start'
+          {chat.older === 'start'
             ? 'from the first message'
-            : chat.olderState === 'expired'
+            : chat.older === 'expired'
               ? 'older ones expired'
-              : chat.olderState === 'loading'
+              : chat.older === 'loading'
                 ? 'loading older…'
                 : 'scroll up for older'}
         </span>
@@ -95,7 +95,7 @@ export function ChatRoom({ room, user }: { room: string; user: string }) {
           className="messages"
           testId="messages"
           items={chat.lines}
-          itemKey={(line) => (line.kind === 'stream' ? `o${line.offset}` : `p${line.message.id}`)}
+          itemKey={(line) => (line.kind === 'stream' ? `o${line.offset}` : `p${line.id}`)}
           renderItem={(line) => <Line line={line} me={user} retry={chat.retry} cancel={chat.cancel} />}
           onNearTop={chat.loadOlder}
         />

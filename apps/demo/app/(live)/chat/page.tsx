@@ -1,6 +1,6 @@
 import Link from 'next/link';
 import { redirect } from 'next/navigation';
-import { currentUser } from '../../lib/session.ts';
+import { currentUser } from '../../../lib/session.ts';
 
 const ROOMS = ['lobby', 'random', 'support'];
 

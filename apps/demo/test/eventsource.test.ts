@@ -1,0 +1,61 @@
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { connectBrowser, hubApi, newContext, screenshot } from './support/browser.ts';
+import { Network } from './support/network.ts';
+
+// The page holds nothing but the browser's own EventSource; these tests check that its automatic
+// reconnect (with Last-Event-ID) resumes the stream with nothing lost or doubled.
+
+let browser: Browser;
+let network: Network;
+
+beforeAll(async () => {
+  browser = await connectBrowser();
+  network = await Network.start();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await network?.close();
+});
+
+const number = async (page: Page, testId: string) => Number(await page.getByTestId(testId).textContent());
+
+it('resumes losslessly when the hub ends the stream and when the network drops it', async () => {
+  const context = await newContext(browser, network.url);
+  const page = await context.newPage();
+  const sockets: string[] = [];
+  page.on('websocket', (ws) => sockets.push(ws.url()));
+  await page.goto('/eventsource');
+  await expect.poll(() => page.getByTestId('es-status').textContent()).toBe('open');
+  await expect.poll(() => number(page, 'es-received')).toBeGreaterThan(2);
+
+  // The hub ends every stream after sse.maxStreamDuration (herald.json), as it would before a
+  // platform's time limit; the browser reconnects by itself.
+  await expect.poll(() => number(page, 'es-opens'), { timeout: 30_000 }).toBeGreaterThanOrEqual(2);
+  const afterHubEnded = await number(page, 'es-received');
+
+  // Now the network: cut the connection, let a few log lines go by unseen, then come back.
+  expect(await network.cut(context)).toBeGreaterThan(0);
+  const offlineFrom = await number(page, 'es-last-offset');
+  await expect.poll(() => page.getByTestId('es-status').textContent()).not.toBe('open');
+  // The feed goes on (twice a second): wait until the page has missed a few lines.
+  const streamEnd = async () =>
+    (await hubApi<{ offset: number }>('history', { channel: 'feed:log', limit: 0 })).offset;
+  await expect.poll(streamEnd).toBeGreaterThan(offlineFrom + 3);
+  await network.restore(context);
+  await expect
+    .poll(() => number(page, 'es-last-offset'), { timeout: 20_000 })
+    .toBeGreaterThan(offlineFrom + 4);
+
+  expect(await number(page, 'es-received')).toBeGreaterThan(afterHubEnded);
+  expect(await number(page, 'es-gaps')).toBe(0);
+  expect(await number(page, 'es-duplicates')).toBe(0);
+  // Every offset from the first one seen to the last arrived exactly once.
+  const received = await number(page, 'es-received');
+  const first = await page.getByTestId('es-first-offset').textContent();
+  expect(received).toBe((await number(page, 'es-last-offset')) - Number(first) + 1);
+  expect(sockets, 'the page opens no WebSocket: EventSource only').toEqual([]);
+  await screenshot(page, 'eventsource');
+  await context.close();
+}, 90_000);
