@@ -24,6 +24,14 @@ export interface ConnectContext {
   /** The Host header, so same-origin requests are recognised. */
   host?: string;
   cookie?: string;
+  /**
+   * Set by transports whose every request is a new session (long-polling, client actions). The client's
+   * publish rate is then kept per client rather than per session, and its presence outlives the session:
+   * it expires `presenceTtl` after the client's last request.
+   */
+  perRequest?: boolean;
+  /** With `perRequest`: the client's own id (`?client=`), to tell apart clients of one user or IP. */
+  clientId?: string;
 }
 
 export interface SubscriptionRequest {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   CloseCodes,
   checkEventName,
@@ -17,7 +18,7 @@ import type { Authenticator, ConnectContext, Credentials, Identity } from './aut
 import type { Broker } from './broker.ts';
 import { resolveNamespace } from './channel-name.ts';
 import { Delivery } from './delivery.ts';
-import { ConnectionCounter } from './limits.ts';
+import { ConnectionCounter, TokenBucket } from './limits.ts';
 import type { Logger } from './logger.ts';
 import { silentLogger } from './logger.ts';
 import { isOriginAllowed } from './origin.ts';
@@ -71,6 +72,8 @@ export class Hub {
   private readonly presenceTracker: PresenceTracker;
   private readonly connectionsPerIp = new ConnectionCounter();
   private readonly connectionsPerUser = new ConnectionCounter();
+  /** Publish rates of clients whose sessions last one request, by client; idle ones are swept. */
+  private readonly clientBuckets = new Map<string, TokenBucket>();
   /** Sessions whose credentials expire; checked by the shared sweep. */
   private readonly expiring = new Set<Session>();
   private sweeper: NodeJS.Timeout | undefined;
@@ -302,9 +305,12 @@ export class Hub {
           this.activate(sub);
           if (ns.presence && !session.closed && session.subscriptions.get(channel) === sub) {
             const { user, info } = session.identity;
+            const lease = session.context.perRequest === true;
+            const client = lease ? `lease-${this.clientKey(session)}` : session.id;
             this.presenceTracker.join(
               sub,
-              info === undefined ? { client: session.id, user } : { client: session.id, user, info },
+              info === undefined ? { client, user } : { client, user, info },
+              lease,
             );
           }
         },
@@ -447,6 +453,31 @@ export class Hub {
     for (const sub of subs) if (sub.pending === null) sub.session.sink.send({ type, channel, member });
   }
 
+  /**
+   * Who a per-request client is across its requests: its user (or, anonymous, its IP) and its own
+   * `clientId`, hashed so presence shows no IP.
+   */
+  private clientKey(session: Session): string {
+    const { identity, context } = session;
+    const who = identity.user !== null ? `user\u0000${identity.user}` : `ip\u0000${context.ip ?? ''}`;
+    return createHash('sha256')
+      .update(`${who}\u0000${context.clientId ?? ''}`)
+      .digest('base64url')
+      .slice(0, 22);
+  }
+
+  /** The publish bucket of a per-request client, shared by all its requests. */
+  clientBucket(session: Session): TokenBucket {
+    const key = this.clientKey(session);
+    let bucket = this.clientBuckets.get(key);
+    if (!bucket) {
+      const { publishRate, publishBurst } = this.config.limits;
+      bucket = new TokenBucket(publishRate, publishBurst);
+      this.clientBuckets.set(key, bucket);
+    }
+    return bucket;
+  }
+
   // ---- the shared sweep
 
   /**
@@ -473,6 +504,7 @@ export class Hub {
     if (now - this.lastPresenceRefresh >= (this.config.presenceTtl * 1000) / 3) {
       this.lastPresenceRefresh = now;
       this.presenceTracker.refresh();
+      for (const [key, bucket] of this.clientBuckets) if (bucket.idle(now)) this.clientBuckets.delete(key);
     }
   }
 

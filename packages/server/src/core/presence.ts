@@ -5,6 +5,8 @@ import type { Subscription } from './subscription.ts';
 
 interface Tracked {
   member: PresenceMember;
+  /** A lease outlives its subscription: left to expire in the broker, not removed. */
+  lease: boolean;
   /** Broker calls for one subscription run in order, so a late refresh can never resurrect a leave. */
   tail: Promise<void>;
 }
@@ -12,7 +14,9 @@ interface Tracked {
 /**
  * This node's presence entries: one per subscription in a namespace with presence. Entries expire in the
  * broker after `ttl` unless refreshed, so members of a node that dies without saying goodbye vanish on
- * their own; `refresh` (called from the hub's shared sweep) keeps this node's live members in.
+ * their own; `refresh` (called from the hub's shared sweep) keeps this node's live members in. A lease
+ * (a long-poll client, whose session ends with each request) is not removed when its subscription ends:
+ * the client's next request refreshes it, and it expires when the client stops coming.
  */
 export class PresenceTracker {
   private readonly tracked = new Map<Subscription, Tracked>();
@@ -28,8 +32,8 @@ export class PresenceTracker {
     return this.tracked.size;
   }
 
-  join(sub: Subscription, member: PresenceMember): void {
-    const entry: Tracked = { member, tail: Promise.resolve() };
+  join(sub: Subscription, member: PresenceMember, lease = false): void {
+    const entry: Tracked = { member, lease, tail: Promise.resolve() };
     this.tracked.set(sub, entry);
     this.enqueue(sub.channel, entry, () => this.broker.addPresence(sub.channel, member, this.ttl));
   }
@@ -38,6 +42,7 @@ export class PresenceTracker {
     const entry = this.tracked.get(sub);
     if (!entry) return;
     this.tracked.delete(sub);
+    if (entry.lease) return;
     this.enqueue(sub.channel, entry, () => this.broker.removePresence(sub.channel, entry.member));
   }
 

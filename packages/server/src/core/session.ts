@@ -211,7 +211,9 @@ export class Session {
   private takePublishToken(): void {
     const { publishRate, publishBurst } = this.hub.config.limits;
     if (publishRate === 0) return;
-    this.publishBucket ??= new TokenBucket(publishRate, publishBurst);
+    this.publishBucket ??= this.context.perRequest
+      ? this.hub.clientBucket(this)
+      : new TokenBucket(publishRate, publishBurst);
     if (!this.publishBucket.take()) {
       throw new HeraldError(
         'rate_limited',

@@ -41,13 +41,25 @@ export function fromNodeRequest(req: IncomingMessage): ConnectionRequest {
 }
 
 export function connectContext(request: ConnectionRequest, transport: 'sse' | 'poll'): ConnectContext {
-  return {
+  const context: ConnectContext = {
     transport,
     ip: request.ip,
     origin: request.header('origin'),
     host: request.header('host'),
     cookie: request.header('cookie'),
   };
+  if (transport === 'poll') {
+    // Every poll is a session of its own: the hub keeps its rate and presence per client instead.
+    context.perRequest = true;
+    const client = request.url.searchParams.get('client');
+    if (client !== null) {
+      if (!/^[A-Za-z0-9_-]{1,64}$/.test(client)) {
+        throw new HeraldError('bad_request', '"client" must be 1-64 characters of A-Z a-z 0-9 _ -');
+      }
+      context.clientId = client;
+    }
+  }
+  return context;
 }
 
 /**
