@@ -85,6 +85,20 @@ class Writer {
     this.bytes.set(bytes, this.length);
     this.length += bytes.length;
   }
+
+  /** Length byte and UTF-8 bytes of `text` (epochs are ASCII in practice: no encoder needed then). */
+  shortString(text: string): void {
+    if (/^[\x20-\x7e]*$/.test(text) && text.length <= MAX_EPOCH_BYTES) {
+      this.u8(text.length);
+      this.room(text.length);
+      for (let i = 0; i < text.length; i++) this.bytes[this.length++] = text.charCodeAt(i);
+      return;
+    }
+    const bytes = utf8.encode(text);
+    if (bytes.length > MAX_EPOCH_BYTES) throw new RangeError('epoch longer than 255 bytes');
+    this.u8(bytes.length);
+    this.raw(bytes);
+  }
 }
 
 class Reader {
@@ -129,10 +143,22 @@ class Reader {
 
 // ---- base64url (btoa/atob exist in browsers and Node, so the codec has no dependency)
 
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/** By hand rather than btoa: servers encode a cursor per event per stream, so it is on the hot path. */
 function toBase64url(bytes: Uint8Array, length: number): string {
-  let binary = '';
-  for (let i = 0; i < length; i++) binary += String.fromCharCode(bytes[i]);
-  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  let out = '';
+  let i = 0;
+  for (; i + 2 < length; i += 3) {
+    const n = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
+    out += ALPHABET[n >>> 18] + ALPHABET[(n >>> 12) & 63] + ALPHABET[(n >>> 6) & 63] + ALPHABET[n & 63];
+  }
+  if (i < length) {
+    const n = (bytes[i] << 16) | (i + 1 < length ? bytes[i + 1] << 8 : 0);
+    out += ALPHABET[n >>> 18] + ALPHABET[(n >>> 12) & 63];
+    if (i + 1 < length) out += ALPHABET[(n >>> 6) & 63];
+  }
+  return out;
 }
 
 function fromBase64url(text: string): Uint8Array {
@@ -146,6 +172,9 @@ function fromBase64url(text: string): Uint8Array {
 
 // ---- cursor
 
+/** Reused by every encode (encoding is synchronous), so a hot loop allocates only its result. */
+const scratch = new Writer();
+
 export type CursorPositions =
   | Iterable<readonly [channel: string, position: StreamPosition]>
   | Record<string, StreamPosition>;
@@ -156,16 +185,14 @@ export function encodeCursor(positions: CursorPositions): string {
     Symbol.iterator in positions
       ? [...(positions as Iterable<readonly [string, StreamPosition]>)]
       : Object.entries(positions);
-  const w = new Writer();
+  const w = scratch;
+  w.length = 0;
   w.u8(VERSION);
   w.varint(entries.length);
   for (const [channel, { epoch, offset }] of entries) {
-    const epochBytes = utf8.encode(epoch);
-    if (epochBytes.length > MAX_EPOCH_BYTES) throw new RangeError('epoch longer than 255 bytes');
     if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError('offset must be a safe integer');
     w.u32(channelKey(channel));
-    w.u8(epochBytes.length);
-    w.raw(epochBytes);
+    w.shortString(epoch);
     w.varint(offset);
   }
   w.u32(fnv1a(w.bytes, w.length));
