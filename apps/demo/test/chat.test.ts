@@ -123,6 +123,25 @@ it('a network cut loses and doubles nothing, in either direction', async () => {
   await screenshot(a.page, 'chat-after-cut');
 });
 
+it('two tabs of one browser share one connection', async () => {
+  const room = unique('room');
+  const ada = unique('ada');
+  const a = await join(ada, room);
+  const second = await a.context.newPage();
+  const sockets: string[] = [];
+  second.on('websocket', (ws) => sockets.push(ws.url()));
+  await second.goto(`/chat/${room}`);
+  await connected(second);
+  await send(second, 'from the second tab');
+  await expect.poll(() => transcript(a.page)).toEqual(['from the second tab']);
+  // Presence counts connections: one for Ada, however many tabs she has open.
+  const { members } = await hubApi<{ members: Record<string, { user: string }> }>('presence', {
+    channel: `chat:${room}`,
+  });
+  expect(Object.values(members).filter((m) => m.user === ada)).toHaveLength(1);
+  expect(sockets, 'the second tab rides on the first tab’s WebSocket').toEqual([]);
+});
+
 it('a long room renders a window of its lines and loads older ones on scroll-back', async () => {
   const room = unique('long');
   const a = await join(unique('ada'), room);

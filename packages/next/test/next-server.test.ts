@@ -2,7 +2,8 @@ import { fileURLToPath } from 'node:url';
 import { CloseCodes } from '@herald/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { WsTestClient } from '../../server/test/support/ws-client.ts';
+import { RawSseStream } from '../../server/test/support/sse-client.ts';
+import { eventually, WsTestClient } from '../../server/test/support/ws-client.ts';
 import { type NextServer, startNextServer } from '../src/custom-server.ts';
 import { createPublisher } from '../src/publisher.ts';
 import { nextBuild } from './support/next-build.ts';
@@ -85,6 +86,48 @@ describe('startNextServer + heraldRoutes in a production Next.js app', () => {
     expect(again).toEqual({ ...first, duplicate: true });
     const history = await publisher.history('next:remote');
     expect(history.publications.map((p) => p.data)).toEqual(['hello']);
+  });
+});
+
+describe('SSE, long-polling and client actions through the route handlers', () => {
+  it('streams SSE unbuffered and uncompressed, live before the headers', async () => {
+    // Next.js compresses responses by default (the fixture keeps it on): the stream must be exempt.
+    const stream = await RawSseStream.open(`${app.url}/realtime/connection/sse?channel=next:sse`, {
+      'accept-encoding': 'gzip, deflate, br',
+    });
+    try {
+      expect(stream.response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+      expect(stream.response.headers.get('cache-control')).toContain('no-transform');
+      expect(stream.response.headers.get('x-accel-buffering')).toBe('no');
+      expect(stream.response.headers.get('content-encoding')).toBeNull();
+      // Subscribed before the headers: a publication made now arrives while the stream stays open.
+      await post('/realtime/api/publish', { channel: 'next:sse', data: 'one' });
+      await eventually(() => stream.publications.length === 1, 'first publication streamed');
+      await post('/realtime/api/publish', { channel: 'next:sse', data: 'two' });
+      await eventually(() => stream.publications.length === 2, 'second publication streamed');
+      expect(stream.publications.map((p) => p.data)).toEqual(['one', 'two']);
+      expect(stream.ended).toBe(false);
+    } finally {
+      await stream.close();
+    }
+  });
+
+  it('releases the session when the browser goes away (request.signal)', async () => {
+    const members = async () => (await app.hub.presence('next:gone')).length;
+    const stream = await RawSseStream.open(`${app.url}/realtime/connection/sse?channel=next:gone`);
+    await expect.poll(members, { timeout: 15_000 }).toBe(1);
+    await stream.close();
+    await expect.poll(members, { timeout: 15_000 }).toBe(0);
+  });
+
+  it('answers a long poll when a publication arrives, and takes client actions', async () => {
+    const first = await fetch(`${app.url}/realtime/connection/poll?channel=next:poll&timeout=0`);
+    const { cursor } = (await first.json()) as { cursor: string };
+    const held = fetch(`${app.url}/realtime/connection/poll?channel=next:poll&timeout=20&cursor=${cursor}`);
+    const action = await post('/realtime/connection/publish', { channel: 'next:poll', data: 'polled' });
+    expect(action.status).toBe(200);
+    const answer = (await (await held).json()) as { publications: Array<{ data: unknown }> };
+    expect(answer.publications.map((p) => p.data)).toEqual(['polled']);
   });
 });
 
