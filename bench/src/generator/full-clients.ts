@@ -1,0 +1,71 @@
+import { createClient } from '@herald/client';
+import { io } from 'socket.io-client';
+import WebSocket from 'ws';
+import type { TargetName } from '../targets.ts';
+import type { Stamp } from './payload.ts';
+
+/**
+ * A latency sample: the system's own client library (or plain `ws` for the ws server), decoding every
+ * payload as an app would. Resolves once subscribed; `onMessage` gets each decoded payload.
+ */
+export interface FullClient {
+  close(): void;
+}
+
+export async function openFullClient(
+  target: TargetName,
+  base: string,
+  channel: string,
+  onMessage: (stamp: Stamp) => void,
+  timeoutMs = 30_000,
+): Promise<FullClient> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${target} sample client not subscribed in time`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([open(target, base, channel, onMessage), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function open(
+  target: TargetName,
+  base: string,
+  channel: string,
+  onMessage: (stamp: Stamp) => void,
+): Promise<FullClient> {
+  switch (target) {
+    case 'herald-ws':
+    case 'herald-sse':
+      return new Promise((resolve, reject) => {
+        const client = createClient({
+          url: base,
+          WebSocket: WebSocket as never,
+          transports: [target === 'herald-ws' ? 'websocket' : ('sse' as never)],
+        });
+        client.subscribe(channel, {
+          onPublication: (pub) => onMessage(pub.data as Stamp),
+          onSubscribed: () => resolve({ close: () => client.close() }),
+          onError: (err) => reject(err),
+        });
+      });
+    case 'ws':
+      return new Promise((resolve, reject) => {
+        const ws = new WebSocket(`${base.replace('http', 'ws')}/?channel=${encodeURIComponent(channel)}`, {
+          perMessageDeflate: false,
+        });
+        ws.on('message', (data) => onMessage(JSON.parse(data.toString())));
+        ws.once('open', () => resolve({ close: () => ws.terminate() }));
+        ws.once('error', reject);
+      });
+    case 'socketio':
+      return new Promise((resolve, reject) => {
+        const socket = io(base, { transports: ['websocket'], query: { channel } });
+        socket.on('m', (data: Stamp) => onMessage(data));
+        socket.once('connect', () => resolve({ close: () => socket.disconnect() }));
+        socket.once('connect_error', reject);
+      });
+  }
+}

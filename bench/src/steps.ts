@@ -1,0 +1,77 @@
+import type { Progress } from './harness.ts';
+import type { Plan } from './plan.ts';
+import { benchFile } from './proc.ts';
+import type { Results } from './results.ts';
+import { TARGETS, type TargetName } from './targets.ts';
+import { runFanout, runMemory, runStorm } from './workloads.ts';
+
+export interface Step {
+  label: string;
+  run(progress: Progress): Promise<void>;
+}
+
+/**
+ * The run as a list of steps, each one server process and its load. Within every measurement point the
+ * targets follow one another (and repeats alternate), so they meet the same machine conditions.
+ */
+export function buildSteps(plan: Plan, results: Results): Step[] {
+  const steps: Step[] = [];
+  const server = (label: string) =>
+    plan.cpuProf
+      ? { cpuProfDir: benchFile(`../results/profiles/${label.replace(/[^a-z0-9]+/gi, '-')}`) }
+      : undefined;
+  const each = (label: string, run: (target: TargetName, progress: Progress) => Promise<void>) => {
+    for (let rep = 1; rep <= plan.repeat; rep++) {
+      for (const target of plan.targets) {
+        const full = `${label} | ${TARGETS[target].label}${plan.repeat > 1 ? ` #${rep}` : ''}`;
+        steps.push({ label: full, run: (progress) => run(target, progress) });
+      }
+    }
+  };
+  const fanout = (subscribers: number, channels: number, mode: 'rate' | 'saturation', rate: number) => {
+    const what = mode === 'rate' ? `${rate} msg/s` : 'saturation';
+    const label = `${channels === 1 ? 'fan-out' : `${channels} channels`} ${subscribers} subs ${what}`;
+    each(label, async (target, progress) => {
+      results.fanout.push(
+        await runFanout(
+          {
+            target,
+            subscribers,
+            channels,
+            mode,
+            rate,
+            window: plan.window,
+            samples: Math.max(1, Math.min(plan.samples, Math.floor(subscribers / 20))),
+            warmupS: plan.warmupS,
+            durationS: plan.durationS,
+            server: server(`${label} ${target}`),
+          },
+          progress,
+        ),
+      );
+    });
+  };
+  if (plan.workloads.includes('fanout')) {
+    for (const subscribers of plan.fanoutSubscribers) {
+      for (const rate of plan.rates) fanout(subscribers, 1, 'rate', rate);
+      fanout(subscribers, 1, 'saturation', 0);
+    }
+  }
+  if (plan.workloads.includes('channels')) {
+    fanout(plan.channelSubscribers, plan.channels, 'rate', plan.channelRate);
+    fanout(plan.channelSubscribers, plan.channels, 'saturation', 0);
+  }
+  if (plan.workloads.includes('memory')) {
+    each(`memory up to ${plan.memoryLevels.at(-1)} idle`, async (target, progress) => {
+      results.memory.push(await runMemory(target, plan.memoryLevels, progress, server(`memory ${target}`)));
+    });
+  }
+  if (plan.workloads.includes('storm')) {
+    each(`storm ${plan.stormClients} clients`, async (target, progress) => {
+      results.storm.push(
+        await runStorm(target, plan.stormClients, plan.stormRate, progress, server(`storm ${target}`)),
+      );
+    });
+  }
+  return steps;
+}
