@@ -306,7 +306,7 @@ export class Hub {
           if (ns.presence && !session.closed && session.subscriptions.get(channel) === sub) {
             const { user, info } = session.identity;
             const lease = session.context.perRequest === true;
-            const client = lease ? `lease-${this.clientKey(session)}` : session.id;
+            const client = lease ? this.leaseId(session) : session.id;
             this.presenceTracker.join(
               sub,
               info === undefined ? { client, user } : { client, user, info },
@@ -454,21 +454,28 @@ export class Hub {
   }
 
   /**
-   * Who a per-request client is across its requests: its user (or, anonymous, its IP) and its own
-   * `clientId`, hashed so presence shows no IP.
+   * Who a per-request client is across its requests: its user; anonymous, its IP; behind a route handler
+   * that knows no IP, its own `clientId`. Its publish rate is kept under this key, which `clientId` alone
+   * cannot change, so rotating ids gains nothing.
    */
-  private clientKey(session: Session): string {
+  private requester(session: Session): string {
     const { identity, context } = session;
-    const who = identity.user !== null ? `user\u0000${identity.user}` : `ip\u0000${context.ip ?? ''}`;
-    return createHash('sha256')
-      .update(`${who}\u0000${context.clientId ?? ''}`)
-      .digest('base64url')
-      .slice(0, 22);
+    if (identity.user !== null) return `user\u0000${identity.user}`;
+    if (context.ip !== undefined) return `ip\u0000${context.ip}`;
+    return `client\u0000${context.clientId ?? session.id}`;
+  }
+
+  /** A per-request client's presence member id: the requester and its `clientId` (one per tab), hashed. */
+  private leaseId(session: Session): string {
+    const digest = createHash('sha256')
+      .update(`${this.requester(session)}\u0000${session.context.clientId ?? ''}`)
+      .digest('base64url');
+    return `lease-${digest.slice(0, 22)}`;
   }
 
   /** The publish bucket of a per-request client, shared by all its requests. */
   clientBucket(session: Session): TokenBucket {
-    const key = this.clientKey(session);
+    const key = this.requester(session);
     let bucket = this.clientBuckets.get(key);
     if (!bucket) {
       const { publishRate, publishBurst } = this.config.limits;
