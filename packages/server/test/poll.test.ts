@@ -1,72 +1,13 @@
-import { decodeCursor, encodeCursor, type PollResult } from '@herald/protocol';
+import { decodeCursor, encodeCursor } from '@herald/protocol';
 import { describe, expect, it } from 'vitest';
 import { pollTransport } from '../src/transports/poll.ts';
+import { publishInBursts } from './support/bursts.ts';
 import { hubPerTest } from './support/hub.ts';
+import { Poller, poll } from './support/poll-client.ts';
 import { TcpProxy } from './support/tcp-proxy.ts';
 import { eventually } from './support/ws-client.ts';
 
 const hubs = hubPerTest();
-
-async function poll(base: string, query: string, init: RequestInit = {}): Promise<PollResult> {
-  const res = await fetch(`${base}/connection/poll?${query}`, init);
-  const body = await res.json();
-  if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${JSON.stringify(body)}`);
-  return body;
-}
-
-/**
- * A long-poll client on plain fetch: it keeps the cursor of the last answer it got and polls again with
- * it, also after a failed poll (the answer never arrived, so the cursor is unchanged). Per channel it
- * checks each offset arrives once, in order.
- */
-class Poller {
-  cursor = '';
-  readonly last = new Map<string, number>();
-  readonly tally = { received: 0, duplicates: 0, outOfOrder: 0, notRecovered: 0, polls: 0, failures: 0 };
-  private stopped = false;
-  readonly done: Promise<void>;
-
-  constructor(
-    private readonly base: () => string,
-    private readonly channels: string[],
-  ) {
-    this.done = this.loop();
-  }
-
-  private async loop(): Promise<void> {
-    while (!this.stopped) {
-      const query = [...this.channels.map((c) => `channel=${c}`), `cursor=${this.cursor}`, 'timeout=2'].join(
-        '&',
-      );
-      let result: PollResult;
-      try {
-        this.tally.polls++;
-        result = await poll(this.base(), query);
-      } catch {
-        this.tally.failures++;
-        await new Promise((r) => setTimeout(r, 5));
-        continue;
-      }
-      for (const s of result.subscribed) {
-        if (s.recovered === false) this.tally.notRecovered++;
-        if (!this.last.has(s.channel) || s.recovered === false) this.last.set(s.channel, s.offset);
-      }
-      for (const pub of result.publications) {
-        const last = this.last.get(pub.channel) ?? -1;
-        if (pub.offset <= last) this.tally.duplicates++;
-        else if (pub.offset !== last + 1) this.tally.outOfOrder++;
-        this.last.set(pub.channel, Math.max(last, pub.offset));
-        this.tally.received++;
-      }
-      this.cursor = result.cursor;
-    }
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.done;
-  }
-}
 
 describe('long-polling: GET /connection/poll', () => {
   it('answers a first poll at once with positions, then holds until there is something', async () => {
@@ -129,16 +70,12 @@ describe('long-polling: GET /connection/poll', () => {
     );
     await eventually(() => pollers.every((p) => p.last.size === 2), 'every poller positioned');
     const perChannel = 800;
-    let cuts = 0;
-    for (let sent = 0; sent < perChannel * 2; ) {
-      const burst = 1 + Math.floor(Math.random() * 100);
-      if (Math.random() < 0.4) setTimeout(() => (cuts += proxy.cutAll() > 0 ? 1 : 0), Math.random() * 10);
-      const publishes = [];
-      for (let i = 0; i < burst && sent < perChannel * 2; i++, sent++) {
-        publishes.push(hub.publish(channels[sent % 2], sent));
-      }
-      await Promise.all(publishes);
-    }
+    const cuts = await publishInBursts(
+      (channel, n) => hub.publish(channel, n),
+      channels,
+      perChannel * 2,
+      () => proxy.cutAll() > 0,
+    );
     await eventually(
       () => pollers.every((p) => channels.every((c) => p.last.get(c) === perChannel)),
       'every poller reaches the end of both channels',

@@ -1,6 +1,7 @@
 import { decodeCursor, encodeCursor } from '@herald/protocol';
 import { describe, expect, it } from 'vitest';
 import { createHub } from '../src/server.ts';
+import { publishInBursts } from './support/bursts.ts';
 import { hubPerTest } from './support/hub.ts';
 import { EventSourceSubscriber, RawSseStream } from './support/sse-client.ts';
 import { TcpProxy } from './support/tcp-proxy.ts';
@@ -8,30 +9,6 @@ import { eventually } from './support/ws-client.ts';
 
 const hubs = hubPerTest();
 const fast = { sse: { retry: 0.02 } };
-
-/** Publishes `total` publications round-robin over `channels` in bursts of random size, calling `during`
- * at a random moment of some bursts; returns how many calls of `during` did something. */
-async function publishInBursts(
-  publish: (channel: string, n: number) => Promise<unknown>,
-  channels: string[],
-  total: number,
-  during: () => boolean,
-  settle: () => Promise<void>,
-): Promise<number> {
-  let hits = 0;
-  for (let sent = 0; sent < total; ) {
-    const burst = 1 + Math.floor(Math.random() * 100);
-    const cut = Math.random() < 0.35;
-    if (cut) setTimeout(() => (hits += during() ? 1 : 0), Math.random() * 10);
-    const publishes = [];
-    for (let i = 0; i < burst && sent < total; i++, sent++) {
-      publishes.push(publish(channels[sent % channels.length], sent));
-    }
-    await Promise.all(publishes);
-    if (cut) await settle();
-  }
-  return hits;
-}
 
 function expectExactlyOnce(subscribers: EventSourceSubscriber[], perChannel: number): void {
   for (const s of subscribers) {

@@ -2,17 +2,19 @@ import { createServer, type Server, type Socket } from 'node:net';
 
 /**
  * A loopback TCP proxy in front of a hub, so a test can cut live connections at the network level,
- * the way a flaky proxy or a dropped Wi-Fi does, without either end closing cleanly.
+ * the way a flaky proxy or a dropped Wi-Fi does, without either end closing cleanly. Given several hubs
+ * it sends each new connection to the next one, as a load balancer without affinity does.
  */
 export class TcpProxy {
   private readonly pairs = new Set<[Socket, Socket]>();
   private server!: Server;
+  private accepted = 0;
   port = 0;
 
-  private constructor(private readonly targetPort: number) {}
+  private constructor(private readonly targetPorts: number[]) {}
 
-  static async start(targetPort: number): Promise<TcpProxy> {
-    const proxy = new TcpProxy(targetPort);
+  static async start(targetPort: number | number[]): Promise<TcpProxy> {
+    const proxy = new TcpProxy(Array.isArray(targetPort) ? targetPort : [targetPort]);
     proxy.server = createServer((client) => proxy.accept(client));
     await new Promise<void>((resolve) => proxy.server.listen(0, '127.0.0.1', resolve));
     proxy.port = (proxy.server.address() as { port: number }).port;
@@ -21,7 +23,7 @@ export class TcpProxy {
 
   private accept(client: Socket): void {
     const upstream = new (client.constructor as typeof Socket)();
-    upstream.connect(this.targetPort, '127.0.0.1');
+    upstream.connect(this.targetPorts[this.accepted++ % this.targetPorts.length], '127.0.0.1');
     const pair: [Socket, Socket] = [client, upstream];
     this.pairs.add(pair);
     const drop = () => {
