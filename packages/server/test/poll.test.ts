@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { pollTransport } from '../src/transports/poll.ts';
 import { publishInBursts } from './support/bursts.ts';
 import { hubPerTest } from './support/hub.ts';
-import { Poller, poll } from './support/poll-client.ts';
+import { expectEveryPublicationOnce, Poller, poll } from './support/poll-client.ts';
 import { TcpProxy } from './support/tcp-proxy.ts';
 import { eventually } from './support/ws-client.ts';
 
@@ -76,20 +76,7 @@ describe('long-polling: GET /connection/poll', () => {
       perChannel * 2,
       () => proxy.cutAll() > 0,
     );
-    await eventually(
-      () => pollers.every((p) => channels.every((c) => p.last.get(c) === perChannel)),
-      'every poller reaches the end of both channels',
-      30_000,
-    );
-    await Promise.all(pollers.map((p) => p.stop()));
-    for (const p of pollers) {
-      expect(p.tally).toMatchObject({
-        duplicates: 0,
-        outOfOrder: 0,
-        notRecovered: 0,
-        received: perChannel * 2,
-      });
-    }
+    await expectEveryPublicationOnce(pollers, channels, perChannel);
     expect(cuts).toBeGreaterThan(2);
     expect(pollers.reduce((n, p) => n + p.tally.failures, 0)).toBeGreaterThan(0);
   });

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publishInBursts } from './support/bursts.ts';
 import { hubPerTest, type TestHub } from './support/hub.ts';
-import { Poller } from './support/poll-client.ts';
+import { expectEveryPublicationOnce, Poller } from './support/poll-client.ts';
 import { RedisServer } from './support/redis-server.ts';
-import { EventSourceSubscriber } from './support/sse-client.ts';
+import { EventSourceSubscriber, expectEveryPublicationOnce as expectAllSse } from './support/sse-client.ts';
 import { TcpProxy } from './support/tcp-proxy.ts';
 import { eventually } from './support/ws-client.ts';
 
@@ -42,20 +42,7 @@ describe('SSE and long-polling across hubs sharing Redis', () => {
       () => proxy.cutAll() > 0,
       () => eventually(() => subscribers.every((s) => s.live), 'all streams back'),
     );
-    await eventually(
-      () => subscribers.every((s) => channels.every((c) => s.offset(c) === perChannel)),
-      'every subscriber reaches the end',
-      30_000,
-    );
-    for (const s of subscribers) {
-      s.close();
-      expect(s.tally).toMatchObject({
-        duplicates: 0,
-        outOfOrder: 0,
-        notRecovered: 0,
-        received: perChannel * 2,
-      });
-    }
+    await expectAllSse(subscribers, perChannel);
     expect(cuts).toBeGreaterThan(0);
   });
 
@@ -75,19 +62,6 @@ describe('SSE and long-polling across hubs sharing Redis', () => {
       perChannel * 2,
       () => proxy.cutAll() > 0,
     );
-    await eventually(
-      () => pollers.every((p) => channels.every((c) => p.last.get(c) === perChannel)),
-      'every poller reaches the end',
-      30_000,
-    );
-    await Promise.all(pollers.map((p) => p.stop()));
-    for (const p of pollers) {
-      expect(p.tally).toMatchObject({
-        duplicates: 0,
-        outOfOrder: 0,
-        notRecovered: 0,
-        received: perChannel * 2,
-      });
-    }
+    await expectEveryPublicationOnce(pollers, channels, perChannel);
   });
 });

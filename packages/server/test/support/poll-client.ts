@@ -1,4 +1,6 @@
 import type { PollResult } from '@herald/protocol';
+import { expect } from 'vitest';
+import { eventually } from './ws-client.ts';
 
 /** One `GET /connection/poll`; throws on a non-200 answer. */
 export async function poll(base: string, query: string, init: RequestInit = {}): Promise<PollResult> {
@@ -59,5 +61,27 @@ export class Poller {
   async stop(): Promise<void> {
     this.stopped = true;
     await this.done;
+  }
+}
+
+/** Waits for every poller to reach `perChannel` on each channel, stops them, and checks each got all once. */
+export async function expectEveryPublicationOnce(
+  pollers: Poller[],
+  channels: string[],
+  perChannel: number,
+): Promise<void> {
+  await eventually(
+    () => pollers.every((p) => channels.every((c) => p.last.get(c) === perChannel)),
+    'every poller reaches the end of each channel',
+    30_000,
+  );
+  await Promise.all(pollers.map((p) => p.stop()));
+  for (const p of pollers) {
+    expect(p.tally).toMatchObject({
+      duplicates: 0,
+      outOfOrder: 0,
+      notRecovered: 0,
+      received: perChannel * channels.length,
+    });
   }
 }

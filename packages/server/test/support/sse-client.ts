@@ -1,5 +1,7 @@
 import type { Publication, SseControlEvent } from '@herald/protocol';
 import { EventSource } from 'eventsource';
+import { expect } from 'vitest';
+import { eventually } from './ws-client.ts';
 
 export interface SseMessage {
   id: string | undefined;
@@ -174,5 +176,25 @@ export class EventSourceSubscriber {
 
   close(): void {
     this.es.close();
+  }
+}
+
+/**
+ * Waits for every subscriber to reach `perChannel` on each of its channels, closes them, and checks each
+ * got every publication once, in order, with no recovery lost.
+ */
+export async function expectEveryPublicationOnce(
+  subscribers: EventSourceSubscriber[],
+  perChannel: number,
+): Promise<void> {
+  await eventually(
+    () => subscribers.every((s) => s.channels.every((c) => s.offset(c) === perChannel)),
+    'every subscriber reaches the end of each channel',
+    30_000,
+  );
+  for (const s of subscribers) {
+    s.close();
+    expect(s.tally).toMatchObject({ duplicates: 0, outOfOrder: 0, notRecovered: 0 });
+    expect(s.tally.received).toBe(perChannel * s.channels.length);
   }
 }
