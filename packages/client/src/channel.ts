@@ -75,10 +75,12 @@ export class Channel {
   onResult(result: SubscribeResult): void {
     if (this.closed) return;
     this.status = 'subscribed';
-    if (result.recovered === false) {
-      this.reset('not_recovered', result);
-    } else if (!this.position) {
+    if (!this.position) {
+      // Nothing delivered yet, so nothing to lose: start where the stream is (a fresh channel on an SSE or
+      // long-poll connection that resumes others is reported as not recovered).
       this.position = { epoch: result.epoch, offset: result.offset };
+    } else if (result.recovered === false) {
+      this.reset('not_recovered', result);
     } else if (result.epoch !== this.position.epoch) {
       this.reset('epoch_changed', result);
     } else {

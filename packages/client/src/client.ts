@@ -15,9 +15,12 @@ import { Outbox, type OutboxMessage, type PendingPublish, type PublishOptions } 
 import { defaultOutboxStore, type OutboxStore } from './outbox-store.ts';
 import { orphanRestorer, platformShareOptions, SharedLink, type ShareOptions } from './shared-link.ts';
 import type { Transport } from './transport.ts';
+import type { FetchLike } from './transports/http.ts';
+import { pollTransport } from './transports/poll.ts';
+import { sseTransport } from './transports/sse.ts';
 import { type WebSocketConstructor, webSocketTransport } from './transports/websocket.ts';
 
-export type TransportName = 'websocket';
+export type TransportName = 'websocket' | 'sse' | 'poll';
 
 export interface ClientOptions {
   /** The hub's base URL: `https://hub.example.com`, `http://127.0.0.1:8080`, or `/realtime` in a browser. */
@@ -26,10 +29,15 @@ export interface ClientOptions {
   token?: string;
   /** Called for a connection token on every connect, and again before it expires. */
   getToken?: TokenSource;
-  /** In order of preference. Default: every built-in transport, WebSocket first. */
+  /**
+   * In order of preference. Default `['websocket', 'sse', 'poll']`: a transport that cannot be established
+   * hands over to the next. Custom Transport objects may be mixed in.
+   */
   transports?: Array<TransportName | Transport>;
   /** A WebSocket class where there is no global one (Node 20: `import WebSocket from 'ws'`). */
   WebSocket?: WebSocketConstructor;
+  /** The fetch used by SSE, long-polling and client actions. Default: the global one. */
+  fetch?: FetchLike;
   /** Connect as soon as the client is created (default), or on `connect()`. */
   autoConnect?: boolean;
   /** Reconnect backoff caps in milliseconds: full jitter in [0, min(max, min * 2^n)]. Default 500 / 20,000. */
@@ -329,12 +337,16 @@ export class HeraldClient {
 }
 
 function resolveTransports(options: ClientOptions): Transport[] {
-  const wanted = options.transports ?? ['websocket'];
+  const wanted = options.transports ?? ['websocket', 'sse', 'poll'];
   return wanted.map((t) => {
     if (typeof t !== 'string') return t;
     switch (t) {
       case 'websocket':
         return webSocketTransport({ WebSocket: options.WebSocket });
+      case 'sse':
+        return sseTransport({ fetch: options.fetch });
+      case 'poll':
+        return pollTransport({ fetch: options.fetch });
       default:
         throw new Error(`herald: unknown transport "${String(t)}"`);
     }

@@ -14,4 +14,7 @@ export type { ConnectionState } from './link.ts';
 export type { OutboxMessage, OutboxState, PendingPublish, PublishOptions } from './outbox.ts';
 export { indexedDbOutboxStore, memoryOutboxStore, type OutboxStore } from './outbox-store.ts';
 export type { Transport, TransportConnection, TransportHandlers } from './transport.ts';
+export type { FetchLike } from './transports/http.ts';
+export { type PollTransportOptions, pollTransport } from './transports/poll.ts';
+export { sseTransport } from './transports/sse.ts';
 export { type WebSocketConstructor, type WebSocketLike, webSocketTransport } from './transports/websocket.ts';
