@@ -123,6 +123,23 @@ it('a network cut loses and doubles nothing, in either direction', async () => {
   await screenshot(a.page, 'chat-after-cut');
 });
 
+it('a message the hub refuses shows as failed, and can be retried or cancelled', async () => {
+  const room = unique('room');
+  const a = await join(unique('ada'), room);
+  // Over the hub's 64 KiB payload limit: refused, not retried forever.
+  const huge = `too long ${'x'.repeat(70_000)}`;
+  await send(a.page, huge);
+  await expect.poll(() => stateOf(a.page, 'too long')).toBe('failed');
+  await a.page.getByRole('button', { name: 'Retry' }).click();
+  await expect.poll(() => stateOf(a.page, 'too long')).toBe('failed');
+  await screenshot(a.page, 'chat-failed');
+  await a.page.getByRole('button', { name: 'Cancel' }).click();
+  await expect.poll(() => a.page.getByTestId('message').count()).toBe(0);
+  await send(a.page, 'a short one');
+  await expect.poll(() => stateOf(a.page, 'a short one')).toBe('sent ✓');
+  expect(await hubTranscript(room)).toEqual(['a short one']);
+});
+
 it('two tabs of one browser share one connection', async () => {
   const room = unique('room');
   const ada = unique('ada');

@@ -22,7 +22,8 @@ interface Tally {
 
 const SHOWN = 100;
 
-export function LogTail() {
+/** `hubUrl`: this app's `/realtime` mount, or a standalone hub's URL. */
+export function LogTail({ hubUrl }: { hubUrl: string }) {
   const [status, setStatus] = useState('connecting');
   const [lines, setLines] = useState<LogLine[]>([]);
   const [tally, setTally] = useState<Tally>({
@@ -36,7 +37,7 @@ export function LogTail() {
   });
 
   useEffect(() => {
-    const source = new EventSource('/realtime/connection/sse?channel=feed:log');
+    const source = new EventSource(`${hubUrl}/connection/sse?channel=feed:log`);
     source.addEventListener('open', () => {
       setStatus('open');
       setTally((t) => ({ ...t, opens: t.opens + 1 }));
@@ -61,7 +62,7 @@ export function LogTail() {
       setLines((previous) => [{ offset: message.offset, ...message.data }, ...previous].slice(0, SHOWN));
     });
     return () => source.close();
-  }, []);
+  }, [hubUrl]);
 
   return (
     <section>

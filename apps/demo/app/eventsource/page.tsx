@@ -1,3 +1,4 @@
+import { publicHubUrl } from '../../lib/herald.ts';
 import { LogTail } from './log-tail.tsx';
 
 export default function EventSourcePage() {
@@ -9,7 +10,7 @@ export default function EventSourcePage() {
         . Every message's <code>id:</code> is a cursor, so when the stream drops the browser reconnects with{' '}
         <code>Last-Event-ID</code> and the hub sends exactly what was missed.
       </p>
-      <LogTail />
+      <LogTail hubUrl={publicHubUrl} />
     </>
   );
 }
