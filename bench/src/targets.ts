@@ -31,5 +31,5 @@ export const PEERS: TargetName[] = ['ws', 'socketio'];
 
 /** Targets this checkout can run. */
 export function availableTargets(): TargetName[] {
-  return TARGET_NAMES.filter((t) => t !== 'herald-sse');
+  return TARGET_NAMES;
 }

@@ -1,6 +1,7 @@
 import type { TargetName } from '../targets.ts';
 import { rawProtocols } from './raw-protocols.ts';
-import { RawSubscriber } from './raw-subscriber.ts';
+import { SseCounter } from './sse-counter.ts';
+import { WsCounter } from './ws-counter.ts';
 
 export interface CounterEvents {
   ready(counter: Counter): void;
@@ -31,12 +32,12 @@ export interface Counter {
 export function createCounter(target: TargetName, host: string, port: number, channel: string): Counter {
   switch (target) {
     case 'herald-ws':
-      return new RawSubscriber(host, port, rawProtocols.herald, channel);
+      return new WsCounter(host, port, rawProtocols.herald, channel);
     case 'ws':
-      return new RawSubscriber(host, port, rawProtocols.ws, channel);
+      return new WsCounter(host, port, rawProtocols.ws, channel);
     case 'socketio':
-      return new RawSubscriber(host, port, rawProtocols.socketio, channel);
+      return new WsCounter(host, port, rawProtocols.socketio, channel);
     case 'herald-sse':
-      throw new Error('herald-sse counters are not wired yet');
+      return new SseCounter(host, port, channel);
   }
 }

@@ -1,4 +1,5 @@
 import { createClient } from '@herald/client';
+import { EventSource } from 'eventsource';
 import { io } from 'socket.io-client';
 import WebSocket from 'ws';
 import type { TargetName } from '../targets.ts';
@@ -37,14 +38,22 @@ function open(
   onMessage: (stamp: Stamp) => void,
 ): Promise<FullClient> {
   switch (target) {
-    case 'herald-ws':
     case 'herald-sse':
+      // A plain EventSource, as a browser page without the SDK would use the hub.
       return new Promise((resolve, reject) => {
-        const client = createClient({
-          url: base,
-          WebSocket: WebSocket as never,
-          transports: [target === 'herald-ws' ? 'websocket' : ('sse' as never)],
+        const es = new EventSource(`${base}/connection/sse?channel=${encodeURIComponent(channel)}`);
+        es.addEventListener('message', (e) => onMessage((JSON.parse(e.data) as { data: Stamp }).data));
+        es.addEventListener('herald', (e) => {
+          if ((JSON.parse(e.data) as { type: string }).type === 'subscribed')
+            resolve({ close: () => es.close() });
         });
+        es.addEventListener('error', () => {
+          if (es.readyState === EventSource.CLOSED) reject(new Error('EventSource closed'));
+        });
+      });
+    case 'herald-ws':
+      return new Promise((resolve, reject) => {
+        const client = createClient({ url: base, WebSocket: WebSocket as never, transports: ['websocket'] });
         client.subscribe(channel, {
           onPublication: (pub) => onMessage(pub.data as Stamp),
           onSubscribed: () => resolve({ close: () => client.close() }),
