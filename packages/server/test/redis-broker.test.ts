@@ -388,6 +388,28 @@ describe('redis broker: outages', () => {
     expect(resumed).toMatchObject({ epoch: after.epoch, offset: 1, publications: [] });
   });
 
+  it('gives a stream a new epoch when Redis comes back behind what was delivered, so no offset is reused', async () => {
+    const [a, b] = [await node(), await node()];
+    const channel = fresh();
+    await b.broker.subscribe(channel);
+    for (const i of range(1, 10)) await publish(a, channel, i);
+    await eventually(() => b.pubs.length === 10, 'ten delivered');
+    const { epoch } = b.pubs[0];
+    // As if Redis restarted from an older snapshot: the last three publications never happened.
+    await admin
+      .multi()
+      .hset(`herald:{${channel}}:meta`, 'offset', 7)
+      .xdel(`herald:{${channel}}:stream`, '8-0', '9-0', '10-0')
+      .exec();
+    await admin.client('KILL', 'TYPE', 'pubsub');
+    await eventually(async () => (await a.broker.history(channel, { limit: 0 })).epoch !== epoch, 'retired');
+    const next = await publish(a, channel, 'after');
+    expect(next).toMatchObject({ offset: 1, duplicate: false });
+    expect(next.epoch).not.toBe(epoch);
+    await eventually(() => b.pubs.length === 11, 'delivered in the new epoch');
+    expect(b.pubs[10]).toMatchObject({ epoch: next.epoch, offset: 1, data: 'after' });
+  });
+
   it('starts degraded when Redis is not there', async () => {
     const missing = new RedisBroker({ url: 'redis://127.0.0.1:1', startTimeout: 200 });
     await missing.start({ publication: () => undefined, presence: () => undefined });

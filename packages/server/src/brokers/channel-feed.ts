@@ -4,6 +4,9 @@ import type { HistoryPage } from '../core/broker.ts';
 /** Reads the channel's stream: after `since` (nothing if its epoch is not current), or only the position. */
 export type StreamReader = (since: StreamPosition | undefined, limit: number) => Promise<HistoryPage>;
 
+/** Gives the stream a new epoch if it is still behind `delivered` (see RETIRE_SCRIPT). */
+export type EpochRetirer = (delivered: StreamPosition) => Promise<void>;
+
 /** Publications read from the stream per round trip while catching up. */
 const CATCH_UP_BATCH = 1000;
 
@@ -30,6 +33,7 @@ export class ChannelFeed {
   constructor(
     readonly channel: string,
     private readonly read: StreamReader,
+    private readonly retire: EpochRetirer,
     private readonly emit: (pub: Publication) => void,
   ) {}
 
@@ -75,6 +79,12 @@ export class ChannelFeed {
         const readAt = this.received;
         const page = await this.read({ epoch: this.epoch, offset: this.offset }, CATCH_UP_BATCH);
         if (this.closed) return;
+        if (page.epoch === this.epoch && page.offset < this.offset) {
+          // Redis lost publications this node already delivered (a restart from an older snapshot or
+          // AOF): new publications would reuse their offsets. A new epoch makes that a plain reset.
+          await this.retire({ epoch: this.epoch, offset: this.offset });
+          continue;
+        }
         if (page.epoch !== this.epoch) {
           // The stream was reset (lost by Redis, or expired): read the new incarnation from its start.
           this.epoch = page.epoch;

@@ -1,4 +1,4 @@
-import { HeraldError, type PresenceMember, type Publication } from '@herald/protocol';
+import { HeraldError, type PresenceMember, type Publication, type StreamPosition } from '@herald/protocol';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type {
   Broker,
@@ -17,6 +17,7 @@ import {
   PRESENCE_REMOVE_SCRIPT,
   PUBLISH_SCRIPT,
   READ_SCRIPT,
+  RETIRE_SCRIPT,
   RedisKeys,
 } from './redis-scripts.ts';
 
@@ -44,6 +45,7 @@ type Client = Redis | Cluster;
 interface ScriptCommands {
   heraldPublish(...args: Array<string | number>): Promise<[number, string, number]>;
   heraldRead(...args: Array<string | number>): Promise<[string, number, StreamEntry[]]>;
+  heraldRetire(...args: Array<string | number>): Promise<number>;
   heraldPresenceAdd(...args: Array<string | number>): Promise<number>;
   heraldPresenceRemove(...args: Array<string | number>): Promise<number>;
   heraldPresenceList(...args: Array<string | number>): Promise<string[]>;
@@ -92,6 +94,7 @@ export class RedisBroker implements Broker {
     for (const [name, lua, numberOfKeys] of [
       ['heraldPublish', PUBLISH_SCRIPT, 3],
       ['heraldRead', READ_SCRIPT, 2],
+      ['heraldRetire', RETIRE_SCRIPT, 2],
       ['heraldPresenceAdd', PRESENCE_ADD_SCRIPT, 2],
       ['heraldPresenceRemove', PRESENCE_REMOVE_SCRIPT, 2],
       ['heraldPresenceList', PRESENCE_LIST_SCRIPT, 2],
@@ -220,6 +223,7 @@ export class RedisBroker implements Broker {
     const feed = new ChannelFeed(
       channel,
       (since, limit) => this.history(channel, { since, limit }),
+      (delivered) => this.retireEpoch(channel, delivered),
       (pub) => this.handlers?.publication(pub),
     );
     this.feeds.set(channel, feed);
@@ -316,6 +320,24 @@ export class RedisBroker implements Broker {
   }
 
   // ---- internals
+
+  private async retireEpoch(channel: string, delivered: StreamPosition): Promise<void> {
+    const retired = await this.call('retire', () =>
+      this.scripts.heraldRetire(
+        this.keys.meta(channel),
+        this.keys.stream(channel),
+        delivered.epoch,
+        delivered.offset,
+        newEpoch(),
+      ),
+    );
+    if (retired === 1) {
+      this.log.warn(
+        { channel, delivered },
+        'redis lost publications already delivered: stream given a new epoch',
+      );
+    }
+  }
 
   private onMessage(name: string, message: string): void {
     const channel = this.keys.channelOfEvents(name);

@@ -167,6 +167,22 @@ end
 return {epoch, offset, entries}
 `;
 
+/**
+ * KEYS: meta, stream. ARGV: epoch, offset a node has delivered, candidate epoch.
+ * When the stream is behind what was delivered from it (Redis came back from an older snapshot), its
+ * offsets would be handed out again for other publications: it gets a new epoch, so every reader is told.
+ */
+export const RETIRE_SCRIPT = `
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+local offset = tonumber(redis.call('HGET', KEYS[1], 'offset') or '0')
+if epoch == ARGV[1] and offset < tonumber(ARGV[2]) then
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[1], 'epoch', ARGV[3], 'offset', 0)
+  return 1
+end
+return 0
+`;
+
 const prune = `
 -- Members whose expiry passed (their node stopped refreshing them) leave, and everyone is told.
 local function prune(members, expiry, events, now)

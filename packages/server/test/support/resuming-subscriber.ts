@@ -7,6 +7,8 @@ export interface SubscriberTally {
   outOfOrder: number;
   reconnects: number;
   notRecovered: number;
+  /** Subscriptions refused with an error (then retried on a new connection). */
+  refused: number;
 }
 
 /**
@@ -21,6 +23,7 @@ export class ResumingSubscriber {
     outOfOrder: 0,
     reconnects: 0,
     notRecovered: 0,
+    refused: 0,
   };
   epoch = '';
   offset = 0;
@@ -31,7 +34,8 @@ export class ResumingSubscriber {
   private readonly seen: Uint8Array;
 
   constructor(
-    private readonly url: string,
+    /** Where to connect; a function is asked again on every reconnect (to move between nodes). */
+    private readonly url: string | (() => string),
     private readonly channel: string,
     /** Largest offset expected, for exactly-once bookkeeping. */
     maxOffset: number,
@@ -46,7 +50,7 @@ export class ResumingSubscriber {
 
   private connect(onSubscribed?: () => void): void {
     if (this.stopped) return;
-    const ws = new WebSocket(this.url);
+    const ws = new WebSocket(typeof this.url === 'string' ? this.url : this.url());
     this.ws = ws;
     ws.on('open', () => {
       const sub = this.epoch ? { since: { epoch: this.epoch, offset: this.offset } } : {};
@@ -58,6 +62,12 @@ export class ResumingSubscriber {
       else if (frame.type === 'ping') ws.send('{"type":"pong"}');
       else if (frame.id === 1 && frame.result) {
         const sub = frame.result.subs[this.channel];
+        if (sub.error) {
+          // Refused for now (e.g. the broker is unavailable): reconnect and try again.
+          this.tally.refused++;
+          ws.terminate();
+          return;
+        }
         if (sub.recovered === false) this.tally.notRecovered++;
         if (!this.epoch || sub.recovered === false) {
           this.epoch = sub.epoch;

@@ -1,5 +1,5 @@
 import type { Publication, SseControlEvent } from '@herald/protocol';
-import { EventSource } from 'eventsource';
+import { EventSource, type EventSourceInit } from 'eventsource';
 import { expect } from 'vitest';
 import { eventually } from './ws-client.ts';
 
@@ -130,8 +130,9 @@ export class EventSourceSubscriber {
   constructor(
     url: string,
     readonly channels: string[],
+    init?: EventSourceInit,
   ) {
-    this.es = new EventSource(url);
+    this.es = new EventSource(url, init);
     this.es.addEventListener('open', () => {
       this.tally.opens++;
       this.announced.clear();

@@ -94,10 +94,14 @@ export class WsTestClient {
   }
 }
 
-/** Polls `check` until it is true; fails with `message` after `timeoutMs`. */
-export async function eventually(check: () => boolean, message: string, timeoutMs = 15_000): Promise<void> {
+/** Polls `check` (which may be async) until it is true; fails with `message` after `timeoutMs`. */
+export async function eventually(
+  check: () => boolean | Promise<boolean>,
+  message: string,
+  timeoutMs = 15_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out: ${message}`);
     await new Promise((r) => setTimeout(r, 10));
   }
