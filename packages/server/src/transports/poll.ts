@@ -128,11 +128,12 @@ export class PollTransport {
 
   async handle(request: Request): Promise<Response> {
     const input = fromWebRequest(request);
+    const timeout = this.timeoutOf(input);
     const sink = await this.open(input);
     const onAbort = () => sink.finish();
     request.signal.addEventListener('abort', onAbort, { once: true });
     if (request.signal.aborted) sink.finish();
-    sink.hold(this.timeoutOf(input));
+    sink.hold(timeout);
     const result = await sink.answer;
     request.signal.removeEventListener('abort', onAbort);
     return jsonResponse(result);
@@ -156,7 +157,6 @@ export class PollTransport {
     if (channels.length === 0) throw new HeraldError('bad_request', 'name at least one channel');
     const cursorText = input.url.searchParams.get('cursor');
     const cursor = cursorText ? decodeCursor(cursorText) : undefined;
-    this.timeoutOf(input);
     const sink = new PollSink(this);
     const session = await openClientSession(this.hub, sink, input, 'poll');
     try {

@@ -303,6 +303,7 @@ export class SseTransport {
       if (origin !== undefined) cors = corsHeaders(this.hub, origin, input.header('host'));
       sink = await this.open(input);
     } catch (err) {
+      if (!(err instanceof HeraldError)) this.hub.log.error({ err }, 'sse request failed');
       await sendWebResponse(errorResponse(err, cors), res);
       return;
     }
