@@ -588,33 +588,53 @@ export class Connection implements Link {
     }
   }
 
-  /** On a fallback transport, tries the preferred one now and then; when it opens, switches to it. */
+  /**
+   * On a fallback transport, tries the preferred one now and then: a full `connect` handshake (without
+   * channels) on the side. When it succeeds the client switches over: a short planned reconnect that
+   * resumes every channel from its position.
+   */
   private scheduleUpgrade(): void {
     clearTimeout(this.upgradeTimer);
-    this.upgradeTimer = setTimeout(() => {
-      const current = this.attempt;
-      if (!current?.connected || current.index === 0) return;
-      let opened = false;
-      this.probe = this.options.transports[0].open(this.options.url, {
-        open: () => {
-          opened = true;
-          this.probe?.close();
-          this.probe = undefined;
-          if (this.attempt !== current) return;
-          // A short planned reconnect: every subscription resumes from its position on the better transport.
-          this.endAttempt();
-          this.index = 0;
-          this.upgradeDelay = this.options.upgradeRetryDelay;
-          this.openAttempt();
-        },
-        frame: () => undefined,
-        close: () => {
-          this.probe = undefined;
-          if (opened || this.attempt !== current) return;
-          this.upgradeDelay = Math.min(this.upgradeDelay * 2, 10 * 60_000);
-          this.scheduleUpgrade();
-        },
-      });
-    }, this.upgradeDelay);
+    this.upgradeTimer = setTimeout(() => void this.probeUpgrade(), this.upgradeDelay);
+  }
+
+  private async probeUpgrade(): Promise<void> {
+    const current = this.attempt;
+    if (!current?.connected || current.index === 0) return;
+    let token: string | undefined;
+    try {
+      token = await this.token();
+    } catch {
+      token = undefined;
+    }
+    if (this.attempt !== current) return;
+    let settled = false;
+    const settle = (works: boolean) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      this.probe?.close();
+      this.probe = undefined;
+      if (this.attempt !== current) return;
+      if (!works) {
+        this.upgradeDelay = Math.min(this.upgradeDelay * 2, 10 * 60_000);
+        this.scheduleUpgrade();
+        return;
+      }
+      this.endAttempt();
+      this.index = 0;
+      this.upgradeDelay = this.options.upgradeRetryDelay;
+      this.openAttempt();
+    };
+    const timer = setTimeout(() => settle(false), this.options.connectTimeout);
+    const probe = this.options.transports[0].open(this.options.url, {
+      open: () =>
+        probe.send(token ? { id: 1, type: 'connect', token, subs: {} } : { id: 1, type: 'connect' }),
+      frame: (frame) => {
+        if ('id' in frame && frame.id === 1) settle(frame.result !== undefined);
+      },
+      close: () => settle(false),
+    });
+    this.probe = probe;
   }
 }
