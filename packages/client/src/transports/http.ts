@@ -13,7 +13,10 @@ export interface HttpOptions {
 export function fetchOf(options: HttpOptions): FetchLike {
   const f = options.fetch ?? (globalThis.fetch as FetchLike | undefined);
   // Without fetch these transports fail like an unreachable hub, and the client moves on.
-  return f ?? (() => Promise.reject(new Error('fetch is not available here')));
+  if (!f) return () => Promise.reject(new Error('fetch is not available here'));
+  // Called as a connection's method, a browser's fetch throws "Illegal invocation" (its `this` must be
+  // the window); called plainly it is fine. Node's fetch does not care, so only a browser shows this.
+  return (input, init) => f(input, init);
 }
 
 /** An HTTP answer that is not 2xx, with the hub's error body when it sent one. */
