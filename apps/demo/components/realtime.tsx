@@ -32,7 +32,12 @@ export function ConnectionBadge() {
         ? 'reconnecting…'
         : state.status;
   return (
-    <span className={`badge badge-${state.status}`} data-testid="connection-state" data-status={state.status}>
+    <span
+      className={`badge badge-${state.status}`}
+      data-testid="connection-state"
+      data-status={state.status}
+      title={state.status === 'disconnected' ? state.reason : undefined}
+    >
       {label}
     </span>
   );

@@ -159,6 +159,52 @@ it('two tabs of one browser share one connection', async () => {
   expect(sockets, 'the second tab rides on the first tab’s WebSocket').toEqual([]);
 });
 
+it('falls back to SSE, then long-polling, where WebSocket (and then SSE) is blocked', async () => {
+  const room = unique('room');
+  const [ada, bob] = [unique('ada'), unique('bob')];
+  const b = await join(bob, room);
+  // Ada's browser sits behind something that lets no WebSocket through.
+  const network = await Network.start();
+  const context = await signedIn(browser, ada, network.url);
+  cleanups.push(
+    () => network.close(),
+    () => context.close(),
+  );
+  await context.routeWebSocket(/\/connection\/websocket/, (ws) =>
+    ws.close({ code: 1008, reason: 'blocked' }),
+  );
+  const page = await context.newPage();
+  await page.goto(`/chat/${room}`);
+  await expect.poll(() => page.getByTestId('connection-state').textContent()).toBe('connected · sse');
+  await expect.poll(() => b.page.getByTestId('present-user').allTextContents()).toEqual([ada, bob].sort());
+  await send(page, 'ada over sse');
+  await expect.poll(() => stateOf(page, 'ada over sse')).toBe('sent ✓');
+  await send(b.page, 'bob to sse');
+  await expect.poll(() => transcript(page)).toEqual(['ada over sse', 'bob to sse']);
+  await screenshot(page, 'chat-sse');
+
+  // Now SSE is blocked too: the next connection falls back to long-polling and resumes the room.
+  await context.route(/\/connection\/sse/, (route) => route.abort());
+  await network.cut(context);
+  await send(b.page, 'bob while ada reconnects');
+  await network.restore(context);
+  await expect
+    .poll(() => page.getByTestId('connection-state').textContent(), { timeout: 30_000 })
+    .toBe('connected · poll');
+  await send(page, 'ada over long-polling');
+  await send(b.page, 'bob to the poller');
+  const expected = [
+    'ada over sse',
+    'bob to sse',
+    'bob while ada reconnects',
+    'ada over long-polling',
+    'bob to the poller',
+  ];
+  await expect.poll(() => hubTranscript(room)).toEqual(expected);
+  await expect.poll(() => transcript(page)).toEqual(expected);
+  await expect.poll(() => transcript(b.page)).toEqual(expected);
+}, 90_000);
+
 it('a long room renders a window of its lines and loads older ones on scroll-back', async () => {
   const room = unique('long');
   const a = await join(unique('ada'), room);
