@@ -388,6 +388,29 @@ describe('redis broker: outages', () => {
     expect(resumed).toMatchObject({ epoch: after.epoch, offset: 1, publications: [] });
   });
 
+  it('answers unavailable within the command timeout when Redis hangs, and reports it unhealthy', async () => {
+    own = await RedisServer.start();
+    const [a, b] = [await node({}, own), await node({}, own)];
+    const channel = fresh();
+    await b.broker.subscribe(channel);
+    await publish(a, channel, 1);
+    own.pause();
+    try {
+      const started = Date.now();
+      await expect(publish(a, channel, 2)).rejects.toMatchObject({ code: 'unavailable' });
+      expect(Date.now() - started).toBeLessThan(5_000); // commandTimeout is 1 s here
+      await eventually(() => !a.broker.healthy(), 'a hung Redis is unhealthy');
+    } finally {
+      own.resume();
+    }
+    await eventually(() => a.broker.healthy(), 'healthy again');
+    await publish(a, channel, 3);
+    await eventually(() => offsetsOf(b.pubs, channel).at(-1) === 3, 'delivery resumed');
+    // Whether the timed-out publish was applied is unknown to the publisher; either way b has no gap.
+    const offsets = offsetsOf(b.pubs, channel);
+    expect(offsets).toEqual(Array.from({ length: offsets.length }, (_, i) => i + 1));
+  });
+
   it('gives a stream a new epoch when Redis comes back behind what was delivered, so no offset is reused', async () => {
     const [a, b] = [await node(), await node()];
     const channel = fresh();

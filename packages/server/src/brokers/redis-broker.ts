@@ -109,7 +109,6 @@ export class RedisBroker implements Broker {
 
   private connect(role: string): Client {
     const options: RedisOptions = {
-      lazyConnect: true,
       // Fail at once while disconnected, never queue: a publisher gets `unavailable` rather than a hang,
       // and a command that was in flight when the connection dropped is failed, not resent blindly.
       enableOfflineQueue: false,
@@ -122,11 +121,12 @@ export class RedisBroker implements Broker {
     };
     const client: Client = this.options.cluster
       ? new Cluster([this.options.url], {
+          lazyConnect: true,
           enableOfflineQueue: false,
           redisOptions: options,
           clusterRetryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 5), 1_000),
         })
-      : new Redis(this.options.url, options);
+      : new Redis(this.options.url, { ...options, lazyConnect: true });
     let lastError = '';
     client.on('error', (err: Error) => {
       // One line per distinct failure, not one per reconnect attempt.

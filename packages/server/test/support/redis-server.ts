@@ -1,8 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { freePort } from './process.ts';
 
 export interface RedisServerOptions {
@@ -29,6 +30,12 @@ export class RedisServer {
     const server = new RedisServer(await freePort(), options);
     await server.launch();
     return server;
+  }
+
+  /** The running server's process id. */
+  get pid(): number {
+    if (!this.child?.pid) throw new Error('redis-server is not running');
+    return this.child.pid;
   }
 
   get url(): string {
@@ -96,6 +103,15 @@ export class RedisServer {
     this.child = null;
   }
 
+  /** Freezes it (SIGSTOP): the port stays open but nothing is answered, like a hung server. */
+  pause(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.child?.kill('SIGCONT');
+  }
+
   /** Starts it again on the same port (with its data if persistent). */
   async restart(): Promise<void> {
     await this.kill();
@@ -105,5 +121,44 @@ export class RedisServer {
   async stop(): Promise<void> {
     await this.kill();
     rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+const run = promisify(execFile);
+
+/**
+ * A private Redis Cluster: `masters` cluster-enabled servers (no replicas) on free ports, their slots
+ * assigned by `redis-cli --cluster create`. Resolves once every node reports `cluster_state:ok`.
+ */
+export async function startRedisCluster(masters = 3): Promise<RedisServer[]> {
+  const servers: RedisServer[] = [];
+  try {
+    for (let i = 0; i < masters; i++) {
+      const busPort = String(await freePort());
+      const args = [
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        'nodes.conf',
+        '--cluster-port',
+        busPort,
+      ];
+      servers.push(await RedisServer.start({ args }));
+    }
+    const nodes = servers.map((s) => `127.0.0.1:${s.port}`);
+    await run('redis-cli', ['--cluster', 'create', ...nodes, '--cluster-replicas', '0', '--cluster-yes']);
+    const deadline = Date.now() + 20_000;
+    for (const server of servers) {
+      for (;;) {
+        const { stdout } = await run('redis-cli', ['-p', String(server.port), 'cluster', 'info']);
+        if (stdout.includes('cluster_state:ok')) break;
+        if (Date.now() > deadline) throw new Error(`redis cluster not ready:\n${stdout}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    return servers;
+  } catch (err) {
+    await Promise.all(servers.map((s) => s.stop()));
+    throw err;
   }
 }
