@@ -245,3 +245,26 @@ it('a long room renders a window of its lines and loads older ones on scroll-bac
   expect(Number(await list.getAttribute('data-rendered'))).toBeLessThan(60);
   await screenshot(a.page, 'chat-long-room');
 }, 120_000);
+
+it('when the tab holding the connection closes, another tab takes it over and misses nothing', async () => {
+  const room = unique('room');
+  const ada = unique('ada');
+  const first = await join(ada, room); // the first tab opens the connection
+  const second = await first.context.newPage();
+  await second.goto(`/chat/${room}`);
+  await connected(second);
+  await send(second, 'before the hand-over');
+  await expect.poll(() => transcript(second)).toEqual(['before the hand-over']);
+  await first.page.close();
+  await hubApi('publish', {
+    channel: `chat:${room}`,
+    data: { id: unique('m'), user: 'server', text: 'during the hand-over', at: Date.now() },
+  });
+  await connected(second);
+  await expect.poll(() => transcript(second)).toEqual(['before the hand-over', 'during the hand-over']);
+  const presence = () =>
+    hubApi<{ members: Record<string, unknown> }>('presence', { channel: `chat:${room}` }).then(
+      (r) => Object.keys(r.members).length,
+    );
+  await expect.poll(presence).toBe(1); // the second tab's own connection now
+});

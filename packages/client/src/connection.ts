@@ -360,6 +360,15 @@ export class Connection implements Link {
     return this.lastToken;
   }
 
+  /** A token, or none when `getToken` failed (the caller decides what that means). */
+  private async tokenOrNone(): Promise<string | undefined> {
+    try {
+      return await this.token();
+    } catch {
+      return undefined;
+    }
+  }
+
   private async sendConnect(attempt: Attempt): Promise<void> {
     const subs: Record<string, SubscribeOptions> = {};
     const included: WireSub[] = [];
@@ -565,12 +574,7 @@ export class Connection implements Link {
   private async refresh(attempt: Attempt): Promise<void> {
     clearTimeout(this.refreshTimer);
     if (!this.options.getToken) return;
-    let token: string | undefined;
-    try {
-      token = await this.token();
-    } catch {
-      token = undefined;
-    }
+    const token = await this.tokenOrNone();
     if (this.attempt !== attempt) return;
     if (!token) {
       this.abort(attempt, CloseCodes.tokenExpired, 'getToken gave no token to refresh with');
@@ -601,12 +605,7 @@ export class Connection implements Link {
   private async probeUpgrade(): Promise<void> {
     const current = this.attempt;
     if (!current?.connected || current.index === 0) return;
-    let token: string | undefined;
-    try {
-      token = await this.token();
-    } catch {
-      token = undefined;
-    }
+    const token = await this.tokenOrNone();
     if (this.attempt !== current) return;
     let settled = false;
     const settle = (works: boolean) => {
