@@ -88,11 +88,22 @@ class Writer {
 
   /** Length byte and UTF-8 bytes of `text` (epochs are ASCII in practice: no encoder needed then). */
   shortString(text: string): void {
-    if (/^[\x20-\x7e]*$/.test(text) && text.length <= MAX_EPOCH_BYTES) {
-      this.u8(text.length);
-      this.room(text.length);
-      for (let i = 0; i < text.length; i++) this.bytes[this.length++] = text.charCodeAt(i);
-      return;
+    const n = text.length;
+    if (n <= MAX_EPOCH_BYTES) {
+      this.room(n + 1);
+      const b = this.bytes;
+      const start = this.length;
+      b[start] = n;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = text.charCodeAt(i);
+        if (c > 0x7f) break;
+        b[start + 1 + i] = c;
+      }
+      if (i === n) {
+        this.length = start + 1 + n;
+        return;
+      }
     }
     const bytes = utf8.encode(text);
     if (bytes.length > MAX_EPOCH_BYTES) throw new RangeError('epoch longer than 255 bytes');
@@ -143,22 +154,31 @@ class Reader {
 
 // ---- base64url (btoa/atob exist in browsers and Node, so the codec has no dependency)
 
-const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+const ALPHABET = new Uint8Array(64);
+for (const [i, c] of [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'].entries()) {
+  ALPHABET[i] = c.charCodeAt(0);
+}
 
-/** By hand rather than btoa: servers encode a cursor per event per stream, so it is on the hot path. */
-function toBase64url(bytes: Uint8Array, length: number): string {
-  let out = '';
+/** base64url of `bytes[0, length)` as ASCII into `out`, which it grows if needed; returns `out`. */
+function toBase64urlAscii(bytes: Uint8Array, length: number, out: Uint8Array): Uint8Array {
+  const size = Math.ceil((length * 4) / 3);
+  const ascii = out.length >= size ? out : new Uint8Array(size * 2);
+  let o = 0;
   let i = 0;
   for (; i + 2 < length; i += 3) {
     const n = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
-    out += ALPHABET[n >>> 18] + ALPHABET[(n >>> 12) & 63] + ALPHABET[(n >>> 6) & 63] + ALPHABET[n & 63];
+    ascii[o++] = ALPHABET[n >>> 18];
+    ascii[o++] = ALPHABET[(n >>> 12) & 63];
+    ascii[o++] = ALPHABET[(n >>> 6) & 63];
+    ascii[o++] = ALPHABET[n & 63];
   }
   if (i < length) {
     const n = (bytes[i] << 16) | (i + 1 < length ? bytes[i + 1] << 8 : 0);
-    out += ALPHABET[n >>> 18] + ALPHABET[(n >>> 12) & 63];
-    if (i + 1 < length) out += ALPHABET[(n >>> 6) & 63];
+    ascii[o++] = ALPHABET[n >>> 18];
+    ascii[o++] = ALPHABET[(n >>> 12) & 63];
+    if (i + 1 < length) ascii[o++] = ALPHABET[(n >>> 6) & 63];
   }
-  return out;
+  return ascii;
 }
 
 function fromBase64url(text: string): Uint8Array {
@@ -172,31 +192,52 @@ function fromBase64url(text: string): Uint8Array {
 
 // ---- cursor
 
-/** Reused by every encode (encoding is synchronous), so a hot loop allocates only its result. */
-const scratch = new Writer();
-
 export type CursorPositions =
   | Iterable<readonly [channel: string, position: StreamPosition]>
   | Record<string, StreamPosition>;
 
-/** Encodes the position of each channel. */
-export function encodeCursor(positions: CursorPositions): string {
-  const entries =
-    Symbol.iterator in positions
-      ? [...(positions as Iterable<readonly [string, StreamPosition]>)]
-      : Object.entries(positions);
+/** A channel's position with its cursor key worked out once: what servers keep per stream. */
+export interface CursorEntry extends StreamPosition {
+  readonly key: number;
+}
+
+/** Reused by every encode (encoding is synchronous), so the hot path allocates nothing but its result. */
+const scratch = new Writer();
+let scratchAscii: Uint8Array = new Uint8Array(64);
+
+/**
+ * The cursor of `entries` as base64url ASCII bytes, for servers that write it straight into a message.
+ * The bytes are a view of a shared buffer: use them before the next encode.
+ */
+export function encodeCursorAscii(entries: readonly CursorEntry[]): Uint8Array {
   const w = scratch;
   w.length = 0;
   w.u8(VERSION);
   w.varint(entries.length);
-  for (const [channel, { epoch, offset }] of entries) {
+  for (const { key, epoch, offset } of entries) {
     if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError('offset must be a safe integer');
-    w.u32(channelKey(channel));
+    w.u32(key);
     w.shortString(epoch);
     w.varint(offset);
   }
   w.u32(fnv1a(w.bytes, w.length));
-  return toBase64url(w.bytes, w.length);
+  scratchAscii = toBase64urlAscii(w.bytes, w.length, scratchAscii);
+  return scratchAscii.subarray(0, Math.ceil((w.length * 4) / 3));
+}
+
+const ascii = new TextDecoder();
+
+/** Encodes the position of each channel. */
+export function encodeCursor(positions: CursorPositions): string {
+  const pairs =
+    Symbol.iterator in positions
+      ? [...(positions as Iterable<readonly [string, StreamPosition]>)]
+      : Object.entries(positions);
+  return ascii.decode(
+    encodeCursorAscii(
+      pairs.map(([channel, { epoch, offset }]) => ({ key: channelKey(channel), epoch, offset })),
+    ),
+  );
 }
 
 /** A decoded cursor: channel positions looked up by name. */

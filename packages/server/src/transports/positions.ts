@@ -1,6 +1,8 @@
 import {
   type Cursor,
-  encodeCursor,
+  type CursorEntry,
+  channelKey,
+  encodeCursorAscii,
   type Publication,
   type StreamPosition,
   type SubscribedEvent,
@@ -9,41 +11,70 @@ import {
 import type { PositionedSubscription } from '../core/hub.ts';
 import type { Session } from '../core/session.ts';
 
+const ID_FIELD = Buffer.from('id: ');
+
+/** A channel's position with its cursor key, updated in place as publications go out. */
+interface Entry extends CursorEntry {
+  epoch: string;
+  offset: number;
+}
+
 /**
  * What a cursor client (SSE, long-polling) has been sent of each channel. Its cursor is what the client
  * resumes from, so a position moves only as publications are handed to the client, never ahead.
  */
 export class ChannelPositions {
-  private readonly positions = new Map<string, StreamPosition>();
+  private readonly byChannel = new Map<string, Entry>();
+  /** The same entries in an array, for the encoder (channels change rarely; positions on every event). */
+  private entries: Entry[] = [];
 
   get size(): number {
-    return this.positions.size;
+    return this.entries.length;
   }
 
   cursor(): string {
-    return encodeCursor(this.positions);
+    return Buffer.from(encodeCursorAscii(this.entries)).toString('latin1');
+  }
+
+  /** `id: <cursor>\n` for an SSE event, written straight from the encoder's bytes. */
+  idLine(): Buffer {
+    const ascii = encodeCursorAscii(this.entries);
+    const line = Buffer.allocUnsafe(ID_FIELD.length + ascii.length + 1);
+    line.set(ID_FIELD, 0);
+    line.set(ascii, ID_FIELD.length);
+    line[line.length - 1] = 0x0a;
+    return line;
   }
 
   advance(pub: Publication): void {
-    const position = this.positions.get(pub.channel);
-    if (position) {
-      position.epoch = pub.epoch;
-      position.offset = pub.offset;
-    } else {
-      this.positions.set(pub.channel, { epoch: pub.epoch, offset: pub.offset });
+    this.set(pub.channel, pub);
+  }
+
+  private set(channel: string, { epoch, offset }: StreamPosition): void {
+    const entry = this.byChannel.get(channel);
+    if (entry) {
+      entry.epoch = epoch;
+      entry.offset = offset;
+      return;
     }
+    const created: Entry = { key: channelKey(channel), epoch, offset };
+    this.byChannel.set(channel, created);
+    this.entries.push(created);
   }
 
   /** Before resuming: keep the client's own positions, so a cut before they are all renewed loses none. */
   hold(cursor: Cursor, channels: string[]): void {
     for (const channel of channels) {
       const position = cursor.position(channel);
-      if (position) this.positions.set(channel, position);
+      if (position) this.set(channel, position);
     }
   }
 
   delete(channel: string): void {
-    this.positions.delete(channel);
+    const entry = this.byChannel.get(channel);
+    if (!entry) return;
+    this.byChannel.delete(channel);
+    this.entries = this.entries.filter((e) => e !== entry);
   }
 
   /**
@@ -60,7 +91,7 @@ export class ChannelPositions {
   ): Promise<{ subscribed: SubscribedEvent; positioned: PositionedSubscription }> {
     const positioned = await session.subscribe(channel, options);
     const { epoch, offset, recovered } = positioned.result;
-    this.positions.set(channel, recovered ? { ...options.since! } : { epoch, offset });
+    this.set(channel, recovered ? options.since! : { epoch, offset });
     const subscribed: SubscribedEvent = { type: 'subscribed', channel, epoch, offset };
     if (recovered !== undefined || resuming) subscribed.recovered = recovered ?? false;
     return { subscribed, positioned };

@@ -55,10 +55,6 @@ function sseBody(delivery: Delivery): Buffer {
   return delivery.sseBody;
 }
 
-function idLine(cursor: string): Buffer {
-  return Buffer.from(`id: ${cursor}\n`);
-}
-
 /** Where a stream's bytes go: a Node response (the hub's own server) or a web stream (route handlers). */
 interface StreamOutput {
   write(chunk: Buffer): void;
@@ -144,10 +140,10 @@ class SseSink implements Sink {
   sendPublication(delivery: Delivery): void {
     this.positions.advance(delivery.pub);
     if (this.positions.size === 1) {
-      delivery.sseSolo ??= Buffer.concat([idLine(this.positions.cursor()), sseBody(delivery)]);
+      delivery.sseSolo ??= Buffer.concat([this.positions.idLine(), sseBody(delivery)]);
       this.enqueue(delivery.sseSolo);
     } else {
-      this.enqueue(idLine(this.positions.cursor()));
+      this.enqueue(this.positions.idLine());
       this.enqueue(sseBody(delivery));
     }
   }
