@@ -221,6 +221,19 @@ describe('redis broker: delivery between nodes', () => {
     expect(a.pubs[0]).toMatchObject({ offset: 2, data: 'heard' });
   });
 
+  it('ignores messages on its channels that Herald did not write, and goes on', async () => {
+    const [a, b] = [await node(), await node()];
+    const channel = fresh();
+    await b.broker.subscribe(channel);
+    for (const junk of ['p{not a publication', 'j{"half":', 'xyz', '']) {
+      await admin.publish(`herald:{${channel}}:events`, junk);
+    }
+    await publish(a, channel, 'fine');
+    await eventually(() => b.pubs.length === 1, 'the real publication delivered');
+    expect(b.pubs[0]).toMatchObject({ offset: 1, data: 'fine' });
+    expect(b.presence).toEqual([]);
+  });
+
   it('catches up from the stream when its pub/sub connection drops while others publish', async () => {
     const [a, b] = [await node(), await node()];
     const channel = fresh();

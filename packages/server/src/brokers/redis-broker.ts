@@ -309,6 +309,7 @@ export class RedisBroker implements Broker {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.up = false;
     clearInterval(this.sweeper);
     for (const feed of this.feeds.values()) feed.close();
     this.feeds.clear();
@@ -341,12 +342,19 @@ export class RedisBroker implements Broker {
 
   private onMessage(name: string, message: string): void {
     const channel = this.keys.channelOfEvents(name);
+    const feed = this.feeds.get(channel);
+    if (!feed) return;
     const kind = message[0];
-    if (kind === 'p') {
-      this.feeds.get(channel)?.receive(parsePublication(channel, message));
-    } else if ((kind === 'j' || kind === 'l') && this.feeds.has(channel)) {
-      const member = JSON.parse(message.slice(1)) as PresenceMember;
-      this.handlers?.presence({ type: kind === 'j' ? 'join' : 'leave', channel, member });
+    try {
+      if (kind === 'p') {
+        feed.receive(parsePublication(channel, message));
+      } else if (kind === 'j' || kind === 'l') {
+        const member = JSON.parse(message.slice(1)) as PresenceMember;
+        this.handlers?.presence({ type: kind === 'j' ? 'join' : 'leave', channel, member });
+      }
+    } catch (err) {
+      // Not written by Herald's scripts (someone else PUBLISHed on the channel): ignore it, loudly.
+      this.log.warn({ channel, err: (err as Error).message }, 'unreadable message on a redis events channel');
     }
   }
 
@@ -386,7 +394,8 @@ export class RedisBroker implements Broker {
   }
 
   private updateHealth(): void {
-    const up = !this.closed && this.cmd.status === 'ready' && this.sub.status === 'ready' && this.probeOk;
+    if (this.closed) return;
+    const up = this.cmd.status === 'ready' && this.sub.status === 'ready' && this.probeOk;
     if (up === this.up) return;
     this.up = up;
     if (this.handlers) this.handlers.health?.(up);
