@@ -10,7 +10,13 @@ const hostname = process.env.HOST ?? '127.0.0.1';
 
 if (!dev && (await ensureBuild())) console.log('herald demo: built');
 await demoHub();
-const app = await startNextServer({ dir: DEMO_DIR, dev, port, hostname, basePath: '/realtime' });
+const app = await startNextServer({ dir: DEMO_DIR, dev, port, hostname, basePath: '/realtime' }).catch(
+  (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EADDRINUSE') throw err;
+    console.error(`herald demo: port ${port} on ${hostname} is in use; set PORT to another one`);
+    process.exit(1);
+  },
+);
 console.log(`herald demo: ready on ${app.url} (${dev ? 'development' : 'production'})`);
 
 let stopping = false;

@@ -1,22 +1,9 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { connectBrowser, hubApi, screenshot, signedIn, unique } from './support/browser.ts';
+import type { BrowserContext, Page } from 'playwright-core';
+import { expect, it } from 'vitest';
+import { browserPerFile, hubApi, screenshot, signedIn, unique } from './support/browser.ts';
 import { Network } from './support/network.ts';
 
-let browser: Browser;
-const cleanups: Array<() => Promise<unknown>> = [];
-
-beforeAll(async () => {
-  browser = await connectBrowser();
-});
-
-afterEach(async () => {
-  for (const close of cleanups.splice(0).reverse()) await close();
-});
-
-afterAll(async () => {
-  await browser?.close();
-});
+const chrome = browserPerFile();
 
 /** A signed-in user on a network path of their own, with the room open. */
 async function join(
@@ -24,8 +11,8 @@ async function join(
   room: string,
 ): Promise<{ context: BrowserContext; page: Page; network: Network }> {
   const network = await Network.start();
-  const context = await signedIn(browser, name, network.url);
-  cleanups.push(
+  const context = await signedIn(chrome.browser, name, network.url);
+  chrome.onCleanup(
     () => network.close(),
     () => context.close(),
   );
@@ -165,8 +152,8 @@ it('falls back to SSE, then long-polling, where WebSocket (and then SSE) is bloc
   const b = await join(bob, room);
   // Ada's browser sits behind something that lets no WebSocket through.
   const network = await Network.start();
-  const context = await signedIn(browser, ada, network.url);
-  cleanups.push(
+  const context = await signedIn(chrome.browser, ada, network.url);
+  chrome.onCleanup(
     () => network.close(),
     () => context.close(),
   );

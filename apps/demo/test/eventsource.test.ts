@@ -1,28 +1,20 @@
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { connectBrowser, hubApi, newContext, screenshot } from './support/browser.ts';
+import type { Page } from 'playwright-core';
+import { expect, it } from 'vitest';
+import { browserPerFile, hubApi, newContext, screenshot } from './support/browser.ts';
 import { Network } from './support/network.ts';
 
 // The page holds nothing but the browser's own EventSource; these tests check that its automatic
 // reconnect (with Last-Event-ID) resumes the stream with nothing lost or doubled.
 
-let browser: Browser;
-let network: Network;
-
-beforeAll(async () => {
-  browser = await connectBrowser();
-  network = await Network.start();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await network?.close();
-});
+const chrome = browserPerFile();
 
 const number = async (page: Page, testId: string) => Number(await page.getByTestId(testId).textContent());
 
 it('resumes losslessly when the hub ends the stream and when the network drops it', async () => {
-  const context = await newContext(browser, network.url);
+  const network = await Network.start();
+  chrome.onCleanup(() => network.close());
+  const context = await newContext(chrome.browser, network.url);
+  chrome.onCleanup(() => context.close());
   const page = await context.newPage();
   const sockets: string[] = [];
   page.on('websocket', (ws) => sockets.push(ws.url()));
@@ -57,5 +49,4 @@ it('resumes losslessly when the hub ends the stream and when the network drops i
   expect(received).toBe((await number(page, 'es-last-offset')) - Number(first) + 1);
   expect(sockets, 'the page opens no WebSocket: EventSource only').toEqual([]);
   await screenshot(page, 'eventsource');
-  await context.close();
 }, 90_000);

@@ -1,22 +1,14 @@
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { connectBrowser, newContext, screenshot, signedIn, unique } from './support/browser.ts';
+import { expect, it } from 'vitest';
+import { browserPerFile, newContext, screenshot, signedIn, unique } from './support/browser.ts';
 
 // The pages that follow a server-side producer: each subscribes first, then a Server Action (or an
 // always-on feed) publishes, and the page renders what arrives.
 
-let browser: Browser;
-
-beforeAll(async () => {
-  browser = await connectBrowser();
-});
-
-afterAll(async () => {
-  await browser?.close();
-});
+const chrome = browserPerFile();
 
 it('a job started by a Server Action drives its progress bar to 100%', async () => {
-  const context = await newContext(browser);
+  const context = await newContext(chrome.browser);
+  chrome.onCleanup(() => context.close());
   const page = await context.newPage();
   await page.goto('/jobs');
   await page.getByRole('button', { name: 'Start a job' }).click();
@@ -25,11 +17,11 @@ it('a job started by a Server Action drives its progress bar to 100%', async () 
   await expect.poll(() => job.getAttribute('data-progress')).toBe('100');
   await expect.poll(() => job.getByRole('progressbar').getAttribute('aria-valuenow')).toBe('100');
   await screenshot(page, 'jobs');
-  await context.close();
 });
 
 it('an answer streams token by token until done', async () => {
-  const context = await newContext(browser);
+  const context = await newContext(chrome.browser);
+  chrome.onCleanup(() => context.close());
   const page = await context.newPage();
   await page.goto('/answer');
   await page.getByLabel('question').fill('What is an epoch?');
@@ -42,11 +34,11 @@ it('an answer streams token by token until done', async () => {
     /^You asked about "What is an epoch"\. .* This answer was streamed token by token over one channel\.$/,
   );
   await screenshot(page, 'answer');
-  await context.close();
 });
 
 it('the dashboard starts from history and keeps charting live samples', async () => {
-  const context = await newContext(browser);
+  const context = await newContext(chrome.browser);
+  chrome.onCleanup(() => context.close());
   const page = await context.newPage();
   await page.goto('/dashboard');
   const samples = async () => Number(await page.getByTestId('dashboard-samples').textContent());
@@ -55,14 +47,15 @@ it('the dashboard starts from history and keeps charting live samples', async ()
   await expect.poll(samples).toBeGreaterThan(first);
   expect(await page.locator('svg.chart polyline').count()).toBe(3);
   await screenshot(page, 'dashboard');
-  await context.close();
 });
 
 it('a notification reaches only its recipient, live', async () => {
   const alice = unique('alice');
   const bob = unique('bob');
-  const aliceContext = await signedIn(browser, alice);
-  const bobContext = await signedIn(browser, bob);
+  const aliceContext = await signedIn(chrome.browser, alice);
+  chrome.onCleanup(() => aliceContext.close());
+  const bobContext = await signedIn(chrome.browser, bob);
+  chrome.onCleanup(() => bobContext.close());
   const bobPage = await bobContext.newPage();
   await bobPage.goto('/notifications');
   await expect
@@ -79,6 +72,4 @@ it('a notification reaches only its recipient, live', async () => {
     .toContain(`${alice} your build finished`);
   expect(await alicePage.getByTestId('notifications').getAttribute('data-count')).toBe('0');
   await screenshot(bobPage, 'notifications');
-  await aliceContext.close();
-  await bobContext.close();
 });

@@ -1,20 +1,12 @@
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { connectBrowser, newContext, screenshot, signedIn, unique } from './support/browser.ts';
+import { expect, it } from 'vitest';
+import { browserPerFile, newContext, screenshot, signedIn, unique } from './support/browser.ts';
 
-let browser: Browser;
-
-beforeAll(async () => {
-  browser = await connectBrowser();
-});
-
-afterAll(async () => {
-  await browser?.close();
-});
+const chrome = browserPerFile();
 
 it('signs in through the form, then finds a chat room by name', async () => {
   const name = unique('ada');
-  const context = await signedIn(browser, name);
+  const context = await signedIn(chrome.browser, name);
+  chrome.onCleanup(() => context.close());
   const page = await context.newPage();
   await page.goto('/signin');
   await expect.poll(() => page.getByTestId('signed-in-user').textContent()).toBe(name);
@@ -25,11 +17,11 @@ it('signs in through the form, then finds a chat room by name', async () => {
   await page.waitForURL((url) => url.pathname === '/chat/from-the-form');
   await page.goBack();
   await screenshot(page, 'chat-index');
-  await context.close();
 });
 
 it('renders the home page with a link to every demo', async () => {
-  const context = await newContext(browser);
+  const context = await newContext(chrome.browser);
+  chrome.onCleanup(() => context.close());
   const page = await context.newPage();
   await page.goto('/');
   for (const title of [
@@ -45,5 +37,4 @@ it('renders the home page with a link to every demo', async () => {
       .toBe(1);
   }
   await screenshot(page, 'home');
-  await context.close();
 });

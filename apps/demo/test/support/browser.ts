@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
-import { expect, inject } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, inject } from 'vitest';
 import { ARTIFACTS, E2E_API_KEY } from './constants.ts';
 
 export const demoUrl = inject('demoUrl');
@@ -8,9 +8,37 @@ export const demoUrl = inject('demoUrl');
 /** Every wait in a browser test is bounded by this (Playwright's default is 30 s). */
 export const WAIT_MS = 15_000;
 
-/** The run's one Chromium (started by the global setup), connected for this test file. */
+/** The run's one Chromium (started by the global setup). */
 export function connectBrowser(): Promise<Browser> {
   return chromium.connect(inject('browserEndpoint'));
+}
+
+/**
+ * For a test file: the run's one Chromium (started by the global setup), connected before the file's tests
+ * and let go after them, and whatever a test registers with `onCleanup` closed after that test.
+ */
+export function browserPerFile(): {
+  readonly browser: Browser;
+  onCleanup(...close: Array<() => Promise<unknown>>): void;
+} {
+  let browser: Browser | undefined;
+  const cleanups: Array<() => Promise<unknown>> = [];
+  beforeAll(async () => {
+    browser = await connectBrowser();
+  });
+  afterEach(async () => {
+    for (const close of cleanups.splice(0).reverse()) await close();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+  return {
+    get browser() {
+      if (!browser) throw new Error('the browser connects in beforeAll');
+      return browser;
+    },
+    onCleanup: (...close) => cleanups.push(...close),
+  };
 }
 
 /** A fresh browser profile; `baseURL` defaults to the demo server (a `Network` URL routes through it). */
