@@ -9,6 +9,20 @@ const MESSAGES = [
   'GET /health 200',
 ];
 
+interface HubStats {
+  sessions: number;
+  published: number;
+  delivered: number;
+}
+
+/** The hub's counters: the embedded hub's, or those a standalone hub reports on `/health`. */
+async function hubStats(): Promise<HubStats> {
+  const remote = process.env.HERALD_URL;
+  if (!remote) return (await demoHub()).getStats();
+  const res = await fetch(`${remote.replace(/\/+$/, '')}/health`);
+  return (await res.json()) as HubStats;
+}
+
 /**
  * The always-on publishers behind the dashboard and the log tail: once a second the hub's own numbers on
  * `dashboard:hub`, and twice a second a numbered log line on `feed:log`. One set per process, however many
@@ -21,8 +35,8 @@ export function startFeeds(): void {
 
   let last = { at: Date.now(), published: 0, delivered: 0 };
   const dashboard = setInterval(async () => {
-    const hub = await demoHub();
-    const stats = hub.getStats();
+    const stats = await hubStats().catch(() => null);
+    if (!stats) return;
     const now = Date.now();
     const seconds = Math.max(0.001, (now - last.at) / 1000);
     const point = {

@@ -24,7 +24,7 @@ export interface HeraldRoutesOptions {
  * // app/realtime/[...herald]/route.ts
  * export const dynamic = 'force-dynamic';
  * export const runtime = 'nodejs';
- * export const { GET, POST } = heraldRoutes(getHub);
+ * export const { GET, POST, OPTIONS } = heraldRoutes(getHub);
  * ```
  */
 export function heraldRoutes(hub: HubSource = getHub, options: HeraldRoutesOptions = {}) {
@@ -32,7 +32,8 @@ export function heraldRoutes(hub: HubSource = getHub, options: HeraldRoutesOptio
     const basePath = options.basePath ?? (await mountPath(request, context));
     return unbuffered(await handleRequest(request, await resolveHub(hub), basePath));
   };
-  return { GET: handle, POST: handle };
+  // OPTIONS too: Next.js would otherwise answer CORS preflights itself, without the hub's CORS headers.
+  return { GET: handle, POST: handle, OPTIONS: handle };
 }
 
 /** The mount path: the request path without the segments the catch-all parameter matched. */

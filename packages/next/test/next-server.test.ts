@@ -120,6 +120,22 @@ describe('SSE, long-polling and client actions through the route handlers', () =
     await expect.poll(members, { timeout: 15_000 }).toBe(0);
   });
 
+  it('answers CORS preflights with the hub, not Next.js', async () => {
+    const preflight = await fetch(`${app.url}/realtime/connection/publish`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: 'https://elsewhere.example',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type, authorization',
+      },
+    });
+    expect(preflight.status).toBe(204);
+    // The hub's own answer (allowedOrigins defaults to any); Next.js's would carry no CORS headers.
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('*');
+    expect(preflight.headers.get('access-control-allow-methods')).toContain('POST');
+    expect(preflight.headers.get('access-control-allow-headers')).toMatch(/authorization/i);
+  });
+
   it('answers a long poll when a publication arrives, and takes client actions', async () => {
     const first = await fetch(`${app.url}/realtime/connection/poll?channel=next:poll&timeout=0`);
     const { cursor } = (await first.json()) as { cursor: string };

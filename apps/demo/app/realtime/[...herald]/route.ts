@@ -6,4 +6,4 @@ export const dynamic = 'force-dynamic';
 export const runtime = 'nodejs';
 
 // SSE, long-polling, client actions and the server API under /realtime/… (WebSocket: see server.ts).
-export const { GET, POST } = heraldRoutes(demoHub);
+export const { GET, POST, OPTIONS } = heraldRoutes(demoHub);
