@@ -20,8 +20,10 @@ export default defineConfig({
           name: 'browser',
           include: ['apps/*/test/**/*.test.ts'],
           globalSetup: ['apps/demo/test/support/global-setup.ts'],
-          // A page takes its time to render what arrives: every `expect.poll` waits up to 15 s.
-          expect: { poll: { timeout: 15_000, interval: 50 } },
+          // Bounded, but generous for a loaded 2-core machine (Next.js, Chromium and other tests at once):
+          // an `expect.poll` waits up to 30 s for a page to show what arrived, a test runs up to 2 minutes.
+          expect: { poll: { timeout: 30_000, interval: 50 } },
+          testTimeout: 120_000,
         },
       },
     ],

@@ -5,8 +5,8 @@ import { ARTIFACTS, E2E_API_KEY } from './constants.ts';
 
 export const demoUrl = inject('demoUrl');
 
-/** Every wait in a browser test is bounded by this (Playwright's default is 30 s). */
-export const WAIT_MS = 15_000;
+/** Every Playwright action or wait in a browser test is bounded by this. */
+export const WAIT_MS = 30_000;
 
 /** The run's one Chromium (started by the global setup). */
 export function connectBrowser(): Promise<Browser> {
