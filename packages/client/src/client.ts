@@ -9,6 +9,7 @@ import { Channel, type ChannelListener, type ChannelStatus } from './channel.ts'
 import { Connection, type ConnectionOptions, type TokenSource } from './connection.ts';
 import { Emitter } from './emitter.ts';
 import { HeraldClientError } from './errors.ts';
+import { identityOf } from './identity.ts';
 import { randomId } from './ids.ts';
 import type { ConnectionState, Link, LinkEvent } from './link.ts';
 import { Outbox, type OutboxMessage, type PendingPublish, type PublishOptions } from './outbox.ts';
@@ -51,9 +52,11 @@ export interface ClientOptions {
   /**
    * One connection for all tabs of the origin (leader election with Web Locks, BroadcastChannel between
    * tabs). Default: on where the platform has both (browsers), off elsewhere (Node). `key`: tabs with the
-   * same key share (default: `url`); give tabs of different users different keys.
+   * same key share; default: the URL and the user (the token's `sub`), so tabs of different users never do.
    */
-  share?: boolean | Partial<ShareOptions>;
+  share?:
+    | boolean
+    | { key?: string; locks?: ShareOptions['locks']; BroadcastChannel?: ShareOptions['BroadcastChannel'] };
   outbox?: {
     /** Where unfinished messages are kept. Default: IndexedDB where available, else memory. */
     store?: OutboxStore;
@@ -109,10 +112,20 @@ export class HeraldClient {
   private closed = false;
 
   constructor(options: ClientOptions) {
+    const share = resolveShare(options);
+    const store = options.outbox?.store;
+    // What the browser keeps (the shared connection, the IndexedDB outbox) is kept per user.
+    const scoped =
+      (share && share.key === undefined) ||
+      (store === undefined && typeof globalThis.indexedDB !== 'undefined');
+    const { identity, getToken } = scoped
+      ? identityOf(options)
+      : { identity: undefined, getToken: options.getToken };
+    const scope = identity ? identity.then((user) => `${options.url}#${user}`) : options.url;
     const connection: ConnectionOptions = {
       url: options.url,
       token: options.token,
-      getToken: options.getToken,
+      getToken,
       transports: resolveTransports(options),
       minReconnectDelay: options.reconnectDelay?.min ?? 500,
       maxReconnectDelay: options.reconnectDelay?.max ?? 20_000,
@@ -120,14 +133,14 @@ export class HeraldClient {
       connectTimeout: options.connectTimeout ?? 10_000,
       requestTimeout: options.requestTimeout ?? 15_000,
     };
-    const share = resolveShare(options);
-    this.link = share
-      ? new SharedLink(this.id, share, connection, (channel) => this.position(channel))
+    const shared = share && { ...share, key: share.key ?? scope };
+    this.link = shared
+      ? new SharedLink(this.id, shared, connection, (channel) => this.position(channel))
       : new Connection(connection);
     this.link.on((event) => this.onLinkEvent(event));
-    this.outbox = new Outbox(this.link, options.outbox?.store ?? defaultOutboxStore(options.url), {
+    this.outbox = new Outbox(this.link, store ?? defaultOutboxStore(scope), {
       owner: this.id,
-      restore: share && orphanRestorer(share),
+      restore: shared && orphanRestorer(shared),
       idempotencyWindow: options.outbox?.idempotencyWindow ?? 110_000,
       minRetryDelay: 250,
       maxRetryDelay: 10_000,
@@ -353,15 +366,15 @@ function resolveTransports(options: ClientOptions): Transport[] {
   });
 }
 
-function resolveShare(options: ClientOptions): ShareOptions | undefined {
+/** Sharing as configured, or as the platform allows; `key` undefined means "the URL and the user". */
+function resolveShare(options: ClientOptions): (Omit<ShareOptions, 'key'> & { key?: string }) | undefined {
   if (options.share === false) return undefined;
   const given = typeof options.share === 'object' ? options.share : {};
-  const key = given.key ?? options.url;
-  const platform = platformShareOptions(key);
+  const platform = platformShareOptions();
   const locks = given.locks ?? platform?.locks;
   const BroadcastChannel = given.BroadcastChannel ?? platform?.BroadcastChannel;
   if (!locks || !BroadcastChannel) return undefined;
-  return { key, locks, BroadcastChannel };
+  return { key: given.key === undefined ? undefined : String(given.key), locks, BroadcastChannel };
 }
 
 export function createClient(options: ClientOptions): HeraldClient {

@@ -32,10 +32,10 @@ interface StoredMessage extends OutboxMessage {
 
 /**
  * Unfinished messages in IndexedDB (database `name`, default `herald`), one record per message, keyed by
- * its id. Messages of other hubs (`scope`) in the same database are left alone.
+ * its id. Messages of another `scope` (another hub, another user) in the same database are left alone.
  */
 export function indexedDbOutboxStore(
-  scope: string,
+  scope: string | Promise<string>,
   options: { name?: string; indexedDB?: IDBFactory } = {},
 ): OutboxStore {
   const factory = options.indexedDB ?? globalThis.indexedDB;
@@ -59,13 +59,14 @@ export function indexedDbOutboxStore(
   return {
     async load() {
       const all = (await request((await store('readonly')).getAll())) as StoredMessage[];
+      const mine = await scope;
       return all
-        .filter((m) => m.scope === scope)
+        .filter((m) => m.scope === mine)
         .map(({ scope: _scope, ...message }) => message)
         .sort((a, b) => a.createdAt - b.createdAt);
     },
     async put(message) {
-      const record: StoredMessage = { ...message, scope };
+      const record: StoredMessage = { ...message, scope: await scope };
       await request((await store('readwrite')).put(record));
     },
     async delete(id) {
@@ -75,6 +76,6 @@ export function indexedDbOutboxStore(
 }
 
 /** IndexedDB where the platform has it (browsers, or Node with fake-indexeddb), memory otherwise. */
-export function defaultOutboxStore(scope: string): OutboxStore {
+export function defaultOutboxStore(scope: string | Promise<string>): OutboxStore {
   return typeof globalThis.indexedDB === 'undefined' ? memoryOutboxStore() : indexedDbOutboxStore(scope);
 }

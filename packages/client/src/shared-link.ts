@@ -24,8 +24,8 @@ export interface BroadcastChannelLike {
 export type BroadcastChannelConstructor = new (name: string) => BroadcastChannelLike;
 
 export interface ShareOptions {
-  /** Tabs with the same key share one connection. Default: the hub URL. */
-  key: string;
+  /** Tabs with the same key share one connection. Default: the hub URL and the token's user. */
+  key: string | Promise<string>;
   locks: LockManagerLike;
   BroadcastChannel: BroadcastChannelConstructor;
 }
@@ -57,14 +57,14 @@ export const lockNames = (key: string) => ({
 });
 
 /** Whether this platform can share a connection between tabs (browsers with Web Locks and BroadcastChannel). */
-export function platformShareOptions(key: string): ShareOptions | undefined {
+export function platformShareOptions(): Omit<ShareOptions, 'key'> | undefined {
   const g = globalThis as {
     document?: unknown;
     navigator?: { locks?: LockManagerLike };
     BroadcastChannel?: BroadcastChannelConstructor;
   };
   if (g.document === undefined || !g.navigator?.locks || !g.BroadcastChannel) return undefined;
-  return { key, locks: g.navigator.locks, BroadcastChannel: g.BroadcastChannel };
+  return { locks: g.navigator.locks, BroadcastChannel: g.BroadcastChannel };
 }
 
 /**
@@ -82,8 +82,8 @@ export class SharedLink implements Link {
   private readonly subs = new Map<string, WireSubscribeOptions>();
   private readonly requests = new Map<number, TabRequest>();
   private nextId = 1;
-  private readonly bc: BroadcastChannelLike;
-  private readonly locks: ReturnType<typeof lockNames>;
+  private bc: BroadcastChannelLike | undefined;
+  private locks!: ReturnType<typeof lockNames>;
   /** Set while this tab leads. */
   private connection: Connection | null = null;
   private leader: string | undefined;
@@ -92,12 +92,6 @@ export class SharedLink implements Link {
   private release: Array<() => void> = [];
   private wantConnected = false;
   private closed = false;
-  /**
-   * Resolves once this tab holds its own lock. It listens and talks to other tabs only after that, so a
-   * leader watching the lock can never find it free while the tab lives.
-   */
-  private readonly tabHeld: Promise<void>;
-
   constructor(
     readonly tab: string,
     private readonly options: ShareOptions,
@@ -105,15 +99,25 @@ export class SharedLink implements Link {
     /** Where this tab's channel stands now: what a new leader resumes it from. */
     private readonly positionOf: (channel: string) => StreamPosition | undefined,
   ) {
-    this.locks = lockNames(options.key);
-    this.bc = new options.BroadcastChannel(`herald:${options.key}`);
-    this.tabHeld = this.hold(this.locks.tab(tab));
-    void this.tabHeld.then(() => {
+    void Promise.resolve(options.key).then((key) => this.start(key));
+  }
+
+  /**
+   * Joins the tabs of `key` once it is known (it may wait for the first token). The tab listens and talks
+   * to other tabs only once it holds its own lock, so a leader watching that lock can never find it free
+   * while the tab lives.
+   */
+  private start(key: string): void {
+    if (this.closed) return;
+    this.locks = lockNames(key);
+    const bc = new this.options.BroadcastChannel(`herald:${key}`);
+    this.bc = bc;
+    void this.hold(this.locks.tab(this.tab)).then(() => {
       if (this.closed) return;
-      this.bc.onmessage = (event) => this.onMessage(event.data as Message);
+      bc.onmessage = (event) => this.onMessage(event.data as Message);
       const { signal } = this.stop;
-      options.locks.request(this.locks.leader, { signal }, () => this.lead()).catch(() => undefined);
-      this.post({ kind: 'hello', tab });
+      this.options.locks.request(this.locks.leader, { signal }, () => this.lead()).catch(() => undefined);
+      this.post({ kind: 'hello', tab: this.tab });
     });
   }
 
@@ -133,7 +137,7 @@ export class SharedLink implements Link {
   }
 
   private post(message: Message): void {
-    if (!this.closed) this.bc.postMessage(message);
+    if (!this.closed) this.bc?.postMessage(message);
   }
 
   /** Holds a lock until this link closes; resolves once it is held. */
@@ -167,7 +171,7 @@ export class SharedLink implements Link {
     this.connection = null;
     this.stop.abort();
     for (const release of this.release.splice(0)) release();
-    this.bc.close();
+    this.bc?.close();
     for (const pending of this.requests.values())
       pending.reject(new HeraldClientError('closed', 'the client was closed'));
     this.requests.clear();
@@ -338,9 +342,10 @@ export class SharedLink implements Link {
  * tab is taken over by exactly one new tab (the first to look, under a lock), never sent by all of them.
  */
 export function orphanRestorer(options: ShareOptions): NonNullable<OutboxOptions['restore']> {
-  const names = lockNames(options.key);
-  return (store, owner) =>
-    options.locks.request(`herald:${options.key}:outbox`, {}, async () => {
+  return async (store, owner) => {
+    const key = await options.key;
+    const names = lockNames(key);
+    return options.locks.request(`herald:${key}:outbox`, {}, async () => {
       const snapshot = await options.locks.query?.();
       const held = new Set((snapshot?.held ?? []).map((lock) => lock.name));
       const kept = await store.load();
@@ -353,4 +358,5 @@ export function orphanRestorer(options: ShareOptions): NonNullable<OutboxOptions
       }
       return orphans;
     });
+  };
 }

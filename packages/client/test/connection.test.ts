@@ -35,9 +35,11 @@ describe('client over WebSocket', () => {
     const a: Publication[] = [];
     const b: Publication[] = [];
     const resets: ResetEvent[] = [];
-    c.subscribe('feed:a', { onPublication: (p) => a.push(p), onReset: (r) => resets.push(r) });
-    c.subscribe('feed:b', { onPublication: (p) => b.push(p), onReset: (r) => resets.push(r) });
-    await eventually(() => hub.server.hub.getStats().channels === 2, 'both subscribed');
+    const subs = [
+      c.subscribe('feed:a', { onPublication: (p) => a.push(p), onReset: (r) => resets.push(r) }),
+      c.subscribe('feed:b', { onPublication: (p) => b.push(p), onReset: (r) => resets.push(r) }),
+    ];
+    await eventually(() => subs.every((s) => s.status === 'subscribed'), 'both subscribed');
     let cuts = 0;
     for (let i = 1; i <= 60; i++) {
       await hub.publish('feed:a', i);
@@ -99,8 +101,8 @@ describe('client over WebSocket', () => {
     const c = client({ url: first.url });
     const resets: ResetEvent[] = [];
     const pubs: Publication[] = [];
-    c.subscribe('jobs', { onPublication: (p) => pubs.push(p), onReset: (r) => resets.push(r) });
-    await eventually(() => first.server.hub.getStats().channels === 1, 'subscribed');
+    const sub = c.subscribe('jobs', { onPublication: (p) => pubs.push(p), onReset: (r) => resets.push(r) });
+    await eventually(() => sub.status === 'subscribed', 'subscribed');
     await first.publish('jobs', 'a');
     await eventually(() => pubs.length === 1, 'first');
     await first.close();
@@ -118,8 +120,8 @@ describe('client over WebSocket', () => {
     hubs.onCleanup(() => proxy.close());
     const c = client({ url: `http://127.0.0.1:${proxy.port}` });
     const pubs: Publication[] = [];
-    c.subscribe('status', { onPublication: (p) => pubs.push(p) });
-    await eventually(() => hub.server.hub.getStats().channels === 1, 'subscribed');
+    const sub = c.subscribe('status', { onPublication: (p) => pubs.push(p) });
+    await eventually(() => sub.status === 'subscribed', 'subscribed');
     // Answers pings all along: the hub keeps the connection while the client stays quiet for a while.
     await new Promise((r) => setTimeout(r, 600));
     expect(c.state.status).toBe('connected');
@@ -162,9 +164,9 @@ describe('client over WebSocket', () => {
     });
     const states = recordStates(c);
     const pubs: Publication[] = [];
-    c.subscribe('ticker', { onPublication: (p) => pubs.push(p) });
+    const sub = c.subscribe('ticker', { onPublication: (p) => pubs.push(p) });
     await waitForState(c, connected());
-    await eventually(() => hub.server.hub.getStats().channels === 1, 'subscribed');
+    await eventually(() => sub.status === 'subscribed', 'subscribed');
     for (let i = 1; i <= 4; i++) {
       await new Promise((r) => setTimeout(r, 900));
       await hub.publish('ticker', i);
@@ -190,8 +192,8 @@ describe('client over WebSocket', () => {
     });
     const states = recordStates(c);
     const pubs: Publication[] = [];
-    c.subscribe('room', { onPublication: (p) => pubs.push(p) });
-    await eventually(() => hub.server.hub.getStats().channels === 1, 'subscribed');
+    const sub = c.subscribe('room', { onPublication: (p) => pubs.push(p) });
+    await eventually(() => sub.status === 'subscribed', 'subscribed');
     await hub.publish('room', 1);
     await eventually(() => states.some((s) => s.status === 'disconnected' && s.code === 4004), '4004');
     await hub.publish('room', 2);

@@ -98,7 +98,12 @@ describe('delivery on a channel', () => {
       s.unsubscribe();
       await new Promise((r) => setTimeout(r, i % 4));
     }
-    c.subscribe('room:1', { onPublication: (p) => pubs.push(p), onError: (e) => errors.push(e) });
+    const last = c.subscribe('room:1', {
+      onPublication: (p) => pubs.push(p),
+      onError: (e) => errors.push(e),
+    });
+    // A fresh subscription starts where the stream is when it is positioned: publish after that.
+    await eventually(() => last.status === 'subscribed', 'subscribed');
     await eventually(() => hub.server.hub.getStats().channels === 1, 'one channel left on the wire');
     await hub.publish('room:1', 'hello');
     await eventually(() => pubs.length === 1, 'delivered');
@@ -112,10 +117,11 @@ describe('delivery on a channel', () => {
     const errors: HeraldClientError[] = [];
     const pubs: Publication[] = [];
     const refused = c.subscribe('secret:x', { onError: (e) => errors.push(e) });
-    c.subscribe('open', { onPublication: (p) => pubs.push(p) });
+    const open = c.subscribe('open', { onPublication: (p) => pubs.push(p) });
     await eventually(() => errors.length === 1, 'refused');
     expect(errors[0].code).toBe('forbidden');
     expect(refused.status).toBe('failed');
+    await eventually(() => open.status === 'subscribed', 'the other channel subscribed');
     await hub.publish('open', 1);
     await eventually(() => pubs.length === 1, 'the other channel works');
   });

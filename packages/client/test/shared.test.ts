@@ -42,6 +42,7 @@ describe('one connection shared by the tabs of a browser', () => {
     const a = tabs.map((t) => listen(t, 'news'));
     const b = listen(tabs[2], 'sport');
     await eventually(() => wireSubscriptions(hub).join() === 'news,sport', 'union on the wire');
+    await eventually(() => tabs.every((t) => t.position('news')) && !!tabs[2].position('sport'), 'live');
     expect(hub.server.hub.sessions.size).toBe(1);
     for (let i = 1; i <= 5; i++) {
       await hub.publish('news', i);
@@ -60,7 +61,7 @@ describe('one connection shared by the tabs of a browser', () => {
     await waitForState(follower, connected());
     expect(follower.leading).toBe(false);
     const seen = listen(leader, 'chat:x');
-    await eventually(() => wireSubscriptions(hub).length === 1, 'subscribed');
+    await eventually(() => leader.position('chat:x') !== undefined, 'subscribed');
     const result = await follower.publish('chat:x', 'from the other tab');
     expect(result.offset).toBe(1);
     await eventually(() => seen.length === 1, 'the leader tab sees it');
@@ -76,7 +77,7 @@ describe('one connection shared by the tabs of a browser', () => {
     const tabs = [tab(), tab(), tab()];
     await Promise.all(tabs.map((t) => waitForState(t, connected())));
     const lists = tabs.map((t) => listen(t, 'feed'));
-    await eventually(() => wireSubscriptions(hub).length === 1, 'subscribed');
+    await eventually(() => tabs.every((t) => t.position('feed') !== undefined), 'subscribed');
     for (let i = 1; i <= 10; i++) await hub.publish('feed', i);
     await eventually(() => lists.every((l) => l.length === 10), 'first part');
     const leader = tabs.find((t) => t.leading)!;

@@ -111,10 +111,11 @@ for (const transport of ['sse', 'poll'] as TransportName[]) {
       const errors: string[] = [];
       const pubs: Publication[] = [];
       c.subscribe('secret:x', { onError: (e) => errors.push(e.code) });
-      c.subscribe('open', { onPublication: (p) => pubs.push(p) });
+      const open = c.subscribe('open', { onPublication: (p) => pubs.push(p) });
       await waitForState(c, connected(transport));
       await eventually(() => errors.length === 1, 'refused');
       expect(errors).toEqual(['forbidden']);
+      await eventually(() => open.status === 'subscribed', 'the other channel subscribed');
       await hub.publish('open', 1);
       await eventually(() => pubs.length === 1, 'the other channel works');
     });

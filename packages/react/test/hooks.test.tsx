@@ -37,15 +37,19 @@ function Status() {
 
 function Feed({ channel }: { channel: string }) {
   const [pubs, setPubs] = useState<Publication[]>([]);
-  useChannel(channel, (pub) => setPubs((list) => [...list, pub]));
+  const { status } = useChannel(channel, (pub) => setPubs((list) => [...list, pub]));
   return (
-    <ul id="feed">
+    <ul id="feed" data-channel={channel} data-status={status}>
       {pubs.map((p) => (
         <li key={`${p.channel}:${p.offset}`}>{`${p.channel}=${String(p.data)};`}</li>
       ))}
     </ul>
   );
 }
+
+/** Whether the Feed shows `channel` subscribed: positioned, so publications from now on reach it. */
+const feedLive = (root: Mounted, channel: string) =>
+  root.container.querySelector(`[data-channel="${channel}"]`)?.getAttribute('data-status') === 'subscribed';
 
 const sessions = (hub: TestHub) => hub.server.hub.sessions.size;
 const subscriptions = (hub: TestHub) =>
@@ -65,7 +69,7 @@ describe('@herald/react with a real hub', () => {
       ),
     );
     await waitFor(() => root.text().includes('connected:websocket'), 'connected');
-    await waitFor(() => subscriptions(hub).length === 1, 'subscribed');
+    await waitFor(() => feedLive(root, 'news'), 'subscribed');
     expect(sessions(hub)).toBe(1);
     expect(subscriptions(hub)).toEqual(['news']);
     await publish(hub, 'news', 'a');
@@ -95,6 +99,7 @@ describe('@herald/react with a real hub', () => {
     await waitFor(() => subscriptions(hub).length === 1, 'first room');
     for (const room of ['room:b', 'room:c', 'room:b', 'room:a', 'room:c', 'room:b'])
       await root.render(tree(room));
+    await waitFor(() => feedLive(root, 'room:b'), 'the last room live');
     await waitFor(() => subscriptions(hub).join() === 'room:b', 'only the last room');
     await publish(hub, 'room:a', 1);
     await publish(hub, 'room:b', 2);
@@ -116,13 +121,13 @@ describe('@herald/react with a real hub', () => {
     let view: { retry(id: string): void; cancel(id: string): void } | undefined;
     function Chat() {
       const [received, setReceived] = useState<Publication[]>([]);
-      useChannel('chat:1', (p) => setReceived((l) => [...l, p]));
+      const { status } = useChannel('chat:1', (p) => setReceived((l) => [...l, p]));
       const { publish, messages, retry, cancel } = usePublish('chat:1');
       send = publish;
       view = { retry, cancel };
       const line = (m: OutboxMessage) => `${String(m.data)}(${m.state});`;
       return (
-        <div>
+        <div data-channel="chat:1" data-status={status}>
           <p id="received">{received.map((p) => `${String(p.data)};`).join('')}</p>
           <p id="pending">{messages.map(line).join('')}</p>
         </div>
@@ -137,7 +142,7 @@ describe('@herald/react with a real hub', () => {
         </StrictMode>,
       ),
     );
-    await waitFor(() => subscriptions(hub).length === 1, 'subscribed');
+    await waitFor(() => feedLive(root, 'chat:1'), 'subscribed');
     const seen: string[] = [];
     const observer = new MutationObserver(() => seen.push(root.text()));
     observer.observe(root.container, { subtree: true, childList: true, characterData: true });

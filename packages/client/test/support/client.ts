@@ -21,6 +21,7 @@ export function clientPerTest(): (options: Partial<ClientOptions> & { url: strin
       WebSocket: WebSocket as unknown as ClientOptions['WebSocket'],
       reconnectDelay: { min: 20, max: 200 },
       ...options,
+      // A memory outbox unless the test names another store (`store: undefined` for the default).
       outbox: { store: memoryOutboxStore(), ...options.outbox },
     });
     clients.push(client);
