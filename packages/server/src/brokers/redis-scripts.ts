@@ -84,10 +84,12 @@ end
 
 -- Drops entries older than ttl, looking at no more than budget of the oldest (appends amortise the rest).
 local function trimExpired(stream, ttl, now, budget)
+  local cutoff = now - ttl
+  -- Usually the oldest entry is still live: one entry read, nothing to do.
+  local oldest = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)
+  if #oldest == 0 or tonumber(oldest[1][2][2]) >= cutoff then return end
   local entries = redis.call('XRANGE', stream, '-', '+', 'COUNT', budget)
   local n = #entries
-  if n == 0 then return end
-  local cutoff = now - ttl
   local keep = nil
   for i = 1, n do
     if tonumber(entries[i][2][2]) >= cutoff then keep = i break end
