@@ -16,6 +16,9 @@ export function tokenSubject(token: string | null | undefined): string | undefin
   }
 }
 
+/** How long the token fetched at creation may serve as the first connect's token. */
+const FIRST_TOKEN_FRESH_MS = 5_000;
+
 /**
  * Who this client connects as, for scoping what the browser keeps: the token's subject, `anonymous`
  * without a token. With `getToken` the first token is fetched for it and handed to the first connect
@@ -28,6 +31,7 @@ export function identityOf(options: { token?: string; getToken?: TokenSource }):
   const { token, getToken } = options;
   if (!getToken) return { identity: Promise.resolve(tokenSubject(token) ?? 'anonymous'), getToken };
   let first: ReturnType<TokenSource> | undefined = Promise.resolve().then(getToken);
+  const fetchedAt = Date.now();
   const identity = Promise.resolve(first).then(
     (t) => tokenSubject(t) ?? 'anonymous',
     () => 'anonymous',
@@ -35,7 +39,8 @@ export function identityOf(options: { token?: string; getToken?: TokenSource }):
   return {
     identity,
     getToken: () => {
-      const token = first ?? getToken();
+      // Only a connect that follows at once gets it: a later one asks for a token of its own.
+      const token = first !== undefined && Date.now() - fetchedAt < FIRST_TOKEN_FRESH_MS ? first : getToken();
       first = undefined;
       return token;
     },
