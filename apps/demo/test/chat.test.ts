@@ -110,6 +110,29 @@ it('a network cut loses and doubles nothing, in either direction', async () => {
   await screenshot(a.page, 'chat-after-cut');
 });
 
+it('a message written offline survives closing the tab, and is sent once when back', async () => {
+  const room = unique('room');
+  const ada = unique('ada');
+  const a = await join(ada, room);
+  await a.network.cut(a.context);
+  await expect
+    .poll(() => a.page.getByTestId('connection-state').getAttribute('data-status'))
+    .not.toBe('connected');
+  await send(a.page, 'written on the train');
+  expect(['sending…', 'failed']).toContain(await stateOf(a.page, 'written on the train'));
+  // The outbox keeps it in IndexedDB: closing the tab does not lose it.
+  await a.page.close();
+  await a.network.restore(a.context);
+
+  const page = await a.context.newPage();
+  await page.goto(`/chat/${room}`);
+  await connected(page);
+  for (const retry of await page.getByRole('button', { name: 'Retry' }).all()) await retry.click();
+  await expect.poll(() => stateOf(page, 'written on the train')).toBe('sent ✓');
+  await expect.poll(() => hubTranscript(room)).toEqual(['written on the train']);
+  expect(await transcript(page)).toEqual(['written on the train']);
+});
+
 it('a message the hub refuses shows as failed, and can be retried or cancelled', async () => {
   const room = unique('room');
   const a = await join(unique('ada'), room);
