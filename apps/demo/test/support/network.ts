@@ -18,15 +18,20 @@ export class Network {
   }
 
   /**
-   * The context goes offline (new requests fail, as without Wi-Fi) and every open connection is cut with no
-   * close handshake. Returns how many connections were cut.
+   * The network goes down for this context: every open connection (WebSocket, SSE, fetch) is cut with no
+   * close handshake, new ones are reset, and the browser is told it is offline. Returns how many
+   * connections were cut. The cut comes before the offline switch, so the browser sees its sockets die
+   * rather than stall (Chromium's offline emulation holds back events of sockets already open).
    */
   async cut(context: BrowserContext): Promise<number> {
+    this.proxy.refusing = true;
+    const cut = this.proxy.cutAll();
     await context.setOffline(true);
-    return this.proxy.cutAll();
+    return cut;
   }
 
   async restore(context: BrowserContext): Promise<void> {
+    this.proxy.refusing = false;
     await context.setOffline(false);
   }
 

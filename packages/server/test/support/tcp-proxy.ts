@@ -10,6 +10,8 @@ export class TcpProxy {
   private server!: Server;
   private accepted = 0;
   port = 0;
+  /** While set, new connections are reset at once, as when the network is down. */
+  refusing = false;
 
   private constructor(private readonly targetPorts: number[]) {}
 
@@ -22,6 +24,10 @@ export class TcpProxy {
   }
 
   private accept(client: Socket): void {
+    if (this.refusing) {
+      client.resetAndDestroy();
+      return;
+    }
     const upstream = new (client.constructor as typeof Socket)();
     upstream.connect(this.targetPorts[this.accepted++ % this.targetPorts.length], '127.0.0.1');
     const pair: [Socket, Socket] = [client, upstream];
