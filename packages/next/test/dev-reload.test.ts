@@ -8,7 +8,8 @@ import { getHub } from '../src/hub.ts';
 // Dev mode recompiles and re-evaluates the route module when its file changes, so the fixture runs from a
 // scratch copy (gitignored) that the test may edit.
 const FIXTURE = fileURLToPath(new URL('./fixture', import.meta.url));
-const COPY = fileURLToPath(new URL(`./.tmp/dev-${process.pid}`, import.meta.url));
+const SCRATCH = fileURLToPath(new URL('./.tmp', import.meta.url));
+const COPY = `${SCRATCH}/dev-${process.pid}`;
 const ROUTE = `${COPY}/app/realtime/[...herald]/route.js`;
 
 const evaluations = () => (globalThis as { heraldFixtureEvaluations?: number }).heraldFixtureEvaluations ?? 0;
@@ -17,15 +18,15 @@ let app: NextServer;
 
 beforeAll(async () => {
   process.env.NEXT_TELEMETRY_DISABLED = '1';
-  await rm(COPY, { recursive: true, force: true });
+  // Copies of earlier runs are removed here, not after this run: Next's dev bundler keeps working in the
+  // directory for a while after close, and exits the process if it disappears under it.
+  await rm(SCRATCH, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
   await cp(FIXTURE, COPY, { recursive: true, filter: (src) => !src.includes('/.next') });
   app = await startNextServer({ dir: COPY, dev: true, port: 0, quiet: true });
 }, 120_000);
 
 afterAll(async () => {
   await app?.close();
-  // Next's dev bundler may still be flushing its cache just after close: retry instead of failing on ENOTEMPTY.
-  await rm(COPY, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
 });
 
 const publish = async (data: unknown) => {
