@@ -25,9 +25,12 @@ export interface Progress {
 
 export const silentProgress: Progress = { phase() {}, tick() {} };
 
-export interface ServerOptions {
+/** How a step's processes run. */
+export interface RigOptions {
   /** Directory for a V8 CPU profile of the server (`node --cpu-prof`). */
   cpuProfDir?: string;
+  /** Niceness of the server and generator processes (negative: ahead of other jobs on their cores). */
+  nice?: number;
 }
 
 /** The server of one target, alone on the server core. */
@@ -39,18 +42,16 @@ export class ServerUnderTest {
     readonly port: number,
   ) {}
 
-  static async start(target: TargetName, options: ServerOptions = {}): Promise<ServerUnderTest> {
+  static async start(target: TargetName, options: RigOptions = {}): Promise<ServerUnderTest> {
     const flags = ['--expose-gc'];
     if (options.cpuProfDir) {
       mkdirSync(options.cpuProfDir, { recursive: true });
-      flags.push(
-        '--cpu-prof',
-        `--cpu-prof-dir=${options.cpuProfDir}`,
-        `--cpu-prof-name=${target}.cpuprofile`,
-      );
+      // Node names each thread's profile itself (the server's main thread is the largest file).
+      flags.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`);
     }
     const child = spawnPinned(benchFile(`./servers/${TARGETS[target].server}.ts`), ['--port', '0'], {
       core: SERVER_CORE,
+      nice: options.nice,
       nodeFlags: flags,
     });
     const rpc = new RpcClient(child, `${target} server`);
@@ -88,14 +89,19 @@ export class Generator {
   /** Counting connections opened so far, per counter process. */
   private readonly load: number[] = [];
 
-  static async start(): Promise<Generator> {
-    const generator = new Generator();
+  private constructor(private readonly nice: number | undefined) {}
+
+  static async start(nice?: number): Promise<Generator> {
+    const generator = new Generator(nice);
     generator.sampler = await generator.spawn('sampler');
     return generator;
   }
 
   private async spawn(name: string): Promise<RpcClient> {
-    const child = spawnPinned(benchFile('./generator/worker.ts'), [], { core: GENERATOR_CORE });
+    const child = spawnPinned(benchFile('./generator/worker.ts'), [], {
+      core: GENERATOR_CORE,
+      nice: this.nice,
+    });
     this.children.push(child);
     const rpc = new RpcClient(child, `generator ${name}`);
     await rpc.whenReady();

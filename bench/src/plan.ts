@@ -30,9 +30,11 @@ export interface Plan {
   /** Runs of each measurement, targets interleaved; the report takes the median. */
   repeat: number;
   cpuProf: boolean;
+  /** Niceness of server and generator processes; 0 leaves them equal to other jobs. */
+  nice: number;
 }
 
-const PROFILES: Record<'full' | 'quick', Omit<Plan, 'targets' | 'workloads' | 'cpuProf'>> = {
+const PROFILES: Record<'full' | 'quick', Omit<Plan, 'targets' | 'workloads' | 'cpuProf' | 'nice'>> = {
   full: {
     profile: 'full',
     fanoutSubscribers: [2_000, 5_000, 10_000],
@@ -62,7 +64,7 @@ const PROFILES: Record<'full' | 'quick', Omit<Plan, 'targets' | 'workloads' | 'c
     window: 64,
     samples: 20,
     warmupS: 1,
-    durationS: 3,
+    durationS: 2,
     repeat: 1,
   },
 };
@@ -84,6 +86,7 @@ export const USAGE = `npm run bench -- [flags]
   --samples N              latency clients per run
   --warmup S --duration S  seconds before and of each measurement
   --repeat N               measure each point N times, targets interleaved; median reported
+  --nice=N                 run servers and generators at niceness N (e.g. --nice=-10 on a shared machine; root)
   --cpu-prof               write a V8 CPU profile of every server to bench/results/profiles/
   --report FILE.json       only regenerate BENCHMARKS.md and charts from a results file
   --help`;
@@ -125,6 +128,7 @@ export function parsePlan(
       duration: { type: 'string' },
       repeat: { type: 'string' },
       'cpu-prof': { type: 'boolean' },
+      nice: { type: 'string' },
       report: { type: 'string' },
       help: { type: 'boolean' },
     },
@@ -153,7 +157,11 @@ export function parsePlan(
     durationS: one(values.duration, base.durationS),
     repeat: one(values.repeat, base.repeat),
     cpuProf: values['cpu-prof'] ?? false,
+    nice: values.nice === undefined ? 0 : Number.parseInt(values.nice, 10),
   };
+  if (!Number.isInteger(plan.nice) || plan.nice < -20 || plan.nice > 19) {
+    throw new Error('--nice takes an integer from -20 to 19');
+  }
   if (plan.memoryLevels[plan.memoryLevels.length - 1] > 19_500) {
     throw new Error('at most 19,500 connections: the server process may hold 20,000 open files');
   }

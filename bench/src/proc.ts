@@ -15,6 +15,8 @@ export function benchFile(relative: string): string {
 
 export interface ChildOptions {
   core: number;
+  /** Scheduling niceness (negative: ahead of other jobs on the core). */
+  nice?: number;
   /** Extra node flags (`--expose-gc`, `--cpu-prof`). */
   nodeFlags?: string[];
   env?: Record<string, string>;
@@ -22,24 +24,26 @@ export interface ChildOptions {
 
 /**
  * Runs a TypeScript module in a Node child pinned to one core (`taskset -c`), with an IPC channel.
- * taskset execs node in place, so the child's pid is node's and the IPC descriptor is inherited.
+ * nice and taskset exec in place, so the child's pid is node's and the IPC descriptor is inherited.
  */
 export function spawnPinned(script: string, args: string[], options: ChildOptions): ChildProcess {
-  const child = spawn(
+  const nice = options.nice ? ['nice', '-n', String(options.nice)] : [];
+  const [command, ...rest] = [
+    ...nice,
     'taskset',
-    [
-      '-c',
-      String(options.core),
-      process.execPath,
-      '--import',
-      'tsx',
-      ...(options.nodeFlags ?? []),
-      script,
-      ...args,
-    ],
-    { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, ...options.env } },
-  );
-  return child;
+    '-c',
+    String(options.core),
+    process.execPath,
+    '--import',
+    'tsx',
+    ...(options.nodeFlags ?? []),
+    script,
+    ...args,
+  ];
+  return spawn(command, rest, {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, ...options.env },
+  });
 }
 
 /** Pins this process (the orchestrator) to a core, so it never competes with the server under test. */

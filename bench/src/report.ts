@@ -30,6 +30,8 @@ interface Point {
   generatorCpu: number;
   verified: string;
   throttled: number;
+  /** The generator's core was full while the server's was not: the point understates the server. */
+  generatorBound: boolean;
 }
 
 function pointKey(r: FanoutResult): string {
@@ -60,6 +62,12 @@ function aggregate(runs: FanoutResult[]): Point {
       ? 'all'
       : `${lost} lost, ${extra} extra, ${runs.reduce((n, r) => n + r.connectionsLost, 0)} cut`,
     throttled: runs.reduce((n, r) => n + r.throttled, 0),
+    generatorBound:
+      median(
+        runs.map((r) =>
+          r.generatorCpu + r.foreignLoad[1] > 0.95 && r.serverCpu + r.foreignLoad[0] < 0.9 ? 1 : 0,
+        ),
+      ) > 0,
   };
 }
 
@@ -91,8 +99,8 @@ function loadLabel(r: FanoutResult): string {
 
 function fanoutTable(results: Results, workload: 'fanout' | 'channels'): string {
   const lines = [
-    '| subscribers | load | target | deliveries/s | per server core-s | p50 ms | p99 ms | p99.9 ms | server CPU | other load | delivered |',
-    '|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---|',
+    '| subscribers | load | target | deliveries/s | per server core-s | p50 ms | p99 ms | p99.9 ms | server CPU | generator CPU | other load | delivered |',
+    '|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
   ];
   for (const { runs, points } of fanoutPoints(results)) {
     const first = runs[0];
@@ -104,7 +112,7 @@ function fanoutTable(results: Results, workload: 'fanout' | 'channels'): string 
     for (const p of points.values()) {
       const cut = p.throttled > 0 ? ` (rate not sustained: ${num(p.throttled)} msgs held back)` : '';
       lines.push(
-        `| ${subs} | ${loadLabel(first)} | ${TARGETS[p.target].label} | ${defaultFormat(p.deliveriesPerSec)} | ${defaultFormat(p.perCoreSec)} | ${ms(p.latency.p50)} | ${ms(p.latency.p99)} | ${ms(p.latency.p999)} | ${pct(p.serverCpu)} | ${pct(p.foreign)} | ${p.verified}${cut} |`,
+        `| ${subs} | ${loadLabel(first)} | ${TARGETS[p.target].label} | ${defaultFormat(p.deliveriesPerSec)} | ${defaultFormat(p.perCoreSec)} | ${ms(p.latency.p50)} | ${ms(p.latency.p99)} | ${ms(p.latency.p999)} | ${pct(p.serverCpu)} | ${pct(p.generatorCpu)}${p.generatorBound ? ' (limit)' : ''} | ${pct(p.foreign)} | ${p.verified}${cut} |`,
       );
     }
     for (const herald of HERALDS) {
@@ -114,7 +122,7 @@ function fanoutTable(results: Results, workload: 'fanout' | 'channels'): string 
         const o = points.get(peer);
         if (!o) continue;
         lines.push(
-          `| | | *${TARGETS[herald].label} ÷ ${TARGETS[peer].label}* | *${ratio(h.deliveriesPerSec / o.deliveriesPerSec)}* | *${ratio(h.perCoreSec / o.perCoreSec)}* | *${ratio(h.latency.p50 / o.latency.p50)}* | *${ratio(h.latency.p99 / o.latency.p99)}* | *${ratio(h.latency.p999 / o.latency.p999)}* | *${ratio(h.serverCpu / o.serverCpu)}* | | |`,
+          `| | | *${TARGETS[herald].label} ÷ ${TARGETS[peer].label}* | *${ratio(h.deliveriesPerSec / o.deliveriesPerSec)}* | *${ratio(h.perCoreSec / o.perCoreSec)}* | *${ratio(h.latency.p50 / o.latency.p50)}* | *${ratio(h.latency.p99 / o.latency.p99)}* | *${ratio(h.latency.p999 / o.latency.p999)}* | *${ratio(h.serverCpu / o.serverCpu)}* | | | |`,
         );
       }
     }
@@ -324,15 +332,18 @@ function charts(results: Results): Record<string, string> {
 
 function section(results: Results, chartFiles: string[]): string {
   const p = results.plan;
-  const flags = p.profile === 'quick' ? ' -- --quick' : '';
+  const flags = [p.profile === 'quick' ? ' --quick' : '', p.nice ? ` --nice=${p.nice}` : ''].join('');
   const parts = [
     START,
     '',
-    `Run ${results.date.slice(0, 16).replace('T', ' ')} UTC, profile **${p.profile}** (\`npm run bench${flags}\`), ` +
+    `Run ${results.date.slice(0, 16).replace('T', ' ')} UTC, profile **${p.profile}** (\`npm run bench${flags ? ` --${flags}` : ''}\`), ` +
       `${results.machine.cores} × ${results.machine.cpu}, Node ${results.machine.node}, Linux ${results.machine.kernel}; ` +
       `load average at start ${results.machine.loadAverageAtStart.map((l) => l.toFixed(1)).join(' / ')}. ` +
       `Raw data: \`bench/results/${results.date.slice(0, 10)}${p.profile === 'quick' ? '-quick' : ''}.json\`.` +
-      (p.repeat > 1 ? ` Each point is the median of ${p.repeat} runs.` : ''),
+      (p.repeat > 1 ? ` Each point is the median of ${p.repeat} runs.` : '') +
+      (p.nice
+        ? ` Servers and generators ran at niceness ${p.nice} (\`--nice ${p.nice}\`), ahead of other jobs on the machine.`
+        : ''),
     '',
     '### Targets',
     '',

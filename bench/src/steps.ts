@@ -16,10 +16,12 @@ export interface Step {
  */
 export function buildSteps(plan: Plan, results: Results): Step[] {
   const steps: Step[] = [];
-  const server = (label: string) =>
-    plan.cpuProf
-      ? { cpuProfDir: benchFile(`../results/profiles/${label.replace(/[^a-z0-9]+/gi, '-')}`) }
-      : undefined;
+  const rig = (label: string) => ({
+    nice: plan.nice,
+    cpuProfDir: plan.cpuProf
+      ? benchFile(`../results/profiles/${label.replace(/[^a-z0-9]+/gi, '-')}`)
+      : undefined,
+  });
   const each = (label: string, run: (target: TargetName, progress: Progress) => Promise<void>) => {
     for (let rep = 1; rep <= plan.repeat; rep++) {
       for (const target of plan.targets) {
@@ -44,7 +46,7 @@ export function buildSteps(plan: Plan, results: Results): Step[] {
             samples: Math.max(1, Math.min(plan.samples, Math.floor(subscribers / 20))),
             warmupS: plan.warmupS,
             durationS: plan.durationS,
-            server: server(`${label} ${target}`),
+            rig: rig(`${label} ${target}`),
           },
           progress,
         ),
@@ -63,13 +65,13 @@ export function buildSteps(plan: Plan, results: Results): Step[] {
   }
   if (plan.workloads.includes('memory')) {
     each(`memory up to ${plan.memoryLevels.at(-1)} idle`, async (target, progress) => {
-      results.memory.push(await runMemory(target, plan.memoryLevels, progress, server(`memory ${target}`)));
+      results.memory.push(await runMemory(target, plan.memoryLevels, progress, rig(`memory ${target}`)));
     });
   }
   if (plan.workloads.includes('storm')) {
     each(`storm ${plan.stormClients} clients`, async (target, progress) => {
       results.storm.push(
-        await runStorm(target, plan.stormClients, plan.stormRate, progress, server(`storm ${target}`)),
+        await runStorm(target, plan.stormClients, plan.stormRate, progress, rig(`storm ${target}`)),
       );
     });
   }

@@ -1,4 +1,4 @@
-import { CpuMeter, Generator, type Progress, type ServerOptions, ServerUnderTest } from './harness.ts';
+import { CpuMeter, Generator, type Progress, type RigOptions, ServerUnderTest } from './harness.ts';
 import type { LatencySummary } from './latency.ts';
 import { CoreMeter, sleep } from './proc.ts';
 import type { TargetName } from './targets.ts';
@@ -55,7 +55,7 @@ export interface FanoutSpec {
   samples: number;
   warmupS: number;
   durationS: number;
-  server?: ServerOptions;
+  rig?: RigOptions;
 }
 
 function channelNames(count: number): string[] {
@@ -128,13 +128,13 @@ async function drain(generator: Generator, expectedTotal: number, maxMs = 30_000
 
 async function withRig<T>(
   target: TargetName,
-  server: ServerOptions | undefined,
+  rig: RigOptions | undefined,
   run: (server: ServerUnderTest, generator: Generator) => Promise<T>,
 ): Promise<T> {
-  const sut = await ServerUnderTest.start(target, server);
+  const sut = await ServerUnderTest.start(target, rig);
   let generator: Generator | undefined;
   try {
-    generator = await Generator.start();
+    generator = await Generator.start(rig?.nice);
     return await run(sut, generator);
   } finally {
     // The server goes first, so its side of every connection closes before the clients'.
@@ -153,7 +153,7 @@ async function timed(seconds: number, progress: Progress): Promise<void> {
 
 /** Workloads (a) and (b): publish to `channels` channels with `subscribers` spread over them. */
 export function runFanout(spec: FanoutSpec, progress: Progress): Promise<FanoutResult> {
-  return withRig(spec.target, spec.server, async (server, generator) => {
+  return withRig(spec.target, spec.rig, async (server, generator) => {
     const channels = channelNames(spec.channels);
     const samples = Math.min(spec.samples, spec.subscribers);
     await connectLayout(generator, server, spec.subscribers, channels, samples, progress);
@@ -260,9 +260,9 @@ export function runMemory(
   target: TargetName,
   levels: number[],
   progress: Progress,
-  server?: ServerOptions,
+  rig?: RigOptions,
 ): Promise<MemoryResult> {
-  return withRig(target, server, async (sut, generator) => {
+  return withRig(target, rig, async (sut, generator) => {
     const base = await sut.memory();
     const points: MemoryPoint[] = [{ connections: 0, ...base }];
     let open = 0;
@@ -321,9 +321,9 @@ export function runStorm(
   clients: number,
   rate: number,
   progress: Progress,
-  server?: ServerOptions,
+  rig?: RigOptions,
 ): Promise<StormResult> {
-  return withRig(target, server, async (sut, generator) => {
+  return withRig(target, rig, async (sut, generator) => {
     progress.phase(`connecting ${clients} subscribers`, clients);
     for (let open = 0; open < clients; ) {
       const chunk = Math.min(2_000, clients - open);

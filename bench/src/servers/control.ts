@@ -5,6 +5,8 @@ import { serveRpc } from '../rpc.ts';
  * (the server runs with --expose-gc), so memory per connection is live data, not garbage not yet collected.
  */
 export function announce(port: number): void {
+  // Exit normally on SIGTERM, so `--cpu-prof` gets to write its profile.
+  process.on('SIGTERM', () => process.exit(0));
   serveRpc(
     {
       memory: () => {
