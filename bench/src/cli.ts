@@ -11,7 +11,7 @@ import { benchFile, GENERATOR_CORE, pinSelf } from './proc.ts';
 import { writeReport } from './report.ts';
 import type { Results } from './results.ts';
 import { buildSteps } from './steps.ts';
-import { availableTargets } from './targets.ts';
+import { installed, TARGET_NAMES } from './targets.ts';
 
 /** Two bars on a terminal: steps overall, and the current step's phase (connecting, measuring...). */
 function progressBars(steps: number) {
@@ -50,7 +50,7 @@ function progressBars(steps: number) {
 }
 
 async function main(): Promise<void> {
-  const { plan, report, help } = parsePlan(process.argv.slice(2), availableTargets());
+  const { plan, report, help } = parsePlan(process.argv.slice(2), TARGET_NAMES);
   if (help) {
     console.log(USAGE);
     return;
@@ -60,6 +60,8 @@ async function main(): Promise<void> {
     console.log(writeReport(results));
     return;
   }
+  const missing = plan.targets.filter((t) => !installed(t));
+  plan.targets = plan.targets.filter(installed);
   // The orchestrator only waits on IPC, but it must never take time from the server's core.
   pinSelf(GENERATOR_CORE);
   const results: Results = {
@@ -76,7 +78,7 @@ async function main(): Promise<void> {
     fanout: [],
     memory: [],
     storm: [],
-    skipped: [],
+    skipped: missing.map((target) => ({ target, reason: 'not installed (apt-get install pushpin)' })),
     errors: [],
   };
   const steps = buildSteps(plan, results);

@@ -40,6 +40,8 @@ export class ServerUnderTest {
     private readonly child: ChildProcess,
     private readonly rpc: RpcClient,
     readonly port: number,
+    /** Where publishes go, when not to `port` (Pushpin's publish endpoint). */
+    private readonly publishPort: number | undefined,
   ) {}
 
   static async start(target: TargetName, options: RigOptions = {}): Promise<ServerUnderTest> {
@@ -55,12 +57,16 @@ export class ServerUnderTest {
       nodeFlags: flags,
     });
     const rpc = new RpcClient(child, `${target} server`);
-    const { port } = await rpc.whenReady<{ port: number }>();
-    return new ServerUnderTest(target, child, rpc, port);
+    const { port, publishPort } = await rpc.whenReady<{ port: number; publishPort?: number }>();
+    return new ServerUnderTest(target, child, rpc, port, publishPort);
   }
 
   get base(): string {
     return `http://127.0.0.1:${this.port}`;
+  }
+
+  get publishBase(): string {
+    return `http://127.0.0.1:${this.publishPort ?? this.port}`;
   }
 
   pids(): number[] {

@@ -1,24 +1,36 @@
+import { existsSync } from 'node:fs';
+
 /** The systems under test. Each runs as its own server process; see bench/src/servers/. */
 export const TARGETS = {
   'herald-ws': {
     label: 'Herald (WebSocket)',
     server: 'herald',
     note: 'herald serve defaults; memory broker; publisher over the WebSocket protocol',
+    resumes: true,
   },
   'herald-sse': {
     label: 'Herald (SSE)',
     server: 'herald',
     note: 'same hub; subscribers on GET /connection/sse, publisher over the WebSocket protocol',
+    resumes: true,
   },
   ws: {
     label: 'ws broadcast (naive)',
     server: 'ws-broadcast',
     note: 'hand-written ws 8 server: for (const c of room) c.send(msg)',
+    resumes: false,
   },
   socketio: {
     label: 'Socket.IO 4.8',
     server: 'socketio',
     note: 'default server options; clients on the websocket transport; io.to(room).emit()',
+    resumes: false,
+  },
+  pushpin: {
+    label: 'Pushpin 1.36',
+    server: 'pushpin',
+    note: 'Debian package; WebSocket clients, GRIP origin over WebSocket-over-HTTP, HTTP publish',
+    resumes: false,
   },
 } as const;
 
@@ -27,9 +39,9 @@ export type TargetName = keyof typeof TARGETS;
 export const TARGET_NAMES = Object.keys(TARGETS) as TargetName[];
 
 /** The peers Herald is compared with, in report order. */
-export const PEERS: TargetName[] = ['ws', 'socketio'];
+export const PEERS: TargetName[] = ['ws', 'socketio', 'pushpin'];
 
-/** Targets this checkout can run. */
-export function availableTargets(): TargetName[] {
-  return TARGET_NAMES;
+/** Whether this machine can run `target` (Pushpin needs its Debian package: apt-get install pushpin). */
+export function installed(target: TargetName): boolean {
+  return target !== 'pushpin' || existsSync('/usr/bin/pushpin');
 }

@@ -1,7 +1,7 @@
 import { CpuMeter, Generator, type Progress, type RigOptions, ServerUnderTest } from './harness.ts';
 import type { LatencySummary } from './latency.ts';
 import { CoreMeter, sleep } from './proc.ts';
-import type { TargetName } from './targets.ts';
+import { TARGETS, type TargetName } from './targets.ts';
 
 export interface Verification {
   subscribers: number;
@@ -105,7 +105,7 @@ async function connectLayout(
 }
 
 /** Waits until counts stop moving (or match what was sent); bounded. */
-async function drain(generator: Generator, expectedTotal: number, maxMs = 30_000): Promise<void> {
+async function drain(generator: Generator, expectedTotal: number, maxMs = 60_000): Promise<void> {
   const deadline = Date.now() + maxMs;
   let last = -1;
   let stableSince = Date.now();
@@ -157,7 +157,7 @@ export function runFanout(spec: FanoutSpec, progress: Progress): Promise<FanoutR
     const channels = channelNames(spec.channels);
     const samples = Math.min(spec.samples, spec.subscribers);
     await connectLayout(generator, server, spec.subscribers, channels, samples, progress);
-    await generator.sampler.call('openPublisher', { target: spec.target, base: server.base });
+    await generator.sampler.call('openPublisher', { target: spec.target, base: server.publishBase });
     await generator.sampler.call('startPublishing', {
       channels,
       mode: spec.mode,
@@ -335,12 +335,12 @@ export function runStorm(
       open += chunk;
       progress.tick(open);
     }
-    await generator.sampler.call('openPublisher', { target, base: sut.base });
+    await generator.sampler.call('openPublisher', { target, base: sut.publishBase });
     await generator.sampler.call('startPublishing', {
       channels: ['bench'],
       mode: 'rate',
       rate,
-      window: 0,
+      window: 64,
     });
     progress.phase('storm: drop all, reconnect all', 3);
     await timed(1, progress);
@@ -372,7 +372,7 @@ export function runStorm(
       lost: verify.missing,
       duplicates: verify.extra,
       notRecovered: storms.reduce((n, s) => n + s.notRecovered, 0),
-      canResume: target.startsWith('herald'),
+      canResume: TARGETS[target].resumes,
     };
   });
 }

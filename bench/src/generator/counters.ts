@@ -39,5 +39,7 @@ export function createCounter(target: TargetName, host: string, port: number, ch
       return new WsCounter(host, port, rawProtocols.socketio, channel);
     case 'herald-sse':
       return new SseCounter(host, port, channel);
+    case 'pushpin':
+      return new WsCounter(host, port, rawProtocols.pushpin, channel);
   }
 }

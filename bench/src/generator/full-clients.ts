@@ -69,6 +69,22 @@ function open(
         ws.once('open', () => resolve({ close: () => ws.terminate() }));
         ws.once('error', reject);
       });
+    case 'pushpin':
+      return new Promise((resolve, reject) => {
+        const ws = new WebSocket(
+          `${base.replace('http', 'ws')}/bench?channel=${encodeURIComponent(channel)}`,
+          {
+            perMessageDeflate: false,
+          },
+        );
+        ws.on('message', (data) => {
+          const text = data.toString();
+          // The origin's `ready` comes once the subscription is in place.
+          if (text === 'ready') resolve({ close: () => ws.terminate() });
+          else onMessage(JSON.parse(text));
+        });
+        ws.once('error', reject);
+      });
     case 'socketio':
       return new Promise((resolve, reject) => {
         const socket = io(base, { transports: ['websocket'], query: { channel } });

@@ -1,3 +1,4 @@
+import { Agent, request } from 'node:http';
 import { io, type Socket } from 'socket.io-client';
 import WebSocket from 'ws';
 import type { TargetName } from '../targets.ts';
@@ -91,6 +92,40 @@ class SocketIoPublisher implements Publisher {
   }
 }
 
+/**
+ * Pushpin: one POST per message to its HTTP publish endpoint (`ws-message` format), over a few
+ * keep-alive connections, without waiting for each answer.
+ */
+class PushpinPublisher implements Publisher {
+  errors = 0;
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 4 });
+
+  constructor(private readonly base: string) {}
+
+  async open(): Promise<void> {}
+
+  publish(channel: string, seq: number): void {
+    const body = JSON.stringify({
+      items: [{ channel, formats: { 'ws-message': { content: payloadText(seq) } } }],
+    });
+    const req = request(`${this.base}/publish/`, {
+      method: 'POST',
+      agent: this.agent,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+    });
+    req.on('response', (res) => {
+      if (res.statusCode !== 200) this.errors++;
+      res.resume();
+    });
+    req.on('error', () => this.errors++);
+    req.end(body);
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
 export function createPublisher(target: TargetName, base: string): Publisher {
   switch (target) {
     case 'herald-ws':
@@ -100,5 +135,7 @@ export function createPublisher(target: TargetName, base: string): Publisher {
       return new WsPublisher(base);
     case 'socketio':
       return new SocketIoPublisher(base);
+    case 'pushpin':
+      return new PushpinPublisher(base);
   }
 }

@@ -95,5 +95,13 @@ const wsBroadcast: RawProtocol = {
   handshake: () => ({}),
 };
 
-export const rawProtocols = { herald, socketio, ws: wsBroadcast } as const;
+/** Pushpin: the GRIP origin subscribes the connection and then says `ready`; Pushpin sends no heartbeat. */
+const pushpin: RawProtocol = {
+  path: (channel) => `/bench?channel=${encodeURIComponent(channel)}`,
+  hello: () => undefined,
+  readyOnUpgrade: false,
+  handshake: (text) => (text === 'ready' ? { ready: { recovered: 0 } } : {}),
+};
+
+export const rawProtocols = { herald, socketio, ws: wsBroadcast, pushpin } as const;
 export type RawProtocolName = keyof typeof rawProtocols;

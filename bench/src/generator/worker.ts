@@ -147,8 +147,8 @@ let pub: PublishLoop | undefined;
 
 /**
  * Publishes round-robin over `channels`, either at a fixed rate or as fast as the slowest latency
- * sample keeps up (at most `window` messages in flight per subscriber). Either way the backlog is
- * bounded: a fixed rate the server cannot sustain is throttled and reported, never queued without end.
+ * sample keeps up. Either way at most `window` messages are in flight per subscriber: a fixed rate the
+ * server cannot sustain is throttled and reported, never queued without end.
  */
 class PublishLoop {
   seq = 0;
@@ -201,8 +201,8 @@ class PublishLoop {
   private tick(): void {
     if (!this.running) return;
     const due = Math.floor(((performance.now() - this.started) * this.rate) / 1000);
-    // Backlog bound: two seconds of messages (plus one round over the channels).
-    const cap = 2 * this.rate + this.channels.length;
+    // The same backlog bound as saturation: a server that cannot keep up is not buried deeper.
+    const cap = this.window * this.channels.length;
     while (this.seq < due) {
       if (this.lag() > cap) {
         this.throttled += due - this.seq;

@@ -4,7 +4,7 @@ import { serveRpc } from '../rpc.ts';
  * Every Node server under test announces its port and answers `memory` the same way: a full GC first
  * (the server runs with --expose-gc), so memory per connection is live data, not garbage not yet collected.
  */
-export function announce(port: number): void {
+export function announce(port: number, extra: { publishPort?: number } = {}): void {
   // Exit normally on SIGTERM, so `--cpu-prof` gets to write its profile.
   process.on('SIGTERM', () => process.exit(0));
   serveRpc(
@@ -14,7 +14,7 @@ export function announce(port: number): void {
         return process.memoryUsage();
       },
     },
-    { port },
+    { port, ...extra },
   );
 }
 
