@@ -1,7 +1,10 @@
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { CloseCodes } from '@herald/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { freePort } from '../../server/test/support/process.ts';
 import { RawSseStream } from '../../server/test/support/sse-client.ts';
 import { eventually, WsTestClient } from '../../server/test/support/ws-client.ts';
 import { type NextServer, startNextServer } from '../src/custom-server.ts';
@@ -144,6 +147,59 @@ describe('SSE, long-polling and client actions through the route handlers', () =
     expect(action.status).toBe(200);
     const answer = (await (await held).json()) as { publications: Array<{ data: unknown }> };
     expect(answer.publications.map((p) => p.data)).toEqual(['polled']);
+  });
+});
+
+describe('route handlers alone, under plain `next start`', () => {
+  it('serve SSE and the API from the same build, and refuse WebSocket upgrades', async () => {
+    const port = await freePort();
+    const nextBin = createRequire(import.meta.url).resolve('next/dist/bin/next');
+    const child = spawn(
+      process.execPath,
+      [nextBin, 'start', FIXTURE, '-p', String(port), '-H', '127.0.0.1'],
+      {
+        env: { ...process.env, NODE_ENV: 'production', NEXT_TELEMETRY_DISABLED: '1' },
+        stdio: 'ignore',
+      },
+    );
+    const url = `http://127.0.0.1:${port}`;
+    try {
+      await expect
+        .poll(
+          () =>
+            fetch(`${url}/realtime/health`).then(
+              (r) => r.status,
+              () => 0,
+            ),
+          { timeout: 30_000 },
+        )
+        .toBe(200);
+      const stream = await RawSseStream.open(`${url}/realtime/connection/sse?channel=plain:sse`);
+      try {
+        const published = await fetch(`${url}/realtime/api/publish`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ channel: 'plain:sse', data: 'via next start' }),
+        });
+        expect(published.status).toBe(200);
+        await eventually(() => stream.publications.length === 1, 'publication streamed');
+        expect(stream.publications[0].data).toBe('via next start');
+      } finally {
+        await stream.close();
+      }
+      // No upgrades without the custom server: clients fall back to SSE or long-polling.
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/realtime/connection/websocket`);
+      const opened = await new Promise<boolean>((resolve) => {
+        ws.once('open', () => resolve(true));
+        ws.once('error', () => resolve(false));
+        ws.once('close', () => resolve(false));
+      });
+      expect(opened).toBe(false);
+    } finally {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
   });
 });
 
