@@ -6,8 +6,8 @@ const STEPS = ['queued', 'fetching rows', 'resizing images', 'writing archive', 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * A pretend background job: 20 units of work, each one published on `jobs:<id>` as it completes. The
- * page subscribed before starting it, so it sees every step; a page opened later gets them from history.
+ * A pretend background job: 20 units of work, each one published on `jobs:<id>` as it completes. Pages
+ * read the channel's history before following it live, so they see every step however late they come.
  */
 export async function runJob(id: string, units = 20, unitMs = 150): Promise<void> {
   const channel = `jobs:${id}`;

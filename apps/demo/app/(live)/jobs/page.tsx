@@ -5,8 +5,9 @@ export default function JobsPage() {
     <>
       <h1>Background job</h1>
       <p className="muted">
-        “Start” subscribes to <code>jobs:&lt;id&gt;</code>, then calls a Server Action that starts the job and
-        returns at once. The job publishes each step; the bar moves as they arrive.
+        “Start” calls a Server Action that starts the job and returns at once; the job publishes each step on{' '}
+        <code>jobs:&lt;id&gt;</code>. The bar (<code>useStream</code>) reads the channel’s history first, then
+        follows it live, so it misses no step however late it subscribes.
       </p>
       <JobRunner />
     </>
