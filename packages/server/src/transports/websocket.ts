@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { CloseCodes, type ServerFrame } from '@herald/protocol';
-import { type WebSocket, WebSocketServer } from 'ws';
+import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import type { ConnectContext } from '../core/auth.ts';
 import type { Delivery } from '../core/delivery.ts';
 import type { Hub } from '../core/hub.ts';
@@ -48,14 +48,15 @@ export function textFrame(payload: Buffer): Buffer {
 class WebSocketSink implements Sink {
   readonly kind = 'websocket';
   session!: Session;
-  pending: Buffer[] = [];
+  /** Frames waiting for this turn's flush; null when none (most connections, most of the time). */
+  pending: Buffer[] | null = null;
   pendingBytes = 0;
   /** Cleared by every heartbeat tick, set by any frame from the client. */
   alive = true;
   private closing = false;
 
   constructor(
-    private readonly transport: WebSocketTransport,
+    readonly transport: WebSocketTransport,
     readonly ws: WebSocket,
     readonly socket: Duplex,
   ) {}
@@ -75,16 +76,21 @@ class WebSocketSink implements Sink {
 
   private enqueue(frame: Buffer): void {
     if (this.closing) return;
-    if (this.pending.length === 0) this.transport.flushQueue.add(this);
-    this.pending.push(frame);
+    if (this.pending === null) {
+      this.pending = [frame];
+      this.transport.flushQueue.add(this);
+    } else {
+      this.pending.push(frame);
+    }
     this.pendingBytes += frame.length;
   }
 
   flush(): void {
     const frames = this.pending;
-    if (frames.length === 0 || this.socket.destroyed) return;
-    this.pending = [];
+    if (frames === null) return;
+    this.pending = null;
     this.pendingBytes = 0;
+    if (this.socket.destroyed) return;
     if (frames.length === 1) {
       this.socket.write(frames[0]);
       return;
@@ -98,7 +104,7 @@ class WebSocketSink implements Sink {
     if (this.closing) return;
     if (code === CloseCodes.slowConsumer) {
       // Its queue is what we must free; the close frame would wait behind it anyway.
-      this.pending = [];
+      this.pending = null;
       this.pendingBytes = 0;
     } else {
       this.flush();
@@ -108,6 +114,44 @@ class WebSocketSink implements Sink {
     // A peer that never answers the close handshake must not hold its buffers.
     setTimeout(() => this.ws.terminate(), 2_000).unref();
   }
+}
+
+/**
+ * Each socket's connection, so that its listeners can be shared functions (`this` is the socket)
+ * instead of four closures per connection.
+ */
+const kSink = Symbol('herald.sink');
+type SinkSocket = WebSocket & { [kSink]: WebSocketSink };
+
+function sinkOf(ws: WebSocket): WebSocketSink {
+  return (ws as SinkSocket)[kSink];
+}
+
+function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+  const sink = sinkOf(this);
+  sink.alive = true;
+  if (isBinary) {
+    sink.send({
+      type: 'error',
+      error: { code: 'bad_request', message: 'binary frames are not supported; send JSON text' },
+    });
+    return;
+  }
+  sink.session.handleText(data.toString());
+}
+
+function onPong(this: WebSocket): void {
+  sinkOf(this).alive = true;
+}
+
+function onError(this: WebSocket, err: Error): void {
+  sinkOf(this).transport.socketError(sinkOf(this), err);
+}
+
+function onClose(this: WebSocket): void {
+  const sink = sinkOf(this);
+  sink.transport.forget(sink);
+  sink.session.transportClosed();
 }
 
 /** Serves `GET /connection/websocket` with `ws`; heartbeats for every socket run on one shared timer. */
@@ -123,6 +167,8 @@ export class WebSocketTransport {
       perMessageDeflate: false,
       // Frames over the payload limit still get a readable error; only far larger ones are cut by ws (1009).
       maxPayload: Math.max(4 * hub.config.maxPayloadBytes, 1024 * 1024),
+      // The transport keeps its own set of connections; ws's would cost a Set entry and a closure each.
+      clientTracking: false,
     });
     this.heartbeat = setInterval(() => this.beat(), hub.config.pingInterval * 1000);
     this.heartbeat.unref();
@@ -168,28 +214,21 @@ export class WebSocketTransport {
 
   private accept(ws: WebSocket, socket: Duplex, context: ConnectContext): void {
     const sink = new WebSocketSink(this, ws, socket);
-    const session = this.hub.openSession(sink, context);
-    sink.session = session;
+    sink.session = this.hub.openSession(sink, context);
     this.sinks.add(sink);
-    ws.on('message', (data, isBinary) => {
-      sink.alive = true;
-      if (isBinary) {
-        sink.send({
-          type: 'error',
-          error: { code: 'bad_request', message: 'binary frames are not supported; send JSON text' },
-        });
-        return;
-      }
-      session.handleText(data.toString());
-    });
-    ws.on('pong', () => {
-      sink.alive = true;
-    });
-    ws.on('error', (err) => this.hub.log.debug({ err, client: session.id }, 'websocket error'));
-    ws.on('close', () => {
-      this.sinks.delete(sink);
-      session.transportClosed();
-    });
+    (ws as SinkSocket)[kSink] = sink;
+    ws.on('message', onMessage);
+    ws.on('pong', onPong);
+    ws.on('error', onError);
+    ws.on('close', onClose);
+  }
+
+  socketError(sink: WebSocketSink, err: Error): void {
+    this.hub.log.debug({ err, client: sink.session.id }, 'websocket error');
+  }
+
+  forget(sink: WebSocketSink): void {
+    this.sinks.delete(sink);
   }
 
   private beat(): void {
