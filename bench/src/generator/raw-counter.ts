@@ -8,6 +8,8 @@ import type { ResumePoint } from './raw-protocols.ts';
  * allocated per read however many sockets there are.
  */
 export const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+/** An attempt that is not live by then is abandoned and retried (a dropped SYN waits for minutes). */
+const ATTEMPT_TIMEOUT_MS = 10_000;
 
 type State = Counter['state'];
 
@@ -65,9 +67,14 @@ export abstract class RawCounter implements Counter {
       },
     });
     this.socket = socket;
+    const timer = setTimeout(() => {
+      if (this.socket === socket && this.state !== 'live')
+        this.fail(`not live within ${ATTEMPT_TIMEOUT_MS} ms`);
+    }, ATTEMPT_TIMEOUT_MS);
     socket.on('connect', () => socket.write(this.request()));
     socket.on('error', () => undefined);
     socket.on('close', () => {
+      clearTimeout(timer);
       if (this.socket !== socket) return;
       this.socket = undefined;
       const was = this.state;

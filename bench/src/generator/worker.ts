@@ -33,8 +33,20 @@ async function openAll(list: Counter[], resume: boolean, deadlineMs: number): Pr
   const attempts = new Map<Counter, number>();
   let given = 0;
   await new Promise<void>((resolve) => {
-    const pending: Pending = { waiting: list.length, done: resolve };
-    if (list.length === 0) resolve();
+    // Whatever has not settled by the deadline counts as given up.
+    const timer = setTimeout(() => {
+      given += pending.waiting;
+      if (failures.length < 5) failures.push(`${pending.waiting} not live by the deadline`);
+      resolve();
+    }, deadlineMs + 5_000);
+    const pending: Pending = {
+      waiting: list.length,
+      done: () => {
+        clearTimeout(timer);
+        resolve();
+      },
+    };
+    if (list.length === 0) pending.done();
     let next = 0;
     let inFlight = 0;
     const settle = () => {
