@@ -24,7 +24,7 @@ function browser(hub: TestHub) {
 }
 
 const wireSubscriptions = (hub: TestHub) =>
-  [...hub.server.hub.sessions].flatMap((s) => [...s.subscriptions.keys()]).sort();
+  [...hub.server.hub.sessions].flatMap((s) => [...s.subscriptions.values()].map((sub) => sub.channel)).sort();
 
 function listen(tab: HeraldClient, channel: string): Publication[] {
   const pubs: Publication[] = [];

@@ -53,7 +53,7 @@ const feedLive = (root: Mounted, channel: string) =>
 
 const sessions = (hub: TestHub) => hub.server.hub.sessions.size;
 const subscriptions = (hub: TestHub) =>
-  [...hub.server.hub.sessions].flatMap((s) => [...s.subscriptions.keys()]).sort();
+  [...hub.server.hub.sessions].flatMap((s) => [...s.subscriptions.values()].map((sub) => sub.channel)).sort();
 
 describe('@herald/react with a real hub', () => {
   it('opens one connection under StrictMode and closes it on unmount', async () => {

@@ -30,4 +30,25 @@ describe('WebSocket transport', () => {
     await eventually(() => c.publications.length === 1, 'own publication');
     c.close();
   });
+
+  it('keeps each of many subscriptions apart: repeats refused, unsubscribes exact, deliveries per channel', async () => {
+    const hub = await hubs.start();
+    const c = await WsTestClient.open(hub.wsUrl);
+    const channels = Array.from({ length: 20 }, (_, i) => `many:c${i}`);
+    await c.call('connect', { subs: Object.fromEntries(channels.slice(0, 5).map((ch) => [ch, {}])) });
+    for (const channel of channels.slice(5)) await c.call('subscribe', { channel });
+    for (const channel of [channels[0], channels[7], channels[19]]) {
+      const reply = await c.command('subscribe', { channel });
+      expect(reply.error?.code).toBe('already_subscribed');
+    }
+    const dropped = [channels[2], channels[9], channels[19]];
+    for (const channel of dropped) await c.call('unsubscribe', { channel });
+    expect((await c.command('unsubscribe', { channel: channels[9] })).error?.code).toBe('not_subscribed');
+    await c.call('subscribe', { channel: channels[9] });
+    for (const channel of channels) await hub.publish(channel, { channel });
+    const expected = channels.filter((ch) => ch === channels[9] || !dropped.includes(ch));
+    await eventually(() => c.publications.length === expected.length, `${expected.length} publications`);
+    expect(c.publications.map((p) => p.channel)).toEqual(expected);
+    c.close();
+  });
 });

@@ -1,11 +1,12 @@
 import { HeraldError } from '@herald/protocol';
 import { ConfigError, type HeraldConfig } from '../config.ts';
-import type {
-  Authenticator,
-  ConnectContext,
-  Credentials,
-  Identity,
-  SubscriptionRequest,
+import {
+  ANONYMOUS,
+  type Authenticator,
+  type ConnectContext,
+  type Credentials,
+  type Identity,
+  type SubscriptionRequest,
 } from '../core/auth.ts';
 import { AuthProxy } from './auth-proxy.ts';
 import { TokenVerifier } from './token-verifier.ts';
@@ -42,10 +43,10 @@ export class ConfigAuthenticator implements Authenticator {
 
   async connect(credentials: Credentials, context: ConnectContext): Promise<Identity> {
     if (this.proxy?.decidesConnections) {
-      if (credentials.token === undefined && credentials.cookie === undefined) return { user: null };
+      if (credentials.token === undefined && credentials.cookie === undefined) return ANONYMOUS;
       return this.proxy.connect(credentials, context);
     }
-    if (credentials.token === undefined) return { user: null };
+    if (credentials.token === undefined) return ANONYMOUS;
     if (!this.tokens.configured) {
       throw new HeraldError(
         'unauthorized',

@@ -7,6 +7,9 @@ export interface Identity {
   info?: unknown;
 }
 
+/** Shared by every anonymous session (identities are replaced, never mutated), so they cost nothing each. */
+export const ANONYMOUS: Identity = Object.freeze({ user: null });
+
 /** What a client presents to prove who it is. */
 export interface Credentials {
   /** Connection token: the `connect` command's `token`, SSE/poll `?token=` or `Authorization: Bearer`. */
@@ -14,6 +17,9 @@ export interface Credentials {
   /** The request's Cookie header, for an auth proxy that reads the app's session cookie. */
   cookie?: string;
 }
+
+/** Shared by every session that presented nothing. */
+export const NO_CREDENTIALS: Credentials = Object.freeze({});
 
 /** Where a connection comes from; each transport fills in what it knows. */
 export interface ConnectContext {

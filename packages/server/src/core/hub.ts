@@ -293,7 +293,7 @@ export class Hub {
     this.checkCanAdd(session, channel);
     if (session.closed) throw new HeraldError('not_connected', 'the connection is closed');
     const sub = new Subscription(session, channel);
-    session.subscriptions.set(channel, sub);
+    session.subscriptions.set(sub);
     try {
       await this.attach(sub);
       const { recovered, publications } = await this.position(sub, options.since);

@@ -7,8 +7,11 @@ interface Tracked {
   member: PresenceMember;
   /** A lease outlives its subscription: left to expire in the broker, not removed. */
   lease: boolean;
-  /** Broker calls for one subscription run in order, so a late refresh can never resurrect a leave. */
-  tail: Promise<void>;
+  /**
+   * The last broker call still running for this subscription; the next one waits for it, so a late
+   * refresh can never resurrect a leave. Null when none runs (most entries, most of the time).
+   */
+  tail: Promise<void> | null;
 }
 
 /**
@@ -33,7 +36,7 @@ export class PresenceTracker {
   }
 
   join(sub: Subscription, member: PresenceMember, lease = false): void {
-    const entry: Tracked = { member, lease, tail: Promise.resolve() };
+    const entry: Tracked = { member, lease, tail: null };
     this.tracked.set(sub, entry);
     this.enqueue(sub.channel, entry, () => this.broker.addPresence(sub.channel, member, this.ttl));
   }
@@ -58,10 +61,12 @@ export class PresenceTracker {
   }
 
   private enqueue(channel: string, entry: Tracked, op: () => Promise<void>): void {
-    const tail = entry.tail
-      .then(op)
+    const tail: Promise<void> = (entry.tail === null ? op() : entry.tail.then(op))
       .catch((err) => this.log.warn({ err, channel }, 'presence update failed'))
-      .finally(() => this.inFlight.delete(tail));
+      .finally(() => {
+        this.inFlight.delete(tail);
+        if (entry.tail === tail) entry.tail = null;
+      });
     entry.tail = tail;
     this.inFlight.add(tail);
   }

@@ -14,11 +14,11 @@ import {
   type SubscribeOptions,
   shouldReconnect,
 } from '@herald/protocol';
-import type { ConnectContext, Credentials, Identity } from './auth.ts';
+import { ANONYMOUS, type ConnectContext, type Credentials, type Identity, NO_CREDENTIALS } from './auth.ts';
 import type { Hub, PositionedSubscription } from './hub.ts';
 import { TokenBucket } from './limits.ts';
+import { SessionSubscriptions } from './session-subscriptions.ts';
 import type { Sink } from './sink.ts';
-import type { Subscription } from './subscription.ts';
 
 /** The commands `execute` runs: all but the connection-level ones and `subscribe` (which has two steps). */
 export type SessionCommand = Exclude<Command, ConnectCommand | SubscribeCommand | PongCommand>;
@@ -26,10 +26,10 @@ export type SessionCommand = Exclude<Command, ConnectCommand | SubscribeCommand 
 /** One client connection, whatever its transport: identity, subscriptions, and the command dispatcher. */
 export class Session {
   readonly id = randomUUID();
-  identity: Identity = { user: null };
+  identity: Identity = ANONYMOUS;
   /** What the client connected with; the auth proxy is asked with them again on subscribe. */
-  credentials: Credentials = {};
-  readonly subscriptions = new Map<string, Subscription>();
+  credentials: Credentials = NO_CREDENTIALS;
+  readonly subscriptions = new SessionSubscriptions();
   closed = false;
   /** True once admitted (identity set and counted). */
   connected = false;
@@ -158,7 +158,8 @@ export class Session {
     });
     try {
       try {
-        await this.open({ token, cookie: this.context.cookie });
+        const cookie = this.context.cookie;
+        await this.open(token === undefined && cookie === undefined ? NO_CREDENTIALS : { token, cookie });
       } catch (err) {
         const error = toHeraldError(err);
         if (id !== undefined) this.sink.send({ id, error: error.toJSON() });

@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { CloseCodes, type ServerFrame } from '@herald/protocol';
-import { type RawData, type WebSocket, WebSocketServer } from 'ws';
+import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import type { ConnectContext } from '../core/auth.ts';
 import type { Delivery } from '../core/delivery.ts';
 import type { Hub } from '../core/hub.ts';
@@ -12,11 +12,13 @@ import { FlushQueue } from './flush-queue.ts';
 export const WEBSOCKET_PATH = '/connection/websocket';
 
 function connectContext(request: IncomingMessage): ConnectContext {
+  const origin = request.headers.origin;
   return {
     transport: 'websocket',
     ip: request.socket.remoteAddress,
-    origin: request.headers.origin,
-    host: request.headers.host,
+    origin,
+    // Only a request with an Origin needs its Host (same-origin check); most idle sockets have neither.
+    host: origin === undefined ? undefined : request.headers.host,
     cookie: request.headers.cookie,
   };
 }
@@ -60,6 +62,18 @@ class WebSocketSink implements Sink {
     readonly ws: WebSocket,
     readonly socket: Duplex,
   ) {}
+
+  received(data: RawData, isBinary: boolean): void {
+    this.alive = true;
+    if (isBinary) {
+      this.send({
+        type: 'error',
+        error: { code: 'bad_request', message: 'binary frames are not supported; send JSON text' },
+      });
+      return;
+    }
+    this.session.handleText(data.toString());
+  }
 
   send(frame: ServerFrame): void {
     this.enqueue(textFrame(Buffer.from(JSON.stringify(frame))));
@@ -117,41 +131,34 @@ class WebSocketSink implements Sink {
 }
 
 /**
- * Each socket's connection, so that its listeners can be shared functions (`this` is the socket)
- * instead of four closures per connection.
+ * ws lets a server construct its own WebSocket subclass (the `WebSocket` option). This one hands ws's
+ * events to its sink in `emit` instead of through listeners: no listener table and no closures per
+ * connection, which is most of what an idle socket costs beyond ws's own (see BENCHMARKS.md, memory).
  */
-const kSink = Symbol('herald.sink');
-type SinkSocket = WebSocket & { [kSink]: WebSocketSink };
+class HeraldSocket extends WebSocket {
+  sink!: WebSocketSink;
 
-function sinkOf(ws: WebSocket): WebSocketSink {
-  return (ws as SinkSocket)[kSink];
-}
-
-function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
-  const sink = sinkOf(this);
-  sink.alive = true;
-  if (isBinary) {
-    sink.send({
-      type: 'error',
-      error: { code: 'bad_request', message: 'binary frames are not supported; send JSON text' },
-    });
-    return;
+  override emit(event: string | symbol, a?: unknown, b?: unknown): boolean {
+    const sink = this.sink;
+    switch (event) {
+      case 'message':
+        sink.received(a as RawData, b as boolean);
+        return true;
+      case 'ping':
+      case 'pong':
+        sink.alive = true;
+        return true;
+      case 'error':
+        sink.transport.socketError(sink, a as Error);
+        return true;
+      case 'close':
+        sink.transport.forget(sink);
+        sink.session.transportClosed();
+        return true;
+      default:
+        return super.emit(event, a, b);
+    }
   }
-  sink.session.handleText(data.toString());
-}
-
-function onPong(this: WebSocket): void {
-  sinkOf(this).alive = true;
-}
-
-function onError(this: WebSocket, err: Error): void {
-  sinkOf(this).transport.socketError(sinkOf(this), err);
-}
-
-function onClose(this: WebSocket): void {
-  const sink = sinkOf(this);
-  sink.transport.forget(sink);
-  sink.session.transportClosed();
 }
 
 /** Serves `GET /connection/websocket` with `ws`; heartbeats for every socket run on one shared timer. */
@@ -169,6 +176,7 @@ export class WebSocketTransport {
       maxPayload: Math.max(4 * hub.config.maxPayloadBytes, 1024 * 1024),
       // The transport keeps its own set of connections; ws's would cost a Set entry and a closure each.
       clientTracking: false,
+      WebSocket: HeraldSocket,
     });
     this.heartbeat = setInterval(() => this.beat(), hub.config.pingInterval * 1000);
     this.heartbeat.unref();
@@ -209,18 +217,16 @@ export class WebSocketTransport {
       );
       return;
     }
-    this.server.handleUpgrade(request, socket, head, (ws) => this.accept(ws, socket, context));
+    this.server.handleUpgrade(request, socket, head, (ws) =>
+      this.accept(ws as HeraldSocket, socket, context),
+    );
   }
 
-  private accept(ws: WebSocket, socket: Duplex, context: ConnectContext): void {
+  private accept(ws: HeraldSocket, socket: Duplex, context: ConnectContext): void {
     const sink = new WebSocketSink(this, ws, socket);
     sink.session = this.hub.openSession(sink, context);
     this.sinks.add(sink);
-    (ws as SinkSocket)[kSink] = sink;
-    ws.on('message', onMessage);
-    ws.on('pong', onPong);
-    ws.on('error', onError);
-    ws.on('close', onClose);
+    ws.sink = sink;
   }
 
   socketError(sink: WebSocketSink, err: Error): void {
