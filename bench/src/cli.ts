@@ -78,7 +78,10 @@ async function main(): Promise<void> {
     fanout: [],
     memory: [],
     storm: [],
-    skipped: missing.map((target) => ({ target, reason: 'not installed (apt-get install pushpin)' })),
+    skipped: missing.map((target) => ({
+      target,
+      reason: 'not installed (apt-get install pushpin redis-server)',
+    })),
     errors: [],
   };
   const steps = buildSteps(plan, results);

@@ -8,6 +8,12 @@ export const TARGETS = {
     note: 'herald serve defaults; memory broker; publisher over the WebSocket protocol',
     resumes: true,
   },
+  'herald-redis': {
+    label: 'Herald (WebSocket, Redis)',
+    server: 'herald-redis',
+    note: 'herald-ws on the Redis broker; its private redis-server shares the server core',
+    resumes: true,
+  },
   'herald-sse': {
     label: 'Herald (SSE)',
     server: 'herald',
@@ -41,7 +47,13 @@ export const TARGET_NAMES = Object.keys(TARGETS) as TargetName[];
 /** The peers Herald is compared with, in report order. */
 export const PEERS: TargetName[] = ['ws', 'socketio', 'pushpin'];
 
-/** Whether this machine can run `target` (Pushpin needs its Debian package: apt-get install pushpin). */
+const NEEDS: Partial<Record<TargetName, string>> = {
+  pushpin: '/usr/bin/pushpin',
+  'herald-redis': '/usr/bin/redis-server',
+};
+
+/** Whether this machine can run `target` (Pushpin and Redis come from Debian: apt-get install pushpin redis-server). */
 export function installed(target: TargetName): boolean {
-  return target !== 'pushpin' || existsSync('/usr/bin/pushpin');
+  const binary = NEEDS[target];
+  return binary === undefined || existsSync(binary);
 }

@@ -41,7 +41,7 @@ describe('bench harness', () => {
 
   // The tiniest fan-out against Herald (both transports) and the ws floor, through the real processes (server on core 0,
   // generator on core 1): every subscriber, raw counter or full client, counts exactly what was published.
-  for (const target of ['herald-ws', 'herald-sse', 'ws'] as const) {
+  for (const target of ['herald-ws', 'herald-redis', 'herald-sse', 'ws'] as const) {
     it(`counts every ${target} delivery exactly once`, async () => {
       const result = await runFanout(
         {

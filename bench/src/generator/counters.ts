@@ -32,6 +32,7 @@ export interface Counter {
 export function createCounter(target: TargetName, host: string, port: number, channel: string): Counter {
   switch (target) {
     case 'herald-ws':
+    case 'herald-redis':
       return new WsCounter(host, port, rawProtocols.herald, channel);
     case 'ws':
       return new WsCounter(host, port, rawProtocols.ws, channel);

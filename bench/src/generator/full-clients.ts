@@ -52,6 +52,7 @@ function open(
         });
       });
     case 'herald-ws':
+    case 'herald-redis':
       return new Promise((resolve, reject) => {
         const client = createClient({ url: base, WebSocket: WebSocket as never, transports: ['websocket'] });
         client.subscribe(channel, {

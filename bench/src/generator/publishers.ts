@@ -129,6 +129,7 @@ class PushpinPublisher implements Publisher {
 export function createPublisher(target: TargetName, base: string): Publisher {
   switch (target) {
     case 'herald-ws':
+    case 'herald-redis':
     case 'herald-sse':
       return new HeraldPublisher(base);
     case 'ws':

@@ -1,0 +1,17 @@
+/**
+ * Herald on the Redis broker: the hub of herald.ts with `broker: redis://…`, against a private
+ * redis-server (no persistence) started here. Redis is this process's child, so it runs on the server
+ * core too and its CPU and memory count as the server's: one core for the whole of Herald + Redis.
+ */
+import { HeraldServer } from '@herald/server';
+import { RedisServer } from '../../../packages/server/test/support/redis-server.ts';
+import { announce, portArgument } from './control.ts';
+
+const redis = await RedisServer.start();
+// announce() turns SIGTERM into exit(0); Redis must not outlive the step.
+process.on('exit', () => process.kill(redis.pid, 'SIGKILL'));
+const server = await HeraldServer.create({
+  config: { host: '127.0.0.1', port: portArgument(), broker: redis.url, limits: { publishRate: 0 } },
+});
+const address = await server.listen();
+announce(address.port);
