@@ -88,6 +88,9 @@ function fanoutPoints(results: Results): Array<{ runs: FanoutResult[]; points: M
 
 const ms = (micros: number) =>
   micros >= 100_000 ? `${(micros / 1000).toFixed(0)}` : (micros / 1000).toFixed(2);
+/** Nothing reached a latency client within the window (it all arrived while draining): no latency to show. */
+const latencyCells = (l: LatencySummary) =>
+  l.count === 0 ? '— | — | —' : `${ms(l.p50)} | ${ms(l.p99)} | ${ms(l.p999)}`;
 const pct = (f: number) => `${Math.round(f * 100)}%`;
 const ratio = (v: number) => (Number.isFinite(v) ? `${v.toFixed(2)}×` : 'n/a');
 const kb = (bytes: number) => (bytes / 1024).toFixed(1);
@@ -112,7 +115,7 @@ function fanoutTable(results: Results, workload: 'fanout' | 'channels'): string 
     for (const p of points.values()) {
       const cut = p.throttled > 0 ? ` (rate not sustained: ${num(p.throttled)} msgs held back)` : '';
       lines.push(
-        `| ${subs} | ${loadLabel(first)} | ${TARGETS[p.target].label} | ${defaultFormat(p.deliveriesPerSec)} | ${defaultFormat(p.perCoreSec)} | ${ms(p.latency.p50)} | ${ms(p.latency.p99)} | ${ms(p.latency.p999)} | ${pct(p.serverCpu)} | ${pct(p.generatorCpu)}${p.generatorBound ? ' (limit)' : ''} | ${pct(p.foreign)} | ${p.verified}${cut} |`,
+        `| ${subs} | ${loadLabel(first)} | ${TARGETS[p.target].label} | ${defaultFormat(p.deliveriesPerSec)} | ${defaultFormat(p.perCoreSec)} | ${latencyCells(p.latency)} | ${pct(p.serverCpu)} | ${pct(p.generatorCpu)}${p.generatorBound ? ' (limit)' : ''} | ${pct(p.foreign)} | ${p.verified}${cut} |`,
       );
     }
     for (const herald of HERALDS) {
@@ -190,7 +193,7 @@ function stormTable(results: Results): string {
   ];
   for (const s of results.storm as StormResult[]) {
     lines.push(
-      `| ${TARGETS[s.target].label} | ${num(s.clients)} | ${s.rate} | ${(s.resumeMs / 1000).toFixed(2)} s | ${num(s.published)} | ${num(s.lost)}${s.canResume ? '' : ' (cannot resume)'} | ${num(s.duplicates)} | ${num(s.notRecovered)} | ${s.failed} |`,
+      `| ${TARGETS[s.target].label} | ${num(s.clients)} | ${s.rate} | ${s.failed > 0 ? 'never (some gave up)' : `${(s.resumeMs / 1000).toFixed(2)} s`} | ${num(s.published)} | ${num(s.lost)}${s.canResume ? '' : ' (cannot resume)'} | ${num(s.duplicates)} | ${num(s.notRecovered)} | ${s.failed} |`,
     );
   }
   return lines.join('\n');
