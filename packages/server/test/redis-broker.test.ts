@@ -221,6 +221,32 @@ describe('redis broker: delivery between nodes', () => {
     expect(a.pubs[0]).toMatchObject({ offset: 2, data: 'heard' });
   });
 
+  it('shares one read between subscribers positioning from one place, until the node delivers something new', async () => {
+    const [a, b] = [await node({ sweepInterval: 60_000 }), await node()];
+    const channel = fresh();
+    await a.broker.subscribe(channel);
+    for (const i of range(1, 3)) await publish(b, channel, i);
+    await eventually(() => a.pubs.length === 3, 'node a has all three');
+    const { epoch } = await a.broker.history(channel, { limit: 0 });
+    const scriptRuns = async () =>
+      Number(/cmdstat_evalsha:calls=(\d+)/.exec(await admin.info('commandstats'))?.[1]);
+    const resume = () =>
+      a.broker.history(channel, { since: { epoch, offset: 1 }, limit: 100, subscriber: true });
+
+    const before = await scriptRuns();
+    const storm = await Promise.all(range(1, 20).map(resume));
+    expect(await scriptRuns()).toBe(before + 1);
+    for (const page of storm) expect(page.publications.map((p) => p.data)).toEqual([2, 3]);
+    // The history API reads afresh: a client that just published must find its publication.
+    await a.broker.history(channel, { since: { epoch, offset: 1 }, limit: 100 });
+    expect(await scriptRuns()).toBe(before + 2);
+
+    await publish(b, channel, 4);
+    await eventually(() => a.pubs.length === 4, 'node a has the fourth');
+    const after = await Promise.all([resume(), resume()]);
+    for (const page of after) expect(page.publications.map((p) => p.data)).toEqual([2, 3, 4]);
+  });
+
   it('ignores messages on its channels that Herald did not write, and goes on', async () => {
     const [a, b] = [await node(), await node()];
     const channel = fresh();

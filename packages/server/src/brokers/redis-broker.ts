@@ -51,6 +51,14 @@ interface ScriptCommands {
   heraldPresenceList(...args: Array<string | number>): Promise<string[]>;
 }
 
+/** A read under way, and where its channel's feed stood when it was sent. */
+interface SharedRead {
+  feed: ChannelFeed;
+  epoch: string;
+  offset: number;
+  page: Promise<HistoryPage>;
+}
+
 /** An XRANGE entry: `["<offset>-0", ["t", ms, "d", dataJson, "e", eventJson]]`. */
 type StreamEntry = [string, string[]];
 
@@ -71,6 +79,8 @@ export class RedisBroker implements Broker {
   private readonly sub: Client;
   private readonly scripts: ScriptCommands;
   private readonly feeds = new Map<string, ChannelFeed>();
+  /** Subscriber positioning reads under way, by query, with the feed's position when each was sent. */
+  private readonly positioning = new Map<string, SharedRead>();
   private handlers: BrokerHandlers | null = null;
   private readonly log: Logger;
   private readonly streamIdleTtl: number;
@@ -199,7 +209,36 @@ export class RedisBroker implements Broker {
     return { epoch, offset: Number(offset), duplicate: duplicate === 1 };
   }
 
-  async history(channel: string, query: HistoryQuery): Promise<HistoryPage> {
+  /**
+   * A subscriber's read may join an identical one already under way (a reconnect storm's resumes from one
+   * position then cost one Redis read, not one each), but only while this node has handed nothing of the
+   * channel to its hub since that read was sent: anything the read misses then reaches the subscriber
+   * live, through its pending queue. Other reads (the history API) are always fresh, so a client that
+   * published and then reads history sees its publication.
+   */
+  history(channel: string, query: HistoryQuery): Promise<HistoryPage> {
+    const feed = query.subscriber ? this.feeds.get(channel) : undefined;
+    if (!feed) return this.read(channel, query);
+    const key = `${query.since?.epoch ?? ''}\n${query.since?.offset ?? ''}\n${query.limit ?? ''}\n${query.reverse === true}\n${channel}`;
+    const shared = this.positioning.get(key);
+    if (shared && shared.feed === feed && shared.epoch === feed.epoch && shared.offset === feed.offset) {
+      return shared.page;
+    }
+    const read: SharedRead = {
+      feed,
+      epoch: feed.epoch,
+      offset: feed.offset,
+      page: this.read(channel, query),
+    };
+    this.positioning.set(key, read);
+    const forget = () => {
+      if (this.positioning.get(key) === read) this.positioning.delete(key);
+    };
+    read.page.then(forget, forget);
+    return read.page;
+  }
+
+  private async read(channel: string, query: HistoryQuery): Promise<HistoryPage> {
     const k = this.keys;
     const limit = Math.min(query.limit ?? Number.MAX_SAFE_INTEGER, 1_000_000);
     const since = query.since;
@@ -224,7 +263,7 @@ export class RedisBroker implements Broker {
     if (this.feeds.has(channel)) return;
     const feed = new ChannelFeed(
       channel,
-      (since, limit) => this.history(channel, { since, limit }),
+      (since, limit) => this.read(channel, { since, limit }),
       (delivered) => this.retireEpoch(channel, delivered),
       (pub) => this.handlers?.publication(pub),
     );

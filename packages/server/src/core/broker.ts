@@ -22,6 +22,11 @@ export interface HistoryQuery {
   limit?: number;
   /** Newest first. */
   reverse?: boolean;
+  /**
+   * The read positions a subscriber whose live publications queue up meanwhile, so a slightly older
+   * read serves it as well as a new one: a broker may share a read already under way (see RedisBroker).
+   */
+  subscriber?: boolean;
 }
 
 export interface HistoryPage extends StreamPosition {

@@ -350,7 +350,7 @@ export class Hub {
     const ns = this.namespace(sub.channel);
     const page = await this.broker.history(
       sub.channel,
-      since ? { since, limit: ns.historySize } : { limit: 0 },
+      since ? { since, limit: ns.historySize, subscriber: true } : { limit: 0, subscriber: true },
     );
     sub.epoch = page.epoch;
     sub.offset = page.offset;
