@@ -196,6 +196,11 @@ function stormTable(results: Results): string {
       `| ${TARGETS[s.target].label} | ${num(s.clients)} | ${s.rate} | ${s.failed > 0 ? 'never (some gave up)' : `${(s.resumeMs / 1000).toFixed(2)} s`} | ${num(s.published)} | ${num(s.lost)}${s.canResume ? '' : ' (cannot resume)'} | ${num(s.duplicates)} | ${num(s.notRecovered)} | ${s.failed} |`,
     );
   }
+  const why = (results.storm as StormResult[]).filter((s) => s.failed > 0 && s.gaveUpBecause?.length);
+  if (why.length > 0) {
+    lines.push('', 'Why those that gave up failed, as their last attempt saw it:');
+    for (const s of why) lines.push(`- ${TARGETS[s.target].label}: ${s.gaveUpBecause!.join('; ')}`);
+  }
   return lines.join('\n');
 }
 

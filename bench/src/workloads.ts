@@ -310,6 +310,8 @@ export interface StormResult {
   /** Resumes the server refused (Herald: `recovered: false`). */
   notRecovered: number;
   canResume: boolean;
+  /** Why the last attempts of those that gave up failed (a few, as the generators saw them). */
+  gaveUpBecause?: string[];
 }
 
 /**
@@ -346,7 +348,11 @@ export function runStorm(
     await timed(1, progress);
     const storms = await Promise.all(
       generator.counters.map((c) =>
-        c.call<{ t0: number; lastReady: number; failed: number; notRecovered: number }>('storm', {}, 180_000),
+        c.call<{ t0: number; lastReady: number; failed: number; notRecovered: number; reasons: string[] }>(
+          'storm',
+          {},
+          180_000,
+        ),
       ),
     );
     await timed(2, progress);
@@ -373,6 +379,7 @@ export function runStorm(
       duplicates: verify.extra,
       notRecovered: storms.reduce((n, s) => n + s.notRecovered, 0),
       canResume: TARGETS[target].resumes,
+      gaveUpBecause: [...new Set(storms.flatMap((s) => s.reasons))].slice(0, 5),
     };
   });
 }

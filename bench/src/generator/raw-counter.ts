@@ -72,7 +72,10 @@ export abstract class RawCounter implements Counter {
         this.fail(`not live within ${ATTEMPT_TIMEOUT_MS} ms`);
     }, ATTEMPT_TIMEOUT_MS);
     socket.on('connect', () => socket.write(this.request()));
-    socket.on('error', () => undefined);
+    let error = '';
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      error = ` (${err.code ?? err.message})`;
+    });
     socket.on('close', () => {
       clearTimeout(timer);
       if (this.socket !== socket) return;
@@ -83,7 +86,7 @@ export abstract class RawCounter implements Counter {
         this.unexpectedCloses++;
         this.events.lost(this);
       } else if (was !== 'closed') {
-        this.events.failed(this, `closed while ${was}`);
+        this.events.failed(this, `closed while ${was}${error}`);
       }
     });
   }
