@@ -348,10 +348,11 @@ export class Hub {
     since: StreamPosition | undefined,
   ): Promise<{ recovered: boolean; publications: Publication[] }> {
     const ns = this.namespace(sub.channel);
-    const page = await this.broker.history(
-      sub.channel,
-      since ? { since, limit: ns.historySize, subscriber: true } : { limit: 0, subscriber: true },
-    );
+    const page = await this.broker.history(sub.channel, {
+      since,
+      limit: since ? ns.historySize : 0,
+      subscriber: true,
+    });
     sub.epoch = page.epoch;
     sub.offset = page.offset;
     if (!since) return { recovered: false, publications: [] };
