@@ -1,7 +1,7 @@
 /**
  * Fan-out through the Redis broker with 1, 2 and 3 hub nodes, next to the memory broker, in one run.
  *
- *   npx tsx bench/redis-fanout.ts [--subscribers 300] [--burst 2000] [--paced 600] [--rate 300]
+ *   npx tsx --conditions=@herald/source bench/redis-fanout.ts [--subscribers 300] [--burst 2000] [--paced 600] [--rate 300]
  *
  * Each configuration runs `herald serve` processes (one per node) on loopback; the Redis ones share a
  * private `redis-server` on a free port (no persistence). WebSocket subscribers are spread evenly over
