@@ -24,6 +24,7 @@ import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { HeraldNodes } from '../packages/server/test/support/herald-nodes.ts';
 import { RedisServer } from '../packages/server/test/support/redis-server.ts';
+import { buildPackages } from '../scripts/build-packages.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -240,6 +241,7 @@ async function measure(broker: 'memory' | 'redis', nodeCount: number, redis: Red
   }
 }
 
+await buildPackages(); // the nodes are `herald serve` processes: compiled dist/, kept fresh
 const loadBefore = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
 const redis = await RedisServer.start();
 const rows: Row[] = [];
