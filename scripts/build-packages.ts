@@ -1,6 +1,7 @@
-import { spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TSC = createRequire(import.meta.url).resolve('typescript/bin/tsc');
@@ -10,23 +11,12 @@ const TSC = createRequire(import.meta.url).resolve('typescript/bin/tsc');
  * second or two when nothing did). Tests import the packages from source, but the `herald` CLI and
  * Next.js builds use dist/ as an installed package would, so they must never see a stale one.
  */
-export function buildPackages(): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [TSC, '-b', 'tsconfig.build.json'], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (chunk) => {
-      output += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      output += chunk;
-    });
-    child.on('close', (code) =>
-      code === 0 ? resolve() : reject(new Error(`building the packages (tsc -b) failed:\n${output}`)),
-    );
-  });
+export async function buildPackages(): Promise<void> {
+  await promisify(execFile)(process.execPath, [TSC, '-b', 'tsconfig.build.json'], { cwd: ROOT }).catch(
+    (err: { stdout?: string; stderr?: string }) => {
+      throw new Error(`building the packages (tsc -b) failed:\n${err.stdout ?? ''}${err.stderr ?? ''}`);
+    },
+  );
 }
 
 /** Vitest's global setup: build before any test runs. */
