@@ -2,7 +2,12 @@ import { Command, InvalidArgumentError } from 'commander';
 import { pino } from 'pino';
 import { redactBrokerUrl } from './brokers/redis-broker.ts';
 import { ConfigError, configFromEnv, type HeraldConfigInput, loadConfigFile, parseConfig } from './config.ts';
+import { logDestination } from './log-destination.ts';
+import { keepServingThroughFaults, stopOnSignals } from './process-lifecycle.ts';
 import { HeraldServer } from './server.ts';
+
+/** How long SIGTERM waits for connections to drain before exiting anyway. */
+const DRAIN_TIMEOUT_MS = 10_000;
 
 function parsePort(value: string): number {
   const port = Number(value);
@@ -16,6 +21,7 @@ interface ServeFlags {
   host?: string;
   broker?: string;
   config?: string;
+  insecure?: boolean;
 }
 
 /** Precedence: flags, then environment, then the config file, then defaults. */
@@ -25,11 +31,12 @@ async function resolveConfig(flags: ServeFlags) {
   if (flags.port !== undefined) merged.port = flags.port;
   if (flags.host !== undefined) merged.host = flags.host;
   if (flags.broker !== undefined) merged.broker = flags.broker;
+  if (flags.insecure) merged.allowUnauthenticatedApi = true;
   return parseConfig(merged, flags.config ? `config file ${flags.config}` : 'configuration');
 }
 
 async function serve(flags: ServeFlags): Promise<void> {
-  const log = pino({ level: process.env.HERALD_LOG_LEVEL ?? 'info' });
+  const log = pino({ level: process.env.HERALD_LOG_LEVEL ?? 'info' }, logDestination());
   let server: HeraldServer;
   try {
     const config = await resolveConfig(flags);
@@ -51,18 +58,9 @@ async function serve(flags: ServeFlags): Promise<void> {
     process.stderr.write(`herald: ${err instanceof ConfigError ? err.message : (err as Error).stack}\n`);
     process.exit(1);
   }
+  keepServingThroughFaults(log);
+  stopOnSignals(server, log, DRAIN_TIMEOUT_MS);
   log.info({ url: server.url, broker: redactBrokerUrl(server.hub.config.broker) }, 'herald is listening');
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'draining connections');
-    await server.close();
-    log.info('stopped');
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
 }
 
 const program = new Command('herald').description('Herald real-time hub').showHelpAfterError();
@@ -73,6 +71,7 @@ program
   .option('-H, --host <host>', 'interface to bind (env HERALD_HOST, default 127.0.0.1)')
   .option('-b, --broker <broker>', 'memory | redis://host:port (env HERALD_BROKER, default memory)')
   .option('-c, --config <file>', 'JSON config file (namespaces and limits)')
+  .option('--insecure', 'allow a non-loopback --host without HERALD_API_KEY (env HERALD_INSECURE=1)')
   .action(serve);
 
 await program.parseAsync(process.argv);

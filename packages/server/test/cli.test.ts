@@ -42,12 +42,17 @@ describe('herald serve', () => {
     const port = await freePort();
     const p = herald(['serve'], { HERALD_PORT: String(port), HERALD_API_KEY: 'k1' });
     await waitListening(p);
-    const denied = await fetch(`http://127.0.0.1:${port}/api/channels`, { method: 'POST', body: '{}' });
+    const json = { 'content-type': 'application/json' };
+    const denied = await fetch(`http://127.0.0.1:${port}/api/channels`, {
+      method: 'POST',
+      body: '{}',
+      headers: json,
+    });
     expect(denied.status).toBe(401);
     const allowed = await fetch(`http://127.0.0.1:${port}/api/channels`, {
       method: 'POST',
       body: '{}',
-      headers: { authorization: 'apikey k1' },
+      headers: { ...json, authorization: 'apikey k1' },
     });
     expect(allowed.status).toBe(200);
   });
