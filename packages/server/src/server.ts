@@ -1,4 +1,10 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerOptions,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CloseCodes, HeraldError } from '@herald/protocol';
 import { createBroker } from './brokers/create-broker.ts';
@@ -20,6 +26,8 @@ export interface HeraldServerOptions {
   broker?: Broker;
   authenticator?: Authenticator;
   logger?: Logger;
+  /** Timeouts of Node's HTTP server; a request past them gets 408 `request_timeout`. Node's defaults otherwise. */
+  http?: Pick<ServerOptions, 'headersTimeout' | 'requestTimeout' | 'connectionsCheckingInterval'>;
 }
 
 /** A started hub with its broker: what `herald serve` runs, and what apps embed (Next.js). */
@@ -38,11 +46,11 @@ export class HeraldServer {
   readonly websocket: WebSocketTransport;
   readonly sse: SseTransport;
 
-  private constructor(hub: Hub) {
+  private constructor(hub: Hub, options: HeraldServerOptions) {
     this.hub = hub;
     this.websocket = new WebSocketTransport(hub);
     this.sse = sseTransport(hub);
-    this.http = createServer((req, res) => this.serve(req, res));
+    this.http = createServer(options.http ?? {}, (req, res) => this.serve(req, res));
     this.websocket.attach(this.http, { guard: (req) => this.hostRefusal(req) });
     answerClientErrors(this.http);
   }
@@ -102,7 +110,7 @@ export class HeraldServer {
   }
 
   static async create(options: HeraldServerOptions = {}): Promise<HeraldServer> {
-    return new HeraldServer(await createHub(options));
+    return new HeraldServer(await createHub(options), options);
   }
 
   /** Listens on the configured host and port (0 picks a free port). */

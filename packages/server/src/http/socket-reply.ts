@@ -1,4 +1,4 @@
-import { maxHeaderSize, type Server, STATUS_CODES } from 'node:http';
+import { type IncomingMessage, maxHeaderSize, type Server, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { HeraldError } from '@herald/protocol';
 
@@ -42,9 +42,13 @@ function clientErrorOf(err: NodeJS.ErrnoException): HeraldError {
 
 /**
  * Makes the errors Node's HTTP layer raises before any handler runs (oversized headers, malformed
- * requests, timeouts) answer with the same JSON error body as every other error.
+ * requests, timeouts) answer with the same JSON error body as every other error; so does CONNECT,
+ * which Node hands to no request handler (and would otherwise close without a word).
  */
 export function answerClientErrors(server: Server): void {
+  server.on('connect', (_req: IncomingMessage, socket: Duplex) =>
+    replyOnSocket(socket, new HeraldError('method_not_allowed', 'method CONNECT is not supported')),
+  );
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     if (err.code === 'ECONNRESET') socket.destroy();
     else replyOnSocket(socket, clientErrorOf(err));
