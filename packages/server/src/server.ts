@@ -45,18 +45,20 @@ export class HeraldServer {
   readonly http: Server;
   readonly websocket: WebSocketTransport;
   readonly sse: SseTransport;
+  /** Whether it listens on loopback only, where a foreign Host means a DNS-rebinding page. */
+  private loopbackOnly = false;
+  /** The origins the config lists: their hosts are this hub's too (a proxy passing the public Host). */
+  private readonly configuredOrigins: readonly string[];
 
   private constructor(hub: Hub, options: HeraldServerOptions) {
     this.hub = hub;
+    this.configuredOrigins = [...hub.config.allowedOrigins, ...hub.config.apiAllowedOrigins];
     this.websocket = new WebSocketTransport(hub);
     this.sse = sseTransport(hub);
     this.http = createServer(options.http ?? {}, (req, res) => this.serve(req, res));
     this.websocket.attach(this.http, { guard: (req) => this.hostRefusal(req) });
     answerClientErrors(this.http);
   }
-
-  /** Whether it listens on loopback only, where a foreign Host means a DNS-rebinding page. */
-  private loopbackOnly = false;
 
   /**
    * The refusal for a request whose Host is malformed (400), or not this hub's on a hub listening on
@@ -68,10 +70,7 @@ export class HeraldServer {
     } catch (err) {
       return err as HeraldError;
     }
-    const { allowedOrigins, apiAllowedOrigins } = this.hub.config;
-    if (!this.loopbackOnly || isOwnHost(req.headers.host, [...allowedOrigins, ...apiAllowedOrigins])) {
-      return undefined;
-    }
+    if (!this.loopbackOnly || isOwnHost(req.headers.host, this.configuredOrigins)) return undefined;
     return new HeraldError(
       'origin_not_allowed',
       `Host ${String(req.headers.host).slice(0, 100)} is not this hub's: on loopback it answers loopback names and the hosts of allowedOrigins`,

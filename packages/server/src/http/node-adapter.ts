@@ -13,9 +13,6 @@ export function clientAddress(request: Request): string | undefined {
 // A Host header is a host name, IPv4 or bracketed IPv6 address, and an optional port (RFC 9110 7.2).
 const HOST = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]+)(:\d{0,5})?$/;
 
-/** Methods undici's `Request` refuses to represent (forbidden methods in the Fetch standard). */
-const UNREPRESENTABLE_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK']);
-
 /** Refuses (400 `bad_request`) a Host header that is not a host and port. */
 export function checkHost(host: string | undefined): void {
   if (host === undefined) return;
@@ -54,7 +51,9 @@ export function requestUrl(req: IncomingMessage): URL {
 export function toWebRequest(req: IncomingMessage, res: ServerResponse): Request {
   const url = requestUrl(req);
   const method = req.method ?? 'GET';
-  if (UNREPRESENTABLE_METHODS.has(method)) {
+  // A web `Request` refuses TRACE (a forbidden method); Node's parser passes no other (TRACK is unknown
+  // to it, CONNECT goes to the server's 'connect' event).
+  if (method === 'TRACE') {
     throw new HeraldError('method_not_allowed', `method ${method} is not supported`);
   }
   const controller = new AbortController();
