@@ -209,3 +209,31 @@ describe('the last resort of herald serve', () => {
     }
   });
 });
+
+describe('garbage sent after a request whose answer is streaming', () => {
+  it('ends the connection without writing an error into the SSE stream', async () => {
+    const server = await HeraldServer.create({ config: { host: '127.0.0.1', port: 0 } });
+    try {
+      const { port } = await server.listen(0, '127.0.0.1');
+      const received = await new Promise<string>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () =>
+          socket.write('GET /connection/sse?channel=a:b HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'),
+        );
+        let text = '';
+        socket.setEncoding('utf8');
+        socket.on('data', (chunk) => {
+          const first = text === '';
+          text += chunk;
+          if (first) socket.write('not http at all\r\n\r\n');
+        });
+        socket.on('close', () => resolve(text));
+        socket.on('error', reject);
+      });
+      expect(received).toMatch(/^HTTP\/1\.1 200 /);
+      expect(received).toContain('text/event-stream');
+      expect(received.match(/HTTP\/1\.1/g)).toHaveLength(1);
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -1,4 +1,10 @@
-import { type IncomingMessage, maxHeaderSize, type Server, STATUS_CODES } from 'node:http';
+import {
+  type IncomingMessage,
+  maxHeaderSize,
+  type Server,
+  type ServerResponse,
+  STATUS_CODES,
+} from 'node:http';
 import type { Duplex } from 'node:stream';
 import { HeraldError } from '@herald/protocol';
 
@@ -50,7 +56,10 @@ export function answerClientErrors(server: Server): void {
     replyOnSocket(socket, new HeraldError('method_not_allowed', 'method CONNECT is not supported')),
   );
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-    if (err.code === 'ECONNRESET') socket.destroy();
+    // Bytes after a request whose response has started (an SSE stream, say) must not land inside it;
+    // Node's own handler makes the same check.
+    const inProgress = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (err.code === 'ECONNRESET' || inProgress?.headersSent) socket.destroy();
     else replyOnSocket(socket, clientErrorOf(err));
   });
 }
