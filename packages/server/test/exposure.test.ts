@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { configFromEnv } from '../src/config.ts';
 import { HeraldServer } from '../src/server.ts';
 import { hubPerTest, type TestHub } from './support/hub.ts';
 import { freePort, type HeraldProcess, runHerald, waitListening } from './support/process.ts';
@@ -65,6 +66,15 @@ describe('herald serve on a non-loopback interface', () => {
     hubs.onCleanup(() => server.close());
     const { address } = await server.listen();
     expect(address).toBe('0.0.0.0');
+  });
+
+  it('reads HERALD_INSECURE=1 and HERALD_METRICS_KEY from the environment, and refuses other values', () => {
+    expect(configFromEnv({ HERALD_INSECURE: '1', HERALD_METRICS_KEY: 'm' })).toEqual({
+      allowUnauthenticatedApi: true,
+      metricsKey: 'm',
+    });
+    expect(configFromEnv({ HERALD_INSECURE: '0' })).toEqual({ allowUnauthenticatedApi: false });
+    expect(() => configFromEnv({ HERALD_INSECURE: 'yes' })).toThrow(/HERALD_INSECURE="yes" must be 1 or 0/);
   });
 
   it('without either, HeraldServer.listen refuses too', async () => {
