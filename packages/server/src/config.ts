@@ -88,6 +88,14 @@ export const PollSchema = z
   })
   .strict();
 
+/** A browser origin, `"*"` (any) or `https://*.example.com` (any subdomain). */
+const OriginSchema = z
+  .string()
+  .regex(
+    /^(\*|https?:\/\/(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?)$/,
+    'must be "*" or an origin like https://app.example.com (no path)',
+  );
+
 export const ConfigSchema = z
   .object({
     port: z.number().int().min(0).max(65_535).default(8080),
@@ -114,20 +122,25 @@ export const ConfigSchema = z
     /** The app's own routes that decide who connects and subscribes (namespaces with `subscribe: "proxy"`). */
     authProxy: AuthProxySchema.optional(),
     /**
-     * Browser origins allowed to open WebSocket, SSE and long-polling connections and to call the HTTP
+     * Browser origins allowed to open WebSocket, SSE and long-polling connections and to call the client
      * endpoints (CORS). `"*"` allows any; `"https://*.example.com"` any subdomain. Requests without an
-     * Origin header (non-browser clients) and same-origin requests are always allowed.
+     * Origin header (non-browser clients) and same-origin requests are always allowed. A hub listening on
+     * loopback also answers only requests whose Host is a loopback name or the host of a listed origin.
      */
-    allowedOrigins: z
-      .array(
-        z
-          .string()
-          .regex(
-            /^(\*|https?:\/\/(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?)$/,
-            'must be "*" or an origin like https://app.example.com (no path)',
-          ),
-      )
-      .default(['*']),
+    allowedOrigins: z.array(OriginSchema).default(['*']),
+    /**
+     * Browser origins allowed to call the operator endpoints (`/api/*`, `/metrics`, `/admin`) and read
+     * their answers (CORS). Default none: only non-browser callers and the hub's own pages (same origin,
+     * when `apiKey` is set or the hub is reached by a loopback name) may.
+     */
+    apiAllowedOrigins: z.array(OriginSchema).default([]),
+    /**
+     * Lets `herald serve` listen on a non-loopback interface without `apiKey` (flag `--insecure`, env
+     * HERALD_INSECURE=1): anyone who can reach the port may then publish through `/api/*`.
+     */
+    allowUnauthenticatedApi: z.boolean().default(false),
+    /** A key for `/metrics` only (env HERALD_METRICS_KEY), so a scraper need not hold the API key. */
+    metricsKey: z.string().min(1).optional(),
     limits: LimitsSchema.prefault({}),
     sse: SseSchema.prefault({}),
     poll: PollSchema.prefault({}),
@@ -187,6 +200,12 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): HeraldConfi
   if (env.HERALD_BROKER) config.broker = env.HERALD_BROKER;
   if (env.HERALD_API_KEY) config.apiKey = env.HERALD_API_KEY;
   if (env.HERALD_TOKEN_SECRET) config.tokenSecret = env.HERALD_TOKEN_SECRET;
+  if (env.HERALD_METRICS_KEY) config.metricsKey = env.HERALD_METRICS_KEY;
+  if (env.HERALD_INSECURE !== undefined && env.HERALD_INSECURE !== '') {
+    if (!/^[01]$/.test(env.HERALD_INSECURE))
+      throw new ConfigError(`HERALD_INSECURE="${env.HERALD_INSECURE}" must be 1 or 0`);
+    config.allowUnauthenticatedApi = env.HERALD_INSECURE === '1';
+  }
   return config;
 }
 

@@ -156,7 +156,7 @@ describe('origins', () => {
   }
 
   it('answers CORS preflights and requests for allowed origins, and refuses others with 403', async () => {
-    const hub = await hubs.start({ allowedOrigins });
+    const hub = await hubs.start({ allowedOrigins, apiAllowedOrigins: ['https://app.example.com'] });
     const preflight = await http(hub, '/api/publish', {
       method: 'OPTIONS',
       headers: {

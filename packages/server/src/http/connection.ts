@@ -6,7 +6,7 @@ import type { Hub } from '../core/hub.ts';
 import type { Session } from '../core/session.ts';
 import type { Sink } from '../core/sink.ts';
 import { errorResponse } from './json.ts';
-import { clientAddress } from './node-adapter.ts';
+import { clientAddress, requestUrl } from './node-adapter.ts';
 import type { RouteHandler } from './routes.ts';
 
 /**
@@ -31,7 +31,7 @@ export function fromWebRequest(request: Request): ConnectionRequest {
 
 export function fromNodeRequest(req: IncomingMessage): ConnectionRequest {
   return {
-    url: new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`),
+    url: requestUrl(req),
     header: (name) => {
       const value = req.headers[name];
       return Array.isArray(value) ? value.join(', ') : value;

@@ -22,7 +22,7 @@ import {
   fromWebRequest,
   openClientSession,
 } from '../http/connection.ts';
-import { corsHeaders } from '../http/cors.ts';
+import { clientOrigins, corsHeaders } from '../http/cors.ts';
 import { errorResponse } from '../http/json.ts';
 import { sendWebResponse } from '../http/node-adapter.ts';
 import { FlushQueue } from './flush-queue.ts';
@@ -291,12 +291,12 @@ export class SseTransport {
 
   /** The Node fast path for `GET` on the hub's own server; other methods go to the route table. */
   async serveNode(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const input = fromNodeRequest(req);
     let cors: Record<string, string> = {};
     let sink: SseSink;
     try {
+      const input = fromNodeRequest(req);
       const origin = input.header('origin');
-      if (origin !== undefined) cors = corsHeaders(this.hub, origin, input.header('host'));
+      if (origin !== undefined) cors = corsHeaders(clientOrigins(this.hub), origin, input.header('host'));
       sink = await this.open(input);
     } catch (err) {
       if (!(err instanceof HeraldError)) this.hub.log.error({ err }, 'sse request failed');
