@@ -124,6 +124,14 @@ export class MemoryBroker implements Broker {
     return [...names].sort();
   }
 
+  hasChannel(channel: string): boolean {
+    return this.streams.has(channel) || this.subscribed.has(channel);
+  }
+
+  channelCount(): number {
+    return this.streams.size;
+  }
+
   healthy(): boolean {
     return true;
   }

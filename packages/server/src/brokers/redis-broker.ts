@@ -197,7 +197,7 @@ export class RedisBroker implements Broker {
         k.stream(channel),
         k.idempotency(channel, options.idempotencyKey ?? ''),
         newEpoch(),
-        JSON.stringify(data) ?? 'null',
+        options.json ?? JSON.stringify(data) ?? 'null',
         event === undefined ? '' : JSON.stringify(event),
         options.historySize,
         Math.round(options.historyTtl),
@@ -341,6 +341,15 @@ export class RedisBroker implements Broker {
       }
     });
     return [...names].sort();
+  }
+
+  /** Only what this node listens to: streams and their history are Redis's memory, not the node's. */
+  hasChannel(channel: string): boolean {
+    return this.feeds.has(channel);
+  }
+
+  channelCount(): number {
+    return this.feeds.size;
   }
 
   healthy(): boolean {

@@ -11,7 +11,7 @@ import {
   type SubscribeOptions,
   shouldReconnect,
 } from '@herald/protocol';
-import { Delivery } from '../core/delivery.ts';
+import type { Delivery } from '../core/delivery.ts';
 import type { Hub } from '../core/hub.ts';
 import type { Session } from '../core/session.ts';
 import type { Sink } from '../core/sink.ts';
@@ -165,7 +165,7 @@ class SseSink implements Sink {
       resuming,
     );
     this.control(subscribed, true);
-    for (const pub of positioned.result.publications) this.sendPublication(new Delivery(pub));
+    for (const delivery of positioned.deliveries) this.sendPublication(delivery);
     positioned.activate();
     return subscribed;
   }
