@@ -80,6 +80,8 @@ export class Hub {
   private readonly clientBuckets = new Map<string, TokenBucket>();
   /** Channels anonymous clients brought into existence, by IP (`limits.channelsPerIp`). */
   private readonly channelLedger = new ChannelLedger();
+  /** Channels being brought into existence right now (admitted, broker call under way), with how many calls. */
+  private readonly creating = new Map<string, number>();
   private readonly held = (channel: string): boolean =>
     this.channels.has(channel) || this.broker.hasChannel(channel);
   /** Sessions whose credentials expire; checked by the shared sweep. */
@@ -244,15 +246,19 @@ export class Hub {
     const ns = this.namespace(channel);
     const json = encodePayload(input.data, this.config.maxPayloadDepth, this.config.maxPayloadBytes);
     if (input.event !== undefined) checkEventName(input.event);
-    const creator = this.admitChannel(channel, session);
-    const outcome = await this.broker.publish(channel, input.data, input.event, {
+    const options = {
       historySize: ns.historySize,
       historyTtl: ns.historyTtl * 1000,
       idempotencyKey: input.idempotencyKey,
       idempotencyWindow: this.config.idempotencyWindow * 1000,
       json,
-    });
-    if (creator !== undefined) this.channelLedger.add(creator, channel, Date.now() + ns.historyTtl * 1000);
+    };
+    const outcome = await this.withChannel(
+      channel,
+      session,
+      () => this.broker.publish(channel, input.data, input.event, options),
+      options.historyTtl,
+    );
     if (!outcome.duplicate) this.stats.published++;
     const result: PublishResult = { epoch: outcome.epoch, offset: outcome.offset };
     if (outcome.duplicate) result.duplicate = true;
@@ -266,33 +272,59 @@ export class Hub {
     session?: Session,
   ): Promise<HistoryResult> {
     const ns = this.namespace(channel);
-    const creator = this.admitChannel(channel, session);
     const limit = Math.min(query.limit ?? ns.historySize, ns.historySize);
-    const page = await this.broker.history(channel, { since: query.since, limit, reverse: query.reverse });
-    if (creator !== undefined) this.channelLedger.add(creator, channel, Date.now());
+    const page = await this.withChannel(channel, session, () =>
+      this.broker.history(channel, { since: query.since, limit, reverse: query.reverse }),
+    );
     return { epoch: page.epoch, offset: page.offset, publications: page.publications };
   }
 
   /**
-   * Refuses to bring a channel into existence (publish, subscribe or read one this node does not hold)
-   * when the node holds `limits.channelsPerNode` channels, or when anonymous clients from the session's
-   * IP brought `limits.channelsPerIp` into existence. Returns the IP to count the new channel against.
+   * Runs `op` (a publish, subscribe or read, which brings a channel this node does not hold into
+   * existence), unless the node holds `limits.channelsPerNode` channels or anonymous clients from the
+   * session's IP brought `limits.channelsPerIp` into existence: then `too_many_channels`. Channels under
+   * way count from admission, so concurrent calls cannot slip past. A new channel counts against the IP
+   * at least `holdFor` ms (its publication's history), then until the node no longer holds it.
    */
-  private admitChannel(channel: string, session: Session | undefined): string | undefined {
-    if (this.held(channel)) return undefined;
+  private async withChannel<T>(
+    channel: string,
+    session: Session | undefined,
+    op: () => Promise<T>,
+    holdFor = 0,
+  ): Promise<T> {
+    if (this.held(channel)) return op();
     const { channelsPerNode, channelsPerIp } = this.config.limits;
-    if (channelsPerNode > 0 && this.broker.channelCount() >= channelsPerNode) {
+    if (channelsPerNode > 0 && this.channelsHeldOrComing() >= channelsPerNode) {
       throw new HeraldError('too_many_channels', `this node holds its limit of ${channelsPerNode} channels`);
     }
-    const ip = session?.identity.user === null ? session.context.ip : undefined;
-    if (ip === undefined || channelsPerIp === 0) return undefined;
-    if (this.channelLedger.full(ip, channelsPerIp, this.held)) {
-      throw new HeraldError(
-        'too_many_channels',
-        `anonymous clients from one IP address may bring at most ${channelsPerIp} channels into existence`,
-      );
+    const anonymousIp = session?.identity.user === null ? session.context.ip : undefined;
+    const ip = channelsPerIp > 0 ? anonymousIp : undefined;
+    if (ip !== undefined) {
+      if (this.channelLedger.full(ip, channelsPerIp, this.held)) {
+        throw new HeraldError(
+          'too_many_channels',
+          `anonymous clients from one IP address may bring at most ${channelsPerIp} channels into existence`,
+        );
+      }
+      this.channelLedger.add(ip, channel, Date.now());
     }
-    return ip;
+    this.creating.set(channel, (this.creating.get(channel) ?? 0) + 1);
+    try {
+      const result = await op();
+      if (ip !== undefined && holdFor > 0) this.channelLedger.add(ip, channel, Date.now() + holdFor);
+      return result;
+    } finally {
+      const calls = (this.creating.get(channel) ?? 1) - 1;
+      if (calls > 0) this.creating.set(channel, calls);
+      else this.creating.delete(channel);
+    }
+  }
+
+  /** The channels the node holds, and those under way that its broker does not hold yet. */
+  private channelsHeldOrComing(): number {
+    let coming = 0;
+    for (const channel of this.creating.keys()) if (!this.held(channel)) coming++;
+    return this.broker.channelCount() + coming;
   }
 
   async presence(channel: string): Promise<PresenceMember[]> {
@@ -328,12 +360,10 @@ export class Hub {
     // Again after the await: concurrent subscribes must not slip past the checks.
     this.checkCanAdd(session, channel);
     if (session.closed) throw new HeraldError('not_connected', 'the connection is closed');
-    const creator = this.admitChannel(channel, session);
     const sub = new Subscription(session, channel);
     session.subscriptions.set(sub);
     try {
-      await this.attach(sub);
-      if (creator !== undefined) this.channelLedger.add(creator, channel, Date.now());
+      await this.withChannel(channel, session, () => this.attach(sub));
       const { recovered, deliveries } = await this.position(sub, options.since);
       const publications = deliveries.map((delivery) => delivery.pub);
       const result: SubscribeResult = { channel, epoch: sub.epoch, offset: sub.offset, publications };
