@@ -148,24 +148,32 @@ function checkSubsCount(subs: Json, max: number): void {
   }
 }
 
-/** Decodes one text frame. Throws HeraldError('bad_json') when it is not JSON. */
-export function decodeCommand(text: string, limits: DecodeLimits = {}): Command {
+/**
+ * One text frame, decoded: its command, or why it was refused. Either way `id` is the frame's integer
+ * `id` when it has one, so a refusal can still be matched to its command.
+ */
+export type DecodedFrame = { command: Command; id?: number } | { error: HeraldError; id?: number };
+
+/** Decodes one text frame, parsing it once; never throws. */
+export function decodeFrame(text: string, limits: DecodeLimits = {}): DecodedFrame {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    throw new HeraldError('bad_json', 'frame is not valid JSON');
+    return { error: new HeraldError('bad_json', 'frame is not valid JSON') };
   }
-  return validateCommand(value, limits);
+  const id =
+    isObject(value) && typeof value.id === 'number' && Number.isSafeInteger(value.id) ? value.id : undefined;
+  try {
+    return { command: validateCommand(value, limits), id };
+  } catch (err) {
+    return { error: err as HeraldError, id };
+  }
 }
 
-/** The `id` of a frame that failed validation, so the error reply can still be matched. */
-export function commandIdOf(text: string): number | undefined {
-  try {
-    const value: unknown = JSON.parse(text);
-    if (isObject(value) && typeof value.id === 'number' && Number.isSafeInteger(value.id)) return value.id;
-  } catch {
-    // not JSON: no id to echo
-  }
-  return undefined;
+/** Decodes one text frame. Throws HeraldError('bad_json') when it is not JSON, or the refusal. */
+export function decodeCommand(text: string, limits: DecodeLimits = {}): Command {
+  const decoded = decodeFrame(text, limits);
+  if ('error' in decoded) throw decoded.error;
+  return decoded.command;
 }

@@ -4,8 +4,7 @@ import {
   type Command,
   type ConnectCommand,
   type ConnectResult,
-  commandIdOf,
-  decodeCommand,
+  decodeFrame,
   HeraldError,
   type PongCommand,
   type PresenceResult,
@@ -48,20 +47,22 @@ export class Session {
 
   /** Decodes and runs one text frame; every failure is answered, none escapes. */
   handleText(text: string): void {
-    let command: Command;
+    const decoded = decodeFrame(text, { maxSubs: this.hub.config.limits.subscriptionsPerConnection });
+    let refusal: HeraldError | undefined;
     try {
-      // Counted before decoding: a frame over the rate costs no more than finding its id.
+      // Every frame counts, valid or not; one over the rate is answered and goes no further.
       this.takeToken('command');
-      command = decodeCommand(text, { maxSubs: this.hub.config.limits.subscriptionsPerConnection });
     } catch (err) {
-      const error = toHeraldError(err);
-      const id = commandIdOf(text);
-      this.sink.send(
-        id === undefined ? { type: 'error', error: error.toJSON() } : { id, error: error.toJSON() },
-      );
+      refusal = toHeraldError(err);
+    }
+    if ('error' in decoded) refusal ??= decoded.error;
+    else if (refusal === undefined) {
+      void this.handle(decoded.command);
       return;
     }
-    void this.handle(command);
+    const { id } = decoded;
+    const error = refusal.toJSON();
+    this.sink.send(id === undefined ? { type: 'error', error } : { id, error });
   }
 
   async handle(command: Command): Promise<void> {
