@@ -1,7 +1,9 @@
 import type { Publication } from '@herald/protocol';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryBroker } from '../src/brokers/memory-broker.ts';
 import { RedisBroker } from '../src/brokers/redis-broker.ts';
+import { RedisKeys } from '../src/brokers/redis-scripts.ts';
 import type { PublishOptions, PublishOutcome } from '../src/core/broker.ts';
 import { hubPerTest, type TestHub } from './support/hub.ts';
 import { poll } from './support/poll-client.ts';
@@ -281,6 +283,36 @@ describe('on Redis', () => {
       status: 400,
       body: { error: { code: 'invalid_data' } },
     });
+    ws.close();
+  });
+
+  it('an entry whose data is not JSON resets subscribers instead of stalling the channel', async () => {
+    const hub = await hubs.start({ broker: redis.url });
+    const channel = 'chat:foreign';
+    const ws = await WsTestClient.open(hub.wsUrl);
+    await ws.call('subscribe', { channel });
+    await hub.publish(channel, 'ok1');
+    await ws.waitFor((f) => f.type === 'pub');
+    // Someone else writes offset 2 into Herald's keys, with data that is not JSON, and announces it.
+    const keys = new RedisKeys();
+    const admin = new Redis(redis.url);
+    hubs.onCleanup(() => admin.quit());
+    const epoch = (await admin.hget(keys.meta(channel), 'epoch')) as string;
+    await admin.hincrby(keys.meta(channel), 'offset', 1);
+    await admin.xadd(keys.stream(channel), '2-0', 't', Date.now(), 'd', '{not json', 'e', '');
+    await admin.publish(keys.events(channel), `p${epoch}\n2\n${Date.now()}\n\n{not json`);
+    await hub.publish(channel, 'ok3');
+    expect(await ws.waitFor((f) => f.type === 'unsub')).toMatchObject({ channel, code: 'invalid_data' });
+    expect(await ws.call('subscribe', { channel, since: { epoch, offset: 1 } })).toMatchObject({
+      recovered: false,
+      offset: 3,
+    });
+    await hub.publish(channel, 'ok4');
+    await eventually(() => ws.publications.length === 2, 'live again');
+    expect(ws.publications.map((p) => [p.offset, p.data])).toEqual([
+      [1, 'ok1'],
+      [4, 'ok4'],
+    ]);
     ws.close();
   });
 });
