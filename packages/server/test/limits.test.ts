@@ -118,6 +118,13 @@ describe('subscriptions per connection', () => {
     await c.call('unsubscribe', { channel: 'a:1' });
     await c.call('subscribe', { channel: 'a:6' });
     c.close();
+    // SSE and long-polling: the channels of the URL, refused whole in the same way.
+    const four = 'channel=b:1&channel=b:2&channel=b:3&channel=b:4';
+    for (const path of [`/connection/sse?${four}`, `/connection/poll?${four}&timeout=0`]) {
+      const res = await fetch(`${hub.url}${path}`);
+      expect([res.status, (await res.json()).error.code]).toEqual([429, 'too_many_subscriptions']);
+    }
+    expect(['b:1', 'b:2', 'b:3', 'b:4'].some((ch) => hub.server.hub.broker.hasChannel(ch))).toBe(false);
   });
 });
 

@@ -319,7 +319,7 @@ export class SseTransport {
    * stream open is delivered.
    */
   private async open(input: ConnectionRequest): Promise<SseSink> {
-    const channels = channelsOf(input);
+    const channels = channelsOf(input, this.hub.config.limits.subscriptionsPerConnection);
     // The browser's reconnect sends the newest position in the header; `?lastEventId=` is what the page
     // was first opened with, so the header wins.
     const cursorText = input.header('last-event-id') || input.url.searchParams.get('lastEventId');
