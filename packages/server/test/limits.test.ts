@@ -340,6 +340,16 @@ describe('distinct channels', () => {
     await c.waitFor((f) => f.type === 'pub');
     expect(await channelList(hub)).toHaveLength(20);
     c.close();
+
+    // Subscribes under way at once count as they go: exactly the cap gets in.
+    const busy = await hubs.start({ limits: { channelsPerNode: 30, channelsPerIp: 0 } });
+    const many = await WsTestClient.open(busy.wsUrl);
+    const replies = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => many.command('subscribe', { channel: `chat:s${i}` })),
+    );
+    expect(replies.filter((r) => codeOf(r) === 'ok')).toHaveLength(30);
+    expect(replies.filter((r) => codeOf(r) === 'too_many_channels')).toHaveLength(20);
+    many.close();
   });
 
   it('counts the channels anonymous clients bring into existence per IP, and frees them once gone', async () => {

@@ -87,6 +87,9 @@ export class MemoryBroker implements Broker {
 
   async subscribe(channel: string): Promise<void> {
     this.subscribed.add(channel);
+    // The subscriber reads its position next, which creates the stream anyway; created here, every
+    // channel held is in `streams`, which is what channelCount counts.
+    this.stream(channel);
   }
 
   async unsubscribe(channel: string): Promise<void> {
@@ -125,7 +128,7 @@ export class MemoryBroker implements Broker {
   }
 
   hasChannel(channel: string): boolean {
-    return this.streams.has(channel) || this.subscribed.has(channel);
+    return this.streams.has(channel);
   }
 
   channelCount(): number {

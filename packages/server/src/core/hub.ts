@@ -82,8 +82,9 @@ export class Hub {
   private readonly channelLedger = new ChannelLedger();
   /** Channels being brought into existence right now (admitted, broker call under way), with how many calls. */
   private readonly creating = new Map<string, number>();
+  /** Whether the node holds the channel, or is bringing it into existence. */
   private readonly held = (channel: string): boolean =>
-    this.channels.has(channel) || this.broker.hasChannel(channel);
+    this.channels.has(channel) || this.broker.hasChannel(channel) || this.creating.has(channel);
   /** Sessions whose credentials expire; checked by the shared sweep. */
   private readonly expiring = new Set<Session>();
   private sweeper: NodeJS.Timeout | undefined;
@@ -320,10 +321,10 @@ export class Hub {
     }
   }
 
-  /** The channels the node holds, and those under way that its broker does not hold yet. */
+  /** The channels the node's broker holds, and those under way that it does not hold yet. */
   private channelsHeldOrComing(): number {
     let coming = 0;
-    for (const channel of this.creating.keys()) if (!this.held(channel)) coming++;
+    for (const channel of this.creating.keys()) if (!this.broker.hasChannel(channel)) coming++;
     return this.broker.channelCount() + coming;
   }
 
