@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { MemoryBroker } from '../src/brokers/memory-broker.ts';
 import { hubPerTest, type TestHub } from './support/hub.ts';
+import { RedisServer } from './support/redis-server.ts';
 import { SECRET, sign } from './support/tokens.ts';
 import { eventually, WsTestClient } from './support/ws-client.ts';
 
@@ -385,6 +386,31 @@ describe('distinct channels', () => {
       'channels released',
     );
     for (const c of [anonymous, elsewhere, known]) c.close();
+  });
+
+  it('counts per IP on Redis too, where the node itself holds only what it listens to', async () => {
+    const redis = await RedisServer.start();
+    hubs.onCleanup(() => redis.stop());
+    const hub = await hubs.start({
+      broker: redis.url,
+      tokenSecret: SECRET,
+      limits: { channelsPerIp: 5, channelsPerNode: 8 },
+    });
+    const anonymous = await WsTestClient.open(hub.wsUrl);
+    const codes = [];
+    for (let i = 0; i < 8; i++) {
+      codes.push(codeOf(await anonymous.command('publish', { channel: `chat:r${i}`, data: i })));
+    }
+    expect(codes).toEqual([...Array(5).fill('ok'), ...Array(3).fill('too_many_channels')]);
+    // Its history lives in Redis, so the node cap counts the channels this node listens to.
+    const listener = await WsTestClient.open(hub.wsUrl);
+    await listener.call('connect', { token: await sign({ sub: 'bob' }) });
+    const subscribed = [];
+    for (let i = 0; i < 10; i++) {
+      subscribed.push(codeOf(await listener.command('subscribe', { channel: `chat:l${i}` })));
+    }
+    expect(subscribed).toEqual([...Array(8).fill('ok'), ...Array(2).fill('too_many_channels')]);
+    for (const c of [anonymous, listener]) c.close();
   });
 
   it('keeps anonymous publishes to ever new names within the caps', async () => {
