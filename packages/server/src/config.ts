@@ -60,8 +60,19 @@ export const LimitsSchema = z
     connectionsPerUser: z.number().int().min(0).default(100),
     /** Open connections per client IP; over it: `too_many_connections`. 0: unlimited (proxies share IPs). */
     connectionsPerIp: z.number().int().min(0).default(0),
-    /** Channels one connection may be subscribed to; over it: `too_many_subscriptions`. */
+    /** Commands per second per connection, of every kind (token bucket); over it: `too_many_commands`. */
+    commandRate: z.number().min(0).default(100),
+    /** Commands a connection may burst before the rate applies. */
+    commandBurst: z.number().int().min(1).default(200),
+    /**
+     * Channels one connection may be subscribed to (also the most `connect`'s `subs` may name); over it:
+     * `too_many_subscriptions`.
+     */
     subscriptionsPerConnection: z.number().int().min(0).default(1000),
+    /** Distinct channels this node holds (history, subscribers); a new one over it: `too_many_channels`. */
+    channelsPerNode: z.number().int().min(0).default(100_000),
+    /** Distinct channels anonymous connections from one IP may bring into existence; over it: `too_many_channels`. */
+    channelsPerIp: z.number().int().min(0).default(1000),
   })
   .strict();
 
@@ -153,6 +164,11 @@ export const ConfigSchema = z
       .min(64)
       .max(64 * 1024 * 1024)
       .default(64 * 1024),
+    /**
+     * Deepest nesting of arrays and objects in publication `data`; deeper: `invalid_data`. Capped well
+     * below the depth at which encoding JSON would exhaust the stack.
+     */
+    maxPayloadDepth: z.number().int().min(1).max(1000).default(64),
     /** Bytes waiting to be written to one connection before it is cut as a slow consumer. */
     maxQueueBytes: z
       .number()
@@ -183,6 +199,11 @@ function describeIssues(error: z.ZodError): string {
 }
 
 export function parseConfig(input: unknown, source = 'config'): HeraldConfig {
+  // zod drops an own `__proto__` key of a record without a word; refuse it rather than lose a namespace.
+  const namespaces = (input as { namespaces?: unknown } | null)?.namespaces;
+  if (typeof namespaces === 'object' && namespaces !== null && Object.hasOwn(namespaces, '__proto__')) {
+    throw new ConfigError(`${source}: namespaces: a namespace may not be named "__proto__"`);
+  }
   const result = ConfigSchema.safeParse(input);
   if (!result.success) throw new ConfigError(`${source}: ${describeIssues(result.error)}`);
   return result.data;

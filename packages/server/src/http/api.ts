@@ -22,7 +22,7 @@ function since(body: Body): StreamPosition | undefined {
 }
 
 function publishInput(body: Body) {
-  if (!('data' in body)) throw new HeraldError('bad_request', '"data" is required');
+  if (!Object.hasOwn(body, 'data')) throw new HeraldError('bad_request', '"data" is required');
   return { data: body.data, event: str(body, 'event'), idempotencyKey: str(body, 'idempotencyKey') };
 }
 

@@ -76,9 +76,17 @@ export function credentialsOf(request: ConnectionRequest): Credentials {
   return credentials;
 }
 
-/** The `channel` query parameters, validated, without repeats, in the order given. */
-export function channelsOf(request: ConnectionRequest): string[] {
-  return [...new Set(request.url.searchParams.getAll('channel').map(validateChannelName))];
+/**
+ * The `channel` query parameters, validated, without repeats, in the order given. More than `max`
+ * (`limits.subscriptionsPerConnection`; 0: unlimited) are refused before any is looked at, as a
+ * WebSocket `connect` naming too many is.
+ */
+export function channelsOf(request: ConnectionRequest, max: number): string[] {
+  const names = request.url.searchParams.getAll('channel');
+  if (max > 0 && names.length > max) {
+    throw new HeraldError('too_many_subscriptions', `name at most ${max} channels`);
+  }
+  return [...new Set(names.map(validateChannelName))];
 }
 
 /**

@@ -11,7 +11,7 @@ import {
   type SubscribeOptions,
   shouldReconnect,
 } from '@herald/protocol';
-import { Delivery } from '../core/delivery.ts';
+import type { Delivery } from '../core/delivery.ts';
 import type { Hub } from '../core/hub.ts';
 import type { Session } from '../core/session.ts';
 import type { Sink } from '../core/sink.ts';
@@ -165,7 +165,7 @@ class SseSink implements Sink {
       resuming,
     );
     this.control(subscribed, true);
-    for (const pub of positioned.result.publications) this.sendPublication(new Delivery(pub));
+    for (const delivery of positioned.deliveries) this.sendPublication(delivery);
     positioned.activate();
     return subscribed;
   }
@@ -319,7 +319,7 @@ export class SseTransport {
    * stream open is delivered.
    */
   private async open(input: ConnectionRequest): Promise<SseSink> {
-    const channels = channelsOf(input);
+    const channels = channelsOf(input, this.hub.config.limits.subscriptionsPerConnection);
     // The browser's reconnect sends the newest position in the header; `?lastEventId=` is what the page
     // was first opened with, so the header wins.
     const cursorText = input.header('last-event-id') || input.url.searchParams.get('lastEventId');
