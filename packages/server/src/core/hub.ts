@@ -22,6 +22,7 @@ import { ConnectionCounter, TokenBucket } from './limits.ts';
 import type { Logger } from './logger.ts';
 import { silentLogger } from './logger.ts';
 import { isOriginAllowed } from './origin.ts';
+import { fitting, publicationBytes } from './paging.ts';
 import { PresenceTracker } from './presence.ts';
 import { Session } from './session.ts';
 import type { Sink } from './sink.ts';
@@ -63,6 +64,11 @@ export class Hub {
   readonly broker: Broker;
   readonly auth: Authenticator;
   readonly log: Logger;
+  /**
+   * The most one page (a history reply, a catch-up's share of history) may add to a connection's send
+   * queue: half of `maxQueueBytes`, so a page and the live traffic meanwhile fit under the cap.
+   */
+  readonly pageBytes: number;
   readonly sessions = new Set<Session>();
   private readonly channels = new Map<string, Set<Subscription>>();
   /** Per channel, the tail of broker subscribe/unsubscribe calls, so they reach the broker in order. */
@@ -84,6 +90,7 @@ export class Hub {
     this.broker = options.broker ?? new MemoryBroker();
     this.auth = options.authenticator ?? new ConfigAuthenticator(this.config);
     this.log = options.logger ?? silentLogger;
+    this.pageBytes = Math.floor(this.config.maxQueueBytes / 2);
     this.presenceTracker = new PresenceTracker(this.broker, this.log, this.config.presenceTtl * 1000);
   }
 
@@ -249,14 +256,34 @@ export class Hub {
     }
   }
 
+  /**
+   * Reads history, at most `budget` bytes of publications (always at least one): a cut reply says in
+   * `next` how to ask for the rest, so no reply outgrows the connection's send queue.
+   */
   async history(
     channel: string,
     query: { since?: StreamPosition; limit?: number; reverse?: boolean },
+    budget = this.pageBytes,
   ): Promise<HistoryResult> {
     const ns = this.namespace(channel);
     const limit = Math.min(query.limit ?? ns.historySize, ns.historySize);
     const page = await this.broker.history(channel, { since: query.since, limit, reverse: query.reverse });
-    return { epoch: page.epoch, offset: page.offset, publications: page.publications };
+    const all = page.publications;
+    const { count } = fitting(all, budget, publicationBytes, 1);
+    if (count === all.length) return { epoch: page.epoch, offset: page.offset, publications: all };
+    // What was left out is a contiguous run of offsets: newer ones going forward, older ones in reverse.
+    const since = query.reverse ? all[all.length - 1].offset - 1 : all[count - 1].offset;
+    return {
+      epoch: page.epoch,
+      offset: page.offset,
+      publications: all.slice(0, count),
+      next: { since: { epoch: page.epoch, offset: since }, limit: all.length - count },
+    };
+  }
+
+  /** Bytes a page may still add to the session's send queue (negative when it is already past a page). */
+  room(session: Session): number {
+    return this.pageBytes - session.sink.queuedBytes() - session.unsentBytes;
   }
 
   async presence(channel: string): Promise<PresenceMember[]> {
@@ -280,7 +307,9 @@ export class Hub {
    * Subscribes the session and positions it: from `since` it gathers exactly the missed publications
    * (`recovered: true`), or reports `recovered: false` with the current position when the epoch differs or
    * history no longer reaches back. Live publications arriving meanwhile wait in `pending` and are merged
-   * by offset on `activate`, so none is lost or doubled.
+   * by offset on `activate`, so none is lost or doubled. The result carries as many missed publications
+   * as the session's send queue has room for (maybe none); `activate` sends the rest from history, a page
+   * at a time as the connection drains, before going live.
    */
   async subscribe(
     session: Session,
@@ -296,13 +325,20 @@ export class Hub {
     session.subscriptions.set(sub);
     try {
       await this.attach(sub);
-      const { recovered, publications } = await this.position(sub, options.since);
+      const { recovered, publications: missed, end } = await this.position(sub, options.since);
+      // Reserved until the caller has queued the result, so concurrent subscribes share the room.
+      const { count, bytes } = fitting(missed, this.room(session), publicationBytes, 0);
+      session.unsentBytes += bytes;
+      const publications = count === missed.length ? missed : missed.slice(0, count);
+      if (count > 0) sub.offset = publications[count - 1].offset;
       const result: SubscribeResult = { channel, epoch: sub.epoch, offset: sub.offset, publications };
       if (options.since) result.recovered = recovered;
       return {
         result,
         activate: () => {
-          this.activate(sub);
+          session.unsentBytes -= bytes;
+          if (sub.offset < end) void this.catchUp(sub);
+          else this.activate(sub);
           if (ns.presence && !session.closed && session.subscriptions.get(channel) === sub) {
             const { user, info } = session.identity;
             const lease = session.context.perRequest === true;
@@ -340,13 +376,14 @@ export class Hub {
   }
 
   /**
-   * Reads the stream from `since` and moves `sub` to the position after what it returns. When `since`
-   * cannot be honoured the subscription starts at the current end of the stream.
+   * Reads the stream from `since` and moves `sub` there; the caller advances it past what it sends of
+   * `publications`, and is caught up at `end` (the stream's end when read). When `since` cannot be
+   * honoured the subscription starts at the current end of the stream.
    */
   private async position(
     sub: Subscription,
     since: StreamPosition | undefined,
-  ): Promise<{ recovered: boolean; publications: Publication[] }> {
+  ): Promise<{ recovered: boolean; publications: Publication[]; end: number }> {
     const ns = this.namespace(sub.channel);
     const page = await this.broker.history(sub.channel, {
       since,
@@ -355,16 +392,54 @@ export class Hub {
     });
     sub.epoch = page.epoch;
     sub.offset = page.offset;
-    if (!since) return { recovered: false, publications: [] };
+    const end = page.offset;
+    if (!since) return { recovered: false, publications: [], end };
     const pubs = page.publications;
     const recovered =
       since.epoch === page.epoch &&
       since.offset <= page.offset &&
       (pubs.length > 0 ? pubs[0].offset === since.offset + 1 : since.offset === page.offset);
-    if (!recovered) return { recovered: false, publications: [] };
-    // Publications newer than the page's end can't be in it; the page ends at its own last entry.
-    sub.offset = pubs.length > 0 ? pubs[pubs.length - 1].offset : since.offset;
-    return { recovered: true, publications: pubs };
+    if (!recovered) return { recovered: false, publications: [], end };
+    sub.offset = since.offset;
+    return { recovered: true, publications: pubs, end };
+  }
+
+  /**
+   * Sends `sub` what it is missing from history, a page at a time as its connection drains (never more
+   * than the queue has room for), then switches it to live delivery: what waited in `pending` meanwhile
+   * is merged by offset. `since`: where to read from when it is not the subscription's own position (the
+   * start of a new epoch). History that no longer covers the way resets the subscription.
+   */
+  private async catchUp(sub: Subscription, since?: StreamPosition): Promise<void> {
+    const { session } = sub;
+    const current = () => !session.closed && session.subscriptions.get(sub.channel) === sub;
+    try {
+      for (let from = since; ; from = undefined) {
+        await session.sink.drained();
+        if (!current()) return;
+        const position = from ?? { epoch: sub.epoch, offset: sub.offset };
+        const { recovered, publications, end } = await this.position(sub, position);
+        if (!current()) return;
+        if (!recovered) {
+          this.resetSubscription(sub, 'history no longer covers the gap');
+          return;
+        }
+        const deliveries = publications.map((pub) => new Delivery(pub));
+        const { count } = fitting(deliveries, this.room(session), (d) => d.json.length, 1);
+        for (let i = 0; i < count && !session.closed; i++) {
+          sub.offset = deliveries[i].pub.offset;
+          session.sink.sendPublication(deliveries[i], sub);
+          this.stats.delivered++;
+        }
+        if (sub.offset >= end) break;
+        // Live publications up to `end` come again from history with the next page: no need to hold them.
+        sub.pending = sub.pending?.filter((d) => d.pub.epoch !== sub.epoch || d.pub.offset > end) ?? null;
+      }
+      this.activate(sub);
+    } catch (err) {
+      this.log.warn({ err, channel: sub.channel }, 'could not read history to catch up');
+      if (current()) this.resetSubscription(sub, 'history unavailable while catching up');
+    }
   }
 
   /** Sends what waited in `pending` (only what follows the position) and switches to live delivery. */
@@ -394,39 +469,14 @@ export class Hub {
       if (offset <= sub.offset) return; // already sent: from history, or a broker redelivery
       if (offset === sub.offset + 1) {
         sub.offset = offset;
-        const sink = sub.session.sink;
-        sink.sendPublication(delivery, sub);
+        sub.session.sink.sendPublication(delivery, sub);
         this.stats.delivered++;
-        if (sink.queuedBytes() > this.config.maxQueueBytes) this.dropSlowConsumer(sub.session);
         return;
       }
     }
     // A gap, or the stream was reset (new epoch): heal from history before going on.
-    void this.heal(sub, delivery);
-  }
-
-  private async heal(sub: Subscription, trigger: Delivery): Promise<void> {
-    sub.pending = [trigger];
-    const since =
-      trigger.pub.epoch === sub.epoch
-        ? { epoch: sub.epoch, offset: sub.offset }
-        : { epoch: trigger.pub.epoch, offset: 0 };
-    try {
-      const { recovered, publications } = await this.position(sub, since);
-      if (sub.session.closed || sub.session.subscriptions.get(sub.channel) !== sub) return;
-      if (!recovered) {
-        this.resetSubscription(sub, 'history no longer covers the gap');
-        return;
-      }
-      for (const pub of publications) {
-        sub.session.sink.sendPublication(new Delivery(pub), sub);
-        this.stats.delivered++;
-      }
-      this.activate(sub);
-    } catch (err) {
-      this.log.warn({ err, channel: sub.channel }, 'could not heal a gap from history');
-      this.resetSubscription(sub, 'history unavailable while healing a gap');
-    }
+    sub.pending = [delivery];
+    void this.catchUp(sub, epoch === sub.epoch ? undefined : { epoch, offset: 0 });
   }
 
   /** Ends a subscription that lost continuity; the client resubscribes and gets `recovered: false`. */
@@ -442,7 +492,8 @@ export class Hub {
     });
   }
 
-  private dropSlowConsumer(session: Session): void {
+  /** Cuts a connection whose send queue passed `maxQueueBytes`; its queue is dropped with it. */
+  dropSlowConsumer(session: Session): void {
     this.stats.slowConsumers++;
     this.log.warn({ client: session.id, queued: session.sink.queuedBytes() }, 'slow consumer disconnected');
     session.close(CloseCodes.slowConsumer, 'slow consumer: send queue over limit');

@@ -35,10 +35,17 @@ export class Session {
   connected = false;
   /** Whether the `refresh` push for the current token's expiry was sent. */
   expiryNotified = false;
+  /** Bytes of publications in subscribe results being made, not yet queued: they count as queued. */
+  unsentBytes = 0;
   /** Set by `connect`; other commands wait for it so they run with the right identity. */
   private connecting: Promise<void> | null = null;
   /** Client publishes per second; created on the first publish. */
   private publishBucket: TokenBucket | undefined;
+  /**
+   * The last history command's turn: history replies are read and queued one at a time, each sized to
+   * the room its predecessors left, so a burst of them cannot build more than the queue holds.
+   */
+  private historyTurn: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly hub: Hub,
@@ -76,6 +83,12 @@ export class Session {
         const positioned = await this.subscribe(command.channel, command);
         this.reply(command.id, positioned.result);
         positioned.activate();
+        return;
+      }
+      if (command.type === 'history') {
+        const turn = this.historyTurn.then(async () => this.reply(command.id, await this.execute(command)));
+        this.historyTurn = turn.catch(() => undefined);
+        await turn;
         return;
       }
       this.reply(command.id, await this.execute(command));
@@ -118,7 +131,7 @@ export class Session {
       case 'history': {
         const { channel, since, limit, reverse } = command;
         await this.hub.authorizeRead(this, channel);
-        return this.hub.history(channel, { since, limit, reverse });
+        return this.hub.history(channel, { since, limit, reverse }, this.hub.room(this));
       }
       case 'presence': {
         await this.hub.authorizeRead(this, command.channel);
@@ -225,6 +238,12 @@ export class Session {
 
   reply(id: number, result: unknown): void {
     if (!this.closed) this.sink.send({ id, result });
+  }
+
+  /** Sinks call it after queuing output: past `maxQueueBytes` the connection is a slow consumer. */
+  checkQueue(): void {
+    if (!this.closed && this.sink.queuedBytes() > this.hub.config.maxQueueBytes)
+      this.hub.dropSlowConsumer(this);
   }
 
   /** Tells the client why, closes the transport, and releases every subscription. Idempotent. */

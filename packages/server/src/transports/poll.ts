@@ -8,6 +8,7 @@ import {
 } from '@herald/protocol';
 import type { Delivery } from '../core/delivery.ts';
 import type { Hub } from '../core/hub.ts';
+import { publicationBytes } from '../core/paging.ts';
 import type { Session } from '../core/session.ts';
 import type { Sink } from '../core/sink.ts';
 import { type ConnectionRequest, channelsOf, fromWebRequest, openClientSession } from '../http/connection.ts';
@@ -54,22 +55,29 @@ class PollSink implements Sink {
   }
 
   sendPublication(delivery: Delivery): void {
-    this.take(delivery.pub);
-    this.bytes += delivery.json.length;
+    this.take(delivery.pub, delivery.json.length);
     if (this.holding) {
       this.holding = false;
       this.transport.flushQueue.add(this);
     }
   }
 
-  take(pub: Publication): void {
+  take(pub: Publication, bytes = publicationBytes(pub)): void {
     if (this.done) return;
     this.positions.advance(pub);
     this.publications.push(pub);
+    this.bytes += bytes;
+    // A full page answers at once; what follows is the next poll's, read from history.
+    if (this.bytes >= this.session.hub.pageBytes) this.finish();
   }
 
   queuedBytes(): number {
     return this.bytes;
+  }
+
+  /** The answer is built in memory up to a page, never waiting on the network. */
+  drained(): Promise<void> {
+    return Promise.resolve();
   }
 
   close(): void {

@@ -1,0 +1,256 @@
+import { connect, type Socket } from 'node:net';
+import { encodeCursor, type HistoryResult, type Publication } from '@herald/protocol';
+import { describe, expect, it } from 'vitest';
+import { hubPerTest, type TestHub } from './support/hub.ts';
+import { poll } from './support/poll-client.ts';
+import { EventSourceSubscriber, expectEveryPublicationOnce } from './support/sse-client.ts';
+import { eventually, WsTestClient } from './support/ws-client.ts';
+
+const hubs = hubPerTest();
+
+/** Fills `channel` with `count` publications of about `size` bytes each. */
+async function fill(hub: TestHub, channel: string, count: number, size: number): Promise<string> {
+  const chunk = 'x'.repeat(size);
+  let epoch = '';
+  for (let i = 0; i < count; i += 25) {
+    const done = await Promise.all(
+      Array.from({ length: Math.min(25, count - i) }, () => hub.publish(channel, { chunk })),
+    );
+    epoch = done[0].epoch;
+  }
+  return epoch;
+}
+
+/** Publishes `count` small publications one after another while `during` runs. */
+async function publishWhile(hub: TestHub, channel: string, count: number, during: Promise<unknown>) {
+  for (let i = 0; i < count; i++) await hub.publish(channel, { live: i });
+  await during;
+}
+
+const offsets = (pubs: { offset: number }[]) => pubs.map((p) => p.offset);
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+/** A WebSocket client that upgrades, sends `commands`, and never reads another byte. */
+async function nonReadingClient(port: number, commands: string[]): Promise<Socket> {
+  const socket = connect(port, '127.0.0.1');
+  socket.on('error', () => undefined);
+  await new Promise<void>((resolve) => socket.once('connect', resolve));
+  socket.write(
+    `GET /connection/websocket HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\n` +
+      'Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+  );
+  await new Promise<void>((resolve) => {
+    let head = '';
+    const onData = (chunk: Buffer) => {
+      head += chunk.toString('latin1');
+      if (!head.includes('\r\n\r\n')) return;
+      socket.off('data', onData);
+      socket.pause();
+      expect(head.startsWith('HTTP/1.1 101')).toBe(true);
+      resolve();
+    };
+    socket.on('data', onData);
+  });
+  for (const command of commands) socket.write(maskedTextFrame(command));
+  return socket;
+}
+
+function maskedTextFrame(text: string): Buffer {
+  const payload = Buffer.from(text);
+  const header = payload.length < 126 ? 2 : 4;
+  const frame = Buffer.alloc(header + 4 + payload.length);
+  frame[0] = 0x81;
+  if (payload.length < 126) frame[1] = 0x80 | payload.length;
+  else {
+    frame[1] = 0x80 | 126;
+    frame.writeUInt16BE(payload.length, 2);
+  }
+  const mask = [1, 2, 3, 4];
+  frame.set(mask, header);
+  for (let i = 0; i < payload.length; i++) frame[header + 4 + i] = payload[i] ^ mask[i % 4];
+  return frame;
+}
+
+describe('every byte queued for a connection counts against maxQueueBytes', () => {
+  it('cuts clients that ask for history and never read, never holding more than the cap for any connection', async () => {
+    const maxQueueBytes = 1024 * 1024;
+    const hub = await hubs.start({ maxQueueBytes, namespaces: { '*': { historySize: 1000 } } });
+    await fill(hub, 'big:x', 200, 32 * 1024);
+    const bystander = await WsTestClient.open(hub.wsUrl);
+    await bystander.call('subscribe', { channel: 'big:x' });
+
+    // What each connection holds when it is cut, and at any moment the test looks.
+    const hubCore = hub.server.hub;
+    const queuedAtCut: number[] = [];
+    const cut = hubCore.dropSlowConsumer.bind(hubCore);
+    hubCore.dropSlowConsumer = (session) => {
+      queuedAtCut.push(session.sink.queuedBytes());
+      cut(session);
+    };
+    let mostQueued = 0;
+    const sampler = setInterval(() => {
+      for (const session of hubCore.sessions) mostQueued = Math.max(mostQueued, session.sink.queuedBytes());
+    }, 2);
+    hubs.onCleanup(() => clearInterval(sampler));
+    // 40 history replies of half a MiB each are far more than the cap and the kernel's socket buffers.
+    const history = Array.from({ length: 40 }, (_, i) =>
+      JSON.stringify({ id: i + 1, type: 'history', channel: 'big:x' }),
+    );
+    const attackers = await Promise.all(Array.from({ length: 3 }, () => nonReadingClient(hub.port, history)));
+    hubs.onCleanup(() => {
+      for (const socket of attackers) socket.destroy();
+    });
+
+    await publishWhile(
+      hub,
+      'big:x',
+      50,
+      eventually(() => hub.server.hub.getStats().slowConsumers === 3, 'every non-reading client is cut'),
+    );
+    await eventually(() => hub.server.websocket.connections === 1, 'only the bystander remains', 10_000);
+    clearInterval(sampler);
+    expect(mostQueued).toBeLessThanOrEqual(maxQueueBytes);
+    // Cut by the reply that passed the cap, which is at most a page (half the cap).
+    expect(queuedAtCut).toHaveLength(3);
+    for (const queued of queuedAtCut) {
+      expect(queued).toBeGreaterThan(maxQueueBytes);
+      expect(queued).toBeLessThanOrEqual(maxQueueBytes * 1.5);
+    }
+    await eventually(() => bystander.publications.length === 50, 'the bystander gets every publication');
+    expect(offsets(bystander.publications)).toEqual(range(201, 250));
+    expect(hub.server.hub.getStats()).toMatchObject({ sessions: 1, slowConsumers: 3 });
+    bystander.close();
+  });
+
+  it('pages history replies by bytes: `next` asks for the rest, forward and newest first', async () => {
+    const hub = await hubs.start({ maxQueueBytes: 64 * 1024 });
+    await fill(hub, 'log:x', 40, 4 * 1024);
+    const client = await WsTestClient.open(hub.wsUrl);
+
+    const follow = async (first: Record<string, unknown>) => {
+      const pages: HistoryResult[] = [await client.call<HistoryResult>('history', first)];
+      for (let next = pages[0].next; next; next = pages.at(-1)?.next)
+        pages.push(await client.call<HistoryResult>('history', { ...first, ...next }));
+      return pages;
+    };
+    const forward = await follow({ channel: 'log:x' });
+    expect(forward.length).toBeGreaterThan(2);
+    for (const page of forward) {
+      expect(page.offset).toBe(40);
+      // A page is at most half the cap (32 KiB): 7 of these publications.
+      expect(page.publications.length).toBeLessThanOrEqual(7);
+    }
+    expect(offsets(forward.flatMap((p) => p.publications))).toEqual(range(1, 40));
+
+    const newestFirst = await follow({ channel: 'log:x', reverse: true, limit: 30 });
+    expect(offsets(newestFirst.flatMap((p) => p.publications))).toEqual(range(11, 40).reverse());
+
+    const since = await follow({
+      channel: 'log:x',
+      since: { epoch: forward[0].epoch, offset: 25 },
+      limit: 10,
+    });
+    expect(offsets(since.flatMap((p) => p.publications))).toEqual(range(26, 35));
+    expect(since.at(-1)?.next).toBeUndefined();
+
+    // The HTTP action pages the same way.
+    const res = await fetch(`${hub.url}/connection/history`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ channel: 'log:x' }),
+    });
+    const page = (await res.json()) as HistoryResult;
+    expect(page.next).toEqual({
+      since: { epoch: page.epoch, offset: page.publications.length },
+      limit: 40 - page.publications.length,
+    });
+    expect(offsets(page.publications)).toEqual(range(1, page.publications.length));
+    client.close();
+  });
+
+  it('a publication larger than a page still goes out, alone', async () => {
+    const hub = await hubs.start({ maxQueueBytes: 64 * 1024, maxPayloadBytes: 48 * 1024 });
+    await fill(hub, 'wide:x', 3, 40 * 1024);
+    const client = await WsTestClient.open(hub.wsUrl);
+    const page = await client.call<HistoryResult>('history', { channel: 'wide:x' });
+    expect(offsets(page.publications)).toEqual([1]);
+    expect(page.next?.limit).toBe(2);
+    client.close();
+  });
+});
+
+describe('a catch-up larger than maxQueueBytes is paged as the connection drains', () => {
+  const maxQueueBytes = 64 * 1024;
+  const stored = 300;
+  const live = 50;
+
+  it('on WebSocket: the subscribe reply, then pushes, every publication once in order', async () => {
+    const hub = await hubs.start({ maxQueueBytes });
+    const epoch = await fill(hub, 'resume:ws', stored, 4 * 1024);
+    const client = await WsTestClient.open(hub.wsUrl);
+    const subscribed = client.call<{ recovered: boolean; publications: Publication[] }>('subscribe', {
+      channel: 'resume:ws',
+      since: { epoch, offset: 0 },
+    });
+    await publishWhile(hub, 'resume:ws', live, subscribed);
+    const result = await subscribed;
+    expect(result.recovered).toBe(true);
+    expect(result.publications.length).toBeLessThan(stored);
+    await eventually(
+      () => result.publications.length + client.publications.length === stored + live,
+      'caught up and live',
+    );
+    expect(offsets([...result.publications, ...client.publications])).toEqual(range(1, stored + live));
+    expect(hub.server.hub.getStats().slowConsumers).toBe(0);
+    client.close();
+  });
+
+  it('on SSE (eventsource package, Last-Event-ID at offset 0): every publication once in order', async () => {
+    const hub = await hubs.start({ maxQueueBytes });
+    const epoch = await fill(hub, 'resume:sse', stored, 4 * 1024);
+    const lastEventId = encodeCursor({ 'resume:sse': { epoch, offset: 0 } });
+    const subscriber = new EventSourceSubscriber(
+      `${hub.url}/connection/sse?channel=resume:sse`,
+      ['resume:sse'],
+      {
+        // The first request resumes from offset 0; the package's own reconnects send their own id.
+        fetch: (input, init) => {
+          const headers = new Headers(init?.headers);
+          if (!headers.has('last-event-id')) headers.set('last-event-id', lastEventId);
+          return fetch(input, { ...init, headers });
+        },
+      },
+    );
+    // It resumes: what it holds is offset 0 (the `subscribed` event names where the recovered page ends).
+    subscriber.positions.set('resume:sse', { epoch, offset: 0 });
+    await publishWhile(
+      hub,
+      'resume:sse',
+      live,
+      eventually(() => subscriber.offset('resume:sse') >= 1, 'the catch-up has begun'),
+    );
+    await expectEveryPublicationOnce([subscriber], stored + live);
+    expect(subscriber.tally.opens).toBe(1);
+    expect(hub.server.hub.getStats().slowConsumers).toBe(0);
+  });
+
+  it('on long-polling: each answer a page, the cursor resuming the next, every publication once in order', async () => {
+    const hub = await hubs.start({ maxQueueBytes });
+    const epoch = await fill(hub, 'resume:poll', stored, 4 * 1024);
+    let cursor = encodeCursor({ 'resume:poll': { epoch, offset: 0 } });
+    const received: Publication[] = [];
+    let polls = 0;
+    const reader = (async () => {
+      while (received.length < stored + live) {
+        const answer = await poll(hub.url, `channel=resume:poll&cursor=${cursor}&timeout=5`);
+        polls++;
+        expect(Buffer.byteLength(JSON.stringify(answer.publications))).toBeLessThanOrEqual(maxQueueBytes);
+        received.push(...answer.publications);
+        cursor = answer.cursor;
+      }
+    })();
+    await publishWhile(hub, 'resume:poll', live, reader);
+    expect(offsets(received)).toEqual(range(1, stored + live));
+    expect(polls).toBeGreaterThan(10);
+  });
+});
