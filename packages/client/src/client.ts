@@ -339,8 +339,25 @@ export class HeraldClient {
     return this.outbox.list(channel);
   }
 
+  /**
+   * What history holds of `channel` as asked. The hub cuts a reply to fit its send queue and says how to
+   * ask for the rest (`next`); those pages are asked for here, one after another, so the result is whole.
+   */
   async history(channel: string, options: HistoryOptions = {}): Promise<HistoryResult> {
-    return (await this.link.request({ type: 'history', channel, ...options })) as HistoryResult;
+    const result = (await this.link.request({ type: 'history', channel, ...options })) as HistoryResult;
+    for (let next = result.next; next !== undefined; ) {
+      const page = (await this.link.request({
+        type: 'history',
+        channel,
+        since: next.since,
+        limit: next.limit,
+        reverse: options.reverse,
+      })) as HistoryResult;
+      result.publications.push(...page.publications);
+      next = page.next;
+    }
+    delete result.next;
+    return result;
   }
 
   async presence(channel: string): Promise<PresenceMember[]> {
