@@ -1,6 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { encodeCursor, type HistoryResult, type Publication } from '@herald/protocol';
 import { describe, expect, it } from 'vitest';
+import { createHub } from '../src/server.ts';
 import { hubPerTest, type TestHub } from './support/hub.ts';
 import { poll } from './support/poll-client.ts';
 import { EventSourceSubscriber, expectEveryPublicationOnce } from './support/sse-client.ts';
@@ -232,6 +233,39 @@ describe('a catch-up larger than maxQueueBytes is paged as the connection drains
     await expectEveryPublicationOnce([subscriber], stored + live);
     expect(subscriber.tally.opens).toBe(1);
     expect(hub.server.hub.getStats().slowConsumers).toBe(0);
+  });
+
+  it('on SSE from the web-standard handler: pages follow as its reader reads', async () => {
+    const { handleRequest } = await import('../src/http/routes.ts');
+    const hub = await createHub({ config: { maxQueueBytes, sse: { heartbeat: 3600 } } });
+    hubs.onCleanup(() => hub.close());
+    const chunk = 'x'.repeat(4 * 1024);
+    let epoch = '';
+    for (let i = 0; i < stored; i++) epoch = (await hub.publish('resume:web', { data: { chunk } })).epoch;
+    const response = await handleRequest(
+      new Request('http://hub.test/connection/sse?channel=resume:web', {
+        headers: { 'last-event-id': encodeCursor({ 'resume:web': { epoch, offset: 0 } }) },
+      }),
+      hub,
+      '',
+    );
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    const read = (async () => {
+      while (!text.includes(`"offset":${stored + live},`)) {
+        const { value } = await reader.read();
+        text += decoder.decode(value, { stream: true });
+        // A slow reader: the hub must wait for it, not queue the rest.
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    })();
+    for (let i = 0; i < live; i++) await hub.publish('resume:web', { data: { live: i } });
+    await read;
+    const sent = [...text.matchAll(/\nevent: message\ndata: (.*)\n/g)].map((m) => JSON.parse(m[1]));
+    expect(offsets(sent)).toEqual(range(1, stored + live));
+    expect(hub.getStats().slowConsumers).toBe(0);
+    await reader.cancel();
   });
 
   it('on long-polling: each answer a page, the cursor resuming the next, every publication once in order', async () => {
