@@ -383,11 +383,12 @@ export class Hub {
   private async position(
     sub: Subscription,
     since: StreamPosition | undefined,
+    limit = Number.POSITIVE_INFINITY,
   ): Promise<{ recovered: boolean; publications: Publication[]; end: number }> {
     const ns = this.namespace(sub.channel);
     const page = await this.broker.history(sub.channel, {
       since,
-      limit: since ? ns.historySize : 0,
+      limit: since ? Math.min(limit, ns.historySize) : 0,
       subscriber: true,
     });
     sub.epoch = page.epoch;
@@ -413,19 +414,23 @@ export class Hub {
   private async catchUp(sub: Subscription, since?: StreamPosition): Promise<void> {
     const { session } = sub;
     const current = () => !session.closed && session.subscriptions.get(sub.channel) === sub;
+    // After the first page, each read asks for about two pages' worth, judged by the sizes seen so far,
+    // so a long catch-up does not read the whole rest of history (from Redis) for every page.
+    let limit: number | undefined;
     try {
       for (let from = since; ; from = undefined) {
         await session.sink.drained();
         if (!current()) return;
         const position = from ?? { epoch: sub.epoch, offset: sub.offset };
-        const { recovered, publications, end } = await this.position(sub, position);
+        const { recovered, publications, end } = await this.position(sub, position, limit);
         if (!current()) return;
         if (!recovered) {
           this.resetSubscription(sub, 'history no longer covers the gap');
           return;
         }
         const deliveries = publications.map((pub) => new Delivery(pub));
-        const { count } = fitting(deliveries, this.room(session), (d) => d.json.length, 1);
+        const { count, bytes } = fitting(deliveries, this.room(session), (d) => d.json.length, 1);
+        if (count > 0) limit = Math.max(16, Math.ceil((2 * this.pageBytes * count) / bytes));
         for (let i = 0; i < count && !session.closed; i++) {
           sub.offset = deliveries[i].pub.offset;
           session.sink.sendPublication(deliveries[i], sub);
