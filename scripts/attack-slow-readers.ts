@@ -11,9 +11,9 @@
  * lasts `--seconds`, then every socket is closed and the hub is stopped.
  */
 import { readFileSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
+import { nonReadingClient } from '../packages/server/test/support/non-reading-client.ts';
 import { freePort, runHerald, waitListening } from '../packages/server/test/support/process.ts';
 
 const { values } = parseArgs({
@@ -32,49 +32,6 @@ const size = Number(values.size);
 const seconds = Number(values.seconds);
 const channel = 'attack:big';
 const mb = (bytes: number) => Math.round(bytes / 1024 / 1024);
-
-/** A WebSocket client that upgrades, sends `commands` history requests, and never reads again. */
-async function nonReadingClient(port: number, channel: string, commands: number): Promise<Socket> {
-  const socket = connect(port, '127.0.0.1');
-  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-  socket.write(
-    `GET /connection/websocket HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\n` +
-      'Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
-  );
-  await new Promise<void>((resolve, reject) => {
-    let head = '';
-    const onData = (chunk: Buffer) => {
-      head += chunk.toString('latin1');
-      if (!head.includes('\r\n\r\n')) return;
-      socket.off('data', onData);
-      socket.pause();
-      if (head.startsWith('HTTP/1.1 101')) resolve();
-      else reject(new Error(`upgrade refused: ${head.split('\r\n')[0]}`));
-    };
-    socket.on('data', onData);
-  });
-  socket.on('error', () => undefined);
-  for (let id = 1; id <= commands; id++)
-    socket.write(maskedTextFrame(JSON.stringify({ id, type: 'history', channel })));
-  return socket;
-}
-
-/** A client-to-server text frame (RFC 6455: clients mask every frame). */
-function maskedTextFrame(text: string): Buffer {
-  const payload = Buffer.from(text);
-  const header = payload.length < 126 ? 2 : 4;
-  const frame = Buffer.alloc(header + 4 + payload.length);
-  frame[0] = 0x81;
-  if (payload.length < 126) frame[1] = 0x80 | payload.length;
-  else {
-    frame[1] = 0x80 | 126;
-    frame.writeUInt16BE(payload.length, 2);
-  }
-  const mask = [0x12, 0x34, 0x56, 0x78];
-  frame.set(mask, header);
-  for (let i = 0; i < payload.length; i++) frame[header + 4 + i] = payload[i] ^ mask[i % 4];
-  return frame;
-}
 
 function statusField(pid: number, field: string): number {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8')
@@ -185,7 +142,12 @@ try {
   })();
 
   const sockets = await Promise.all(
-    Array.from({ length: clients }, () => nonReadingClient(port, channel, commands)),
+    Array.from({ length: clients }, () =>
+      nonReadingClient(
+        port,
+        Array.from({ length: commands }, (_, i) => JSON.stringify({ id: i + 1, type: 'history', channel })),
+      ),
+    ),
   );
   await new Promise((r) => setTimeout(r, seconds * 1000));
   const during = await inspector.memory();

@@ -1,8 +1,8 @@
-import { connect, type Socket } from 'node:net';
 import { encodeCursor, type HistoryResult, type Publication } from '@herald/protocol';
 import { describe, expect, it } from 'vitest';
 import { createHub } from '../src/server.ts';
 import { hubPerTest, type TestHub } from './support/hub.ts';
+import { nonReadingClient } from './support/non-reading-client.ts';
 import { poll } from './support/poll-client.ts';
 import { EventSourceSubscriber, expectEveryPublicationOnce } from './support/sse-client.ts';
 import { eventually, WsTestClient } from './support/ws-client.ts';
@@ -30,47 +30,6 @@ async function publishWhile(hub: TestHub, channel: string, count: number, during
 
 const offsets = (pubs: { offset: number }[]) => pubs.map((p) => p.offset);
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
-
-/** A WebSocket client that upgrades, sends `commands`, and never reads another byte. */
-async function nonReadingClient(port: number, commands: string[]): Promise<Socket> {
-  const socket = connect(port, '127.0.0.1');
-  socket.on('error', () => undefined);
-  await new Promise<void>((resolve) => socket.once('connect', resolve));
-  socket.write(
-    `GET /connection/websocket HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\n` +
-      'Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
-  );
-  await new Promise<void>((resolve) => {
-    let head = '';
-    const onData = (chunk: Buffer) => {
-      head += chunk.toString('latin1');
-      if (!head.includes('\r\n\r\n')) return;
-      socket.off('data', onData);
-      socket.pause();
-      expect(head.startsWith('HTTP/1.1 101')).toBe(true);
-      resolve();
-    };
-    socket.on('data', onData);
-  });
-  for (const command of commands) socket.write(maskedTextFrame(command));
-  return socket;
-}
-
-function maskedTextFrame(text: string): Buffer {
-  const payload = Buffer.from(text);
-  const header = payload.length < 126 ? 2 : 4;
-  const frame = Buffer.alloc(header + 4 + payload.length);
-  frame[0] = 0x81;
-  if (payload.length < 126) frame[1] = 0x80 | payload.length;
-  else {
-    frame[1] = 0x80 | 126;
-    frame.writeUInt16BE(payload.length, 2);
-  }
-  const mask = [1, 2, 3, 4];
-  frame.set(mask, header);
-  for (let i = 0; i < payload.length; i++) frame[header + 4 + i] = payload[i] ^ mask[i % 4];
-  return frame;
-}
 
 describe('every byte queued for a connection counts against maxQueueBytes', () => {
   it('cuts clients that ask for history and never read, never holding more than the cap for any connection', async () => {
