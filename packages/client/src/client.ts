@@ -1,9 +1,11 @@
-import type {
-  HistoryResult,
-  PresenceMember,
-  PresenceResult,
-  Publication,
-  StreamPosition,
+import {
+  type HistoryOptions,
+  type HistoryResult,
+  type PresenceMember,
+  type PresenceResult,
+  type Publication,
+  readWholeHistory,
+  type StreamPosition,
 } from '@herald/protocol';
 import { Channel, type ChannelListener, type ChannelStatus } from './channel.ts';
 import { Connection, type ConnectionOptions, type TokenSource } from './connection.ts';
@@ -83,11 +85,7 @@ export interface Subscription {
   unsubscribe(): void;
 }
 
-export interface HistoryOptions {
-  since?: StreamPosition;
-  limit?: number;
-  reverse?: boolean;
-}
+export type { HistoryOptions };
 
 interface ClientEvents {
   state: ConnectionState;
@@ -339,25 +337,12 @@ export class HeraldClient {
     return this.outbox.list(channel);
   }
 
-  /**
-   * What history holds of `channel` as asked. The hub cuts a reply to fit its send queue and says how to
-   * ask for the rest (`next`); those pages are asked for here, one after another, so the result is whole.
-   */
+  /** What history holds of `channel` as asked; pages the hub cut to fit its send queue are followed. */
   async history(channel: string, options: HistoryOptions = {}): Promise<HistoryResult> {
-    const result = (await this.link.request({ type: 'history', channel, ...options })) as HistoryResult;
-    for (let next = result.next; next !== undefined; ) {
-      const page = (await this.link.request({
-        type: 'history',
-        channel,
-        since: next.since,
-        limit: next.limit,
-        reverse: options.reverse,
-      })) as HistoryResult;
-      result.publications.push(...page.publications);
-      next = page.next;
-    }
-    delete result.next;
-    return result;
+    return readWholeHistory(
+      async (query) => (await this.link.request({ type: 'history', channel, ...query })) as HistoryResult,
+      options,
+    );
   }
 
   async presence(channel: string): Promise<PresenceMember[]> {
