@@ -4,7 +4,7 @@
  * hub's peak RSS, how long `/health` took to answer meanwhile, how many clients the hub cut as slow
  * consumers, and the hub's memory once they have gone (after a forced garbage collection).
  *
- *   npx tsx scripts/attack-slow-readers.ts [-- --clients 10 --commands 5 --publications 1000 --size 60000]
+ *   npx tsx scripts/attack-slow-readers.ts [-- --clients 10 --commands 5 --publications 1000 --size 60000 --broker memory|redis]
  *
  * Garbage collection and `process.memoryUsage()` are asked of the hub through its inspector (the hub runs
  * with `--inspect` on a free loopback port), so the hub needs no hook of its own. Bounded: the attack
@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { nonReadingClient } from '../packages/server/test/support/non-reading-client.ts';
 import { freePort, runHerald, waitListening } from '../packages/server/test/support/process.ts';
+import { RedisServer } from '../packages/server/test/support/redis-server.ts';
 
 const { values } = parseArgs({
   options: {
@@ -23,6 +24,8 @@ const { values } = parseArgs({
     publications: { type: 'string', default: '1000' },
     size: { type: 'string', default: '60000' },
     seconds: { type: 'string', default: '15' },
+    /** `memory` (default) or `redis`: a private redis-server on a free port. */
+    broker: { type: 'string', default: 'memory' },
   },
 });
 const clients = Number(values.clients);
@@ -90,9 +93,10 @@ class Inspector {
   }
 }
 
+const redis = values.broker === 'redis' ? await RedisServer.start() : undefined;
 const port = await freePort();
 const inspectPort = await freePort();
-const hub = runHerald(['serve', '--port', String(port)], {
+const hub = runHerald(['serve', '--port', String(port), '--broker', redis?.url ?? 'memory'], {
   NODE_OPTIONS: `--inspect=127.0.0.1:${inspectPort}`,
 });
 const base = `http://127.0.0.1:${port}`;
@@ -164,7 +168,7 @@ try {
   console.log(
     JSON.stringify(
       {
-        attack: { clients, commands, publications, size, seconds },
+        attack: { clients, commands, publications, size, seconds, broker: values.broker },
         rssMB: {
           beforeAttack: mb(before.rss),
           peak: mb(Math.max(peak, peakSampled)),
@@ -186,4 +190,5 @@ try {
 } finally {
   hub.child.kill('SIGTERM');
   await hub.exited;
+  await redis?.stop();
 }

@@ -23,6 +23,12 @@ export interface HistoryQuery {
   /** Newest first. */
   reverse?: boolean;
   /**
+   * A hint: the reader takes only publications whose data fits in about this many bytes, so the broker
+   * may stop once their data passes it (always returning at least one). Fewer than `limit` then does not
+   * mean history ends there.
+   */
+  maxBytes?: number;
+  /**
    * The read positions a subscriber whose live publications queue up meanwhile, so a slightly older
    * read serves it as well as a new one: a broker may share a read already under way (see RedisBroker).
    */

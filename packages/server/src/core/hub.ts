@@ -267,18 +267,21 @@ export class Hub {
   ): Promise<HistoryResult> {
     const ns = this.namespace(channel);
     const limit = Math.min(query.limit ?? ns.historySize, ns.historySize);
-    const page = await this.broker.history(channel, { since: query.since, limit, reverse: query.reverse });
+    const { since, reverse } = query;
+    const page = await this.broker.history(channel, { since, limit, reverse, maxBytes: budget });
     const all = page.publications;
     const { count } = fitting(all, budget, publicationBytes, 1);
-    if (count === all.length) return { epoch: page.epoch, offset: page.offset, publications: all };
-    // What was left out is a contiguous run of offsets: newer ones going forward, older ones in reverse.
-    const since = query.reverse ? all[all.length - 1].offset - 1 : all[count - 1].offset;
-    return {
-      epoch: page.epoch,
-      offset: page.offset,
-      publications: all.slice(0, count),
-      next: { since: { epoch: page.epoch, offset: since }, limit: all.length - count },
-    };
+    const publications = count === all.length ? all : all.slice(0, count);
+    const result: HistoryResult = { epoch: page.epoch, offset: page.offset, publications };
+    if (count === 0) return result;
+    // What is left of the range asked for (the broker may have stopped early too) is a run of offsets:
+    // going forward, after the last one sent unless the stream ends there; going newest first, from where
+    // the range starts up to below the last one sent.
+    const last = publications[count - 1].offset;
+    const start = reverse ? Math.max(0, since ? since.offset : page.offset - limit) : last;
+    const left = reverse ? last - 1 - start : last < page.offset ? limit - count : 0;
+    if (left > 0) result.next = { since: { epoch: page.epoch, offset: start }, limit: left };
+    return result;
   }
 
   /** Bytes a page may still add to the session's send queue (negative when it is already past a page). */
