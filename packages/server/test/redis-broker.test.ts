@@ -3,6 +3,7 @@ import { HeraldError, readWholeHistory } from '@herald/protocol';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createBroker } from '../src/brokers/create-broker.ts';
+import { MemoryBroker } from '../src/brokers/memory-broker.ts';
 import { RedisBroker, type RedisBrokerOptions } from '../src/brokers/redis-broker.ts';
 import { parseConfig } from '../src/config.ts';
 import type { PublishOptions } from '../src/core/broker.ts';
@@ -128,6 +129,27 @@ describe('redis broker: streams', () => {
     expect(whole.publications.map((p) => p.offset)).toEqual(range(31, 100).reverse());
     const forward = await readWholeHistory((query) => hub.history(channel, query));
     expect(forward.publications.map((p) => p.offset)).toEqual(range(1, 100));
+  });
+
+  it('reads newest first after a position by offsets, as the memory broker does, also past trimmed history', async () => {
+    const memory = new MemoryBroker();
+    await memory.start({ publication: () => undefined, presence: () => undefined });
+    const channel = fresh();
+    for (const broker of [(await node()).broker, memory]) {
+      let epoch = '';
+      for (const i of range(1, 30))
+        epoch = (await broker.publish(channel, { i }, undefined, { ...rules, historySize: 10 })).epoch;
+      const read = async (query: Parameters<RedisBroker['history']>[1]) =>
+        (await broker.history(channel, query)).publications.map((p) => p.offset);
+      // History holds 21..30.
+      expect(await read({ since: { epoch, offset: 0 }, limit: 25, reverse: true })).toEqual(
+        range(21, 25).reverse(),
+      );
+      expect(await read({ since: { epoch, offset: 22 }, limit: 3, reverse: true })).toEqual([25, 24, 23]);
+      expect(await read({ limit: 25, reverse: true })).toEqual(range(21, 30).reverse());
+      expect(await read({ since: { epoch, offset: 0 }, limit: 3 })).toEqual([21, 22, 23]);
+    }
+    await memory.close();
   });
 
   it('keeps data and event names intact, whatever they hold', async () => {

@@ -1,4 +1,10 @@
-import { encodeCursor, type HistoryResult, type Publication } from '@herald/protocol';
+import {
+  encodeCursor,
+  type HistoryOptions,
+  type HistoryResult,
+  type Publication,
+  readWholeHistory,
+} from '@herald/protocol';
 import { describe, expect, it } from 'vitest';
 import { createHub } from '../src/server.ts';
 import { hubPerTest, type TestHub } from './support/hub.ts';
@@ -127,6 +133,21 @@ describe('every byte queued for a connection counts against maxQueueBytes', () =
     });
     expect(offsets(page.publications)).toEqual(range(1, page.publications.length));
     client.close();
+  });
+
+  it('pages the same over history that was trimmed: nothing repeated, nothing made up', async () => {
+    const hub = await hubs.start({ maxQueueBytes: 16 * 1024, namespaces: { '*': { historySize: 10 } } });
+    const epoch = await fill(hub, 'trim:x', 30, 2 * 1024);
+    // History holds 21..30; a page holds 3 of these.
+    const read = async (query: HistoryOptions) =>
+      offsets((await readWholeHistory((q) => hub.server.hub.history('trim:x', q), query)).publications);
+    expect(await read({})).toEqual(range(21, 30));
+    expect(await read({ reverse: true })).toEqual(range(21, 30).reverse());
+    // Newest first after 15: offsets 16..25 (a limit is at most historySize), of which history holds 21..25.
+    expect(await read({ since: { epoch, offset: 15 }, limit: 10, reverse: true })).toEqual(
+      range(21, 25).reverse(),
+    );
+    expect(await read({ since: { epoch, offset: 22 }, limit: 5 })).toEqual(range(23, 27));
   });
 
   it('a publication larger than a page still goes out, alone', async () => {

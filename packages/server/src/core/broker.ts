@@ -20,7 +20,7 @@ export interface HistoryQuery {
   since?: StreamPosition;
   /** At most this many; 0 returns only the current position. */
   limit?: number;
-  /** Newest first. */
+  /** Newest first: the newest `limit` publications, or with `since` those up to `since.offset + limit`. */
   reverse?: boolean;
   /**
    * A hint: the reader takes only publications whose data fits in about this many bytes, so the broker
