@@ -42,10 +42,10 @@ export class Session {
   /** Client publishes per second; created on the first publish. */
   private publishBucket: TokenBucket | undefined;
   /**
-   * The last history command's turn: history replies are read and queued one at a time, each sized to
-   * the room its predecessors left, so a burst of them cannot build more than the queue holds.
+   * The last history command's turn, while one runs: history replies are read and queued one at a time,
+   * each sized to the room its predecessors left, so a burst of them cannot build more than the queue holds.
    */
-  private historyTurn: Promise<unknown> = Promise.resolve();
+  private historyTurn: Promise<void> | null = null;
 
   constructor(
     readonly hub: Hub,
@@ -86,9 +86,15 @@ export class Session {
         return;
       }
       if (command.type === 'history') {
-        const turn = this.historyTurn.then(async () => this.reply(command.id, await this.execute(command)));
-        this.historyTurn = turn.catch(() => undefined);
-        await turn;
+        const run = async () => this.reply(command.id, await this.execute(command));
+        const turn = this.historyTurn ? this.historyTurn.then(run) : run();
+        const tail = turn.catch(() => undefined);
+        this.historyTurn = tail;
+        try {
+          await turn;
+        } finally {
+          if (this.historyTurn === tail) this.historyTurn = null;
+        }
         return;
       }
       this.reply(command.id, await this.execute(command));
