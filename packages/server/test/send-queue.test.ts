@@ -189,6 +189,28 @@ describe('a catch-up larger than maxQueueBytes is paged as the connection drains
     client.close();
   });
 
+  it('on WebSocket, connect resuming several channels: their first pages share the room', async () => {
+    const hub = await hubs.start({ maxQueueBytes });
+    const channels = ['many:a', 'many:b', 'many:c', 'many:d'];
+    const epochs = await Promise.all(channels.map((channel) => fill(hub, channel, 100, 4 * 1024)));
+    const client = await WsTestClient.open(hub.wsUrl);
+    const subs = Object.fromEntries(channels.map((c, i) => [c, { since: { epoch: epochs[i], offset: 0 } }]));
+    const connected = await client.call<{
+      subs: Record<string, { recovered: boolean; publications: Publication[] }>;
+    }>('connect', { subs });
+    const inReply = channels.flatMap((c) => connected.subs[c].publications);
+    // Four first pages of half the cap each would have cut the client: together they fit in one page.
+    expect(Buffer.byteLength(JSON.stringify(inReply))).toBeLessThanOrEqual(maxQueueBytes / 2);
+    await eventually(() => inReply.length + client.publications.length === 400, 'every channel caught up');
+    for (const channel of channels) {
+      const got = [...inReply, ...client.publications].filter((p) => p.channel === channel);
+      expect(offsets(got)).toEqual(range(1, 100));
+      expect(connected.subs[channel].recovered).toBe(true);
+    }
+    expect(hub.server.hub.getStats().slowConsumers).toBe(0);
+    client.close();
+  });
+
   it('on SSE (eventsource package, Last-Event-ID at offset 0): every publication once in order', async () => {
     const hub = await hubs.start({ maxQueueBytes });
     const epoch = await fill(hub, 'resume:sse', stored, 4 * 1024);
