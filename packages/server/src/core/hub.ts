@@ -16,13 +16,15 @@ import { type HeraldConfig, type NamespaceOptions, parseConfig } from '../config
 import { checkPublish, checkRead } from './access.ts';
 import type { Authenticator, ConnectContext, Credentials, Identity } from './auth.ts';
 import type { Broker } from './broker.ts';
+import { ChannelLedger } from './channel-ledger.ts';
 import { resolveNamespace } from './channel-name.ts';
 import { Delivery } from './delivery.ts';
-import { ConnectionCounter, TokenBucket } from './limits.ts';
+import { ConnectionCounter, type RateKind, rateOf, TokenBucket } from './limits.ts';
 import type { Logger } from './logger.ts';
 import { silentLogger } from './logger.ts';
 import { isOriginAllowed } from './origin.ts';
 import { fitting, publicationBytes } from './paging.ts';
+import { encodePayload } from './payload.ts';
 import { PresenceTracker } from './presence.ts';
 import { Session } from './session.ts';
 import type { Sink } from './sink.ts';
@@ -44,6 +46,8 @@ export interface PublishInput {
 /** A subscription positioned on its stream; call `activate` after sending `result` to start live delivery. */
 export interface PositionedSubscription {
   result: SubscribeResult;
+  /** `result.publications`, each known to encode (transports that send them one by one reuse the bytes). */
+  deliveries: Delivery[];
   activate(): void;
 }
 
@@ -78,8 +82,15 @@ export class Hub {
   private readonly presenceTracker: PresenceTracker;
   private readonly connectionsPerIp = new ConnectionCounter();
   private readonly connectionsPerUser = new ConnectionCounter();
-  /** Publish rates of clients whose sessions last one request, by client; idle ones are swept. */
+  /** Publish and command rates of clients whose sessions last one request, by client; idle ones are swept. */
   private readonly clientBuckets = new Map<string, TokenBucket>();
+  /** Channels anonymous clients brought into existence, by IP (`limits.channelsPerIp`). */
+  private readonly channelLedger = new ChannelLedger();
+  /** Channels being brought into existence right now (admitted, broker call under way), with how many calls. */
+  private readonly creating = new Map<string, number>();
+  /** Whether the node holds the channel, or is bringing it into existence. */
+  private readonly held = (channel: string): boolean =>
+    this.channels.has(channel) || this.broker.hasChannel(channel) || this.creating.has(channel);
   /** Sessions whose credentials expire; checked by the shared sweep. */
   private readonly expiring = new Set<Session>();
   private sweeper: NodeJS.Timeout | undefined;
@@ -224,51 +235,62 @@ export class Hub {
 
   // ---- publish, history, presence
 
+  /** Publishes as the server (HTTP API, embedding app): no namespace publish rule applies. */
   async publish(channel: string, input: PublishInput): Promise<PublishResult> {
+    return this.publishFrom(undefined, channel, input);
+  }
+
+  /** Publishes on behalf of a client connection, after the namespace and private-channel rules allow it. */
+  async publishAs(session: Session, channel: string, input: PublishInput): Promise<PublishResult> {
+    checkPublish(session.identity, channel, this.namespace(channel));
+    return this.publishFrom(session, channel, input);
+  }
+
+  private async publishFrom(
+    session: Session | undefined,
+    channel: string,
+    input: PublishInput,
+  ): Promise<PublishResult> {
     const ns = this.namespace(channel);
-    this.checkPayload(input.data);
+    const json = encodePayload(input.data, this.config.maxPayloadDepth, this.config.maxPayloadBytes);
     if (input.event !== undefined) checkEventName(input.event);
-    const outcome = await this.broker.publish(channel, input.data, input.event, {
+    const options = {
       historySize: ns.historySize,
       historyTtl: ns.historyTtl * 1000,
       idempotencyKey: input.idempotencyKey,
       idempotencyWindow: this.config.idempotencyWindow * 1000,
-    });
+      json,
+    };
+    const outcome = await this.withChannel(
+      channel,
+      session,
+      () => this.broker.publish(channel, input.data, input.event, options),
+      options.historyTtl,
+    );
     if (!outcome.duplicate) this.stats.published++;
     const result: PublishResult = { epoch: outcome.epoch, offset: outcome.offset };
     if (outcome.duplicate) result.duplicate = true;
     return result;
   }
 
-  /** Publishes on behalf of a client connection, after the namespace and private-channel rules allow it. */
-  async publishAs(identity: Identity, channel: string, input: PublishInput): Promise<PublishResult> {
-    checkPublish(identity, channel, this.namespace(channel));
-    return this.publish(channel, input);
-  }
-
-  checkPayload(data: unknown): void {
-    const size = data === undefined ? 0 : Buffer.byteLength(JSON.stringify(data));
-    if (size > this.config.maxPayloadBytes) {
-      throw new HeraldError(
-        'payload_too_large',
-        `data is ${size} bytes of JSON; the limit is ${this.config.maxPayloadBytes}`,
-      );
-    }
-  }
-
   /**
-   * Reads history, at most `budget` bytes of publications (always at least one): a cut reply says in
-   * `next` how to ask for the rest, so no reply outgrows the connection's send queue.
+   * Reads history, at most a page of publications (always at least one): what fits in the room left in
+   * `session`'s send queue, or in a page for a request of its own. A cut reply says in `next` how to ask
+   * for the rest, so no reply outgrows the connection's send queue. `session`: the client asking, whose IP
+   * a channel it brings into existence counts against.
    */
   async history(
     channel: string,
     query: { since?: StreamPosition; limit?: number; reverse?: boolean },
-    budget = this.pageBytes,
+    session?: Session,
   ): Promise<HistoryResult> {
     const ns = this.namespace(channel);
     const limit = Math.min(query.limit ?? ns.historySize, ns.historySize);
     const { since, reverse } = query;
-    const page = await this.broker.history(channel, { since, limit, reverse, maxBytes: budget });
+    const budget = session ? this.room(session) : this.pageBytes;
+    const page = await this.withChannel(channel, session, () =>
+      this.broker.history(channel, { since, limit, reverse, maxBytes: budget }),
+    );
     const all = page.publications;
     const { count } = fitting(all, budget, publicationBytes, 1);
     const publications = count === all.length ? all : all.slice(0, count);
@@ -287,6 +309,54 @@ export class Hub {
   /** Bytes a page may still add to the session's send queue (negative when it is already past a page). */
   room(session: Session): number {
     return this.pageBytes - session.sink.queuedBytes() - session.unsentBytes;
+  }
+
+  /**
+   * Runs `op` (a publish, subscribe or read, which brings a channel this node does not hold into
+   * existence), unless the node holds `limits.channelsPerNode` channels or anonymous clients from the
+   * session's IP brought `limits.channelsPerIp` into existence: then `too_many_channels`. Channels under
+   * way count from admission, so concurrent calls cannot slip past. A new channel counts against the IP
+   * at least `holdFor` ms (its publication's history), then until the node no longer holds it.
+   */
+  private async withChannel<T>(
+    channel: string,
+    session: Session | undefined,
+    op: () => Promise<T>,
+    holdFor = 0,
+  ): Promise<T> {
+    if (this.held(channel)) return op();
+    const { channelsPerNode, channelsPerIp } = this.config.limits;
+    if (channelsPerNode > 0 && this.channelsHeldOrComing() >= channelsPerNode) {
+      throw new HeraldError('too_many_channels', `this node holds its limit of ${channelsPerNode} channels`);
+    }
+    const anonymousIp = session?.identity.user === null ? session.context.ip : undefined;
+    const ip = channelsPerIp > 0 ? anonymousIp : undefined;
+    if (ip !== undefined) {
+      if (this.channelLedger.full(ip, channelsPerIp, this.held)) {
+        throw new HeraldError(
+          'too_many_channels',
+          `anonymous clients from one IP address may bring at most ${channelsPerIp} channels into existence`,
+        );
+      }
+      this.channelLedger.add(ip, channel, Date.now());
+    }
+    this.creating.set(channel, (this.creating.get(channel) ?? 0) + 1);
+    try {
+      const result = await op();
+      if (ip !== undefined && holdFor > 0) this.channelLedger.add(ip, channel, Date.now() + holdFor);
+      return result;
+    } finally {
+      const calls = (this.creating.get(channel) ?? 1) - 1;
+      if (calls > 0) this.creating.set(channel, calls);
+      else this.creating.delete(channel);
+    }
+  }
+
+  /** The channels the node's broker holds, and those under way that it does not hold yet. */
+  private channelsHeldOrComing(): number {
+    let coming = 0;
+    for (const channel of this.creating.keys()) if (!this.broker.hasChannel(channel)) coming++;
+    return this.broker.channelCount() + coming;
   }
 
   async presence(channel: string): Promise<PresenceMember[]> {
@@ -310,9 +380,7 @@ export class Hub {
    * Subscribes the session and positions it: from `since` it gathers exactly the missed publications
    * (`recovered: true`), or reports `recovered: false` with the current position when the epoch differs or
    * history no longer reaches back. Live publications arriving meanwhile wait in `pending` and are merged
-   * by offset on `activate`, so none is lost or doubled. The result carries as many missed publications
-   * as the session's send queue has room for (maybe none); `activate` sends the rest from history, a page
-   * at a time as the connection drains, before going live.
+   * by offset on `activate`, so none is lost or doubled.
    */
   async subscribe(
     session: Session,
@@ -327,17 +395,14 @@ export class Hub {
     const sub = new Subscription(session, channel);
     session.subscriptions.set(sub);
     try {
-      await this.attach(sub);
-      const { recovered, publications: missed, end } = await this.position(sub, options.since);
-      // Reserved until the caller has queued the result, so concurrent subscribes share the room.
-      const { count, bytes } = fitting(missed, this.room(session), publicationBytes, 0);
-      session.unsentBytes += bytes;
-      const publications = count === missed.length ? missed : missed.slice(0, count);
-      if (count > 0) sub.offset = publications[count - 1].offset;
+      await this.withChannel(channel, session, () => this.attach(sub));
+      const { recovered, deliveries, bytes, end } = await this.position(sub, options.since, 0);
+      const publications = deliveries.map((delivery) => delivery.pub);
       const result: SubscribeResult = { channel, epoch: sub.epoch, offset: sub.offset, publications };
       if (options.since) result.recovered = recovered;
       return {
         result,
+        deliveries,
         activate: () => {
           session.unsentBytes -= bytes;
           if (sub.offset < end) void this.catchUp(sub);
@@ -379,15 +444,20 @@ export class Hub {
   }
 
   /**
-   * Reads the stream from `since` and moves `sub` there; the caller advances it past what it sends of
-   * `publications`, and is caught up at `end` (the stream's end when read). When `since` cannot be
-   * honoured the subscription starts at the current end of the stream.
+   * Reads the stream from `since` and moves `sub` to the position after the page it returns: the first
+   * missed publications that fit in the room left in the session's send queue (at least `min`), as
+   * deliveries known to encode, their `bytes` reserved in `session.unsentBytes` until the caller has
+   * queued them. `sub` is caught up once at `end`, the stream's end when read. When `since` cannot be
+   * honoured the subscription starts at the current end of the stream; so it does when a publication of
+   * the page cannot be encoded (see Delivery.encodable): told `recovered: false`, never sent a gap, and
+   * never left half subscribed by a reply that fails to encode. `limit`: read at most this many.
    */
   private async position(
     sub: Subscription,
     since: StreamPosition | undefined,
+    min: 0 | 1,
     limit = Number.POSITIVE_INFINITY,
-  ): Promise<{ recovered: boolean; publications: Publication[]; end: number }> {
+  ): Promise<{ recovered: boolean; deliveries: Delivery[]; bytes: number; end: number }> {
     const ns = this.namespace(sub.channel);
     const page = await this.broker.history(sub.channel, {
       since,
@@ -397,15 +467,29 @@ export class Hub {
     sub.epoch = page.epoch;
     sub.offset = page.offset;
     const end = page.offset;
-    if (!since) return { recovered: false, publications: [], end };
+    const fresh = { recovered: false, deliveries: [], bytes: 0, end };
+    if (!since) return fresh;
     const pubs = page.publications;
     const recovered =
       since.epoch === page.epoch &&
       since.offset <= page.offset &&
       (pubs.length > 0 ? pubs[0].offset === since.offset + 1 : since.offset === page.offset);
-    if (!recovered) return { recovered: false, publications: [], end };
-    sub.offset = since.offset;
-    return { recovered: true, publications: pubs, end };
+    if (!recovered) return fresh;
+    const all = pubs.map((pub) => new Delivery(pub));
+    const session = sub.session;
+    const { count, bytes } = fitting(all, this.room(session), (d) => (d.encodable ? d.json.length : 0), min);
+    const deliveries = count === all.length ? all : all.slice(0, count);
+    const broken = deliveries.find((delivery) => !delivery.encodable);
+    if (broken) {
+      this.log.error(
+        { channel: sub.channel, offset: broken.pub.offset },
+        'a stored publication cannot be encoded: the subscriber starts from the end, recovered: false',
+      );
+      return fresh;
+    }
+    session.unsentBytes += bytes;
+    sub.offset = count > 0 ? deliveries[count - 1].pub.offset : since.offset;
+    return { recovered: true, deliveries, bytes, end };
   }
 
   /**
@@ -425,18 +509,18 @@ export class Hub {
         await session.sink.drained();
         if (!current()) return;
         const position = from ?? { epoch: sub.epoch, offset: sub.offset };
-        const { recovered, publications, end } = await this.position(sub, position, limit);
+        const { recovered, deliveries, bytes, end } = await this.position(sub, position, 1, limit);
+        // Queued below at once, or not at all.
+        session.unsentBytes -= bytes;
         if (!current()) return;
         if (!recovered) {
           this.resetSubscription(sub, 'history no longer covers the gap');
           return;
         }
-        const deliveries = publications.map((pub) => new Delivery(pub));
-        const { count, bytes } = fitting(deliveries, this.room(session), (d) => d.json.length, 1);
-        if (count > 0) limit = Math.max(16, Math.ceil((2 * this.pageBytes * count) / bytes));
-        for (let i = 0; i < count && !session.closed; i++) {
-          sub.offset = deliveries[i].pub.offset;
-          session.sink.sendPublication(deliveries[i], sub);
+        if (bytes > 0) limit = Math.max(16, Math.ceil((2 * this.pageBytes * deliveries.length) / bytes));
+        for (const delivery of deliveries) {
+          if (session.closed) return;
+          session.sink.sendPublication(delivery, sub);
           this.stats.delivered++;
         }
         if (sub.offset >= end) break;
@@ -476,6 +560,11 @@ export class Hub {
     if (epoch === sub.epoch) {
       if (offset <= sub.offset) return; // already sent: from history, or a broker redelivery
       if (offset === sub.offset + 1) {
+        if (!delivery.encodable) {
+          this.log.error({ channel: sub.channel, offset }, 'a publication cannot be encoded');
+          this.resetSubscription(sub, `publication ${offset} cannot be encoded`, 'invalid_data');
+          return;
+        }
         sub.offset = offset;
         sub.session.sink.sendPublication(delivery, sub);
         this.stats.delivered++;
@@ -487,17 +576,14 @@ export class Hub {
     void this.catchUp(sub, epoch === sub.epoch ? undefined : { epoch, offset: 0 });
   }
 
-  /** Ends a subscription that lost continuity; the client resubscribes and gets `recovered: false`. */
-  private resetSubscription(sub: Subscription, reason: string): void {
+  /**
+   * Ends a subscription that lost continuity; the client resubscribes from its position and is told
+   * `recovered: false` if that cannot be honoured.
+   */
+  private resetSubscription(sub: Subscription, reason: string, code = 'insufficient_state'): void {
     if (sub.session.subscriptions.get(sub.channel) === sub) sub.session.subscriptions.delete(sub.channel);
     this.detach(sub);
-    sub.session.sink.send({
-      type: 'unsub',
-      channel: sub.channel,
-      code: 'insufficient_state',
-      reason,
-      resubscribe: true,
-    });
+    sub.session.sink.send({ type: 'unsub', channel: sub.channel, code, reason, resubscribe: true });
   }
 
   /** Cuts a connection whose send queue passed `maxQueueBytes`; its queue is dropped with it. */
@@ -533,13 +619,13 @@ export class Hub {
     return `lease-${digest.slice(0, 22)}`;
   }
 
-  /** The publish bucket of a per-request client, shared by all its requests. */
-  clientBucket(session: Session): TokenBucket {
-    const key = this.requester(session);
+  /** The publish or command bucket of a per-request client, shared by all its requests. */
+  clientBucket(session: Session, kind: RateKind): TokenBucket {
+    const key = `${kind}\u0000${this.requester(session)}`;
     let bucket = this.clientBuckets.get(key);
     if (!bucket) {
-      const { publishRate, publishBurst } = this.config.limits;
-      bucket = new TokenBucket(publishRate, publishBurst);
+      const { rate, burst } = rateOf(this.config.limits, kind);
+      bucket = new TokenBucket(rate, burst);
       this.clientBuckets.set(key, bucket);
     }
     return bucket;
@@ -572,6 +658,7 @@ export class Hub {
       this.lastPresenceRefresh = now;
       this.presenceTracker.refresh();
       for (const [key, bucket] of this.clientBuckets) if (bucket.idle(now)) this.clientBuckets.delete(key);
+      this.channelLedger.sweep(this.held, now);
     }
   }
 

@@ -8,7 +8,6 @@ import {
 } from '@herald/protocol';
 import type { Delivery } from '../core/delivery.ts';
 import type { Hub } from '../core/hub.ts';
-import { publicationBytes } from '../core/paging.ts';
 import type { Session } from '../core/session.ts';
 import type { Sink } from '../core/sink.ts';
 import { type ConnectionRequest, channelsOf, fromWebRequest, openClientSession } from '../http/connection.ts';
@@ -62,7 +61,7 @@ class PollSink implements Sink {
     }
   }
 
-  take(pub: Publication, bytes = publicationBytes(pub)): void {
+  take(pub: Publication, bytes: number): void {
     if (this.done) return;
     this.positions.advance(pub);
     this.publications.push(pub);
@@ -161,7 +160,7 @@ export class PollTransport {
 
   /** Admits the client and positions every channel at the cursor, gathering what history has. */
   private async open(input: ConnectionRequest): Promise<PollSink> {
-    const channels = channelsOf(input);
+    const channels = channelsOf(input, this.hub.config.limits.subscriptionsPerConnection);
     if (channels.length === 0) throw new HeraldError('bad_request', 'name at least one channel');
     const cursorText = input.url.searchParams.get('cursor');
     const cursor = cursorText ? decodeCursor(cursorText) : undefined;
@@ -181,7 +180,7 @@ export class PollTransport {
         const { subscribed, positioned } = outcome.value;
         // Plain continuations are not news; fresh positions and lost ones are.
         if (subscribed.recovered !== true) sink.subscribed.push(subscribed);
-        for (const pub of positioned.result.publications) sink.take(pub);
+        for (const delivery of positioned.deliveries) sink.take(delivery.pub, delivery.json.length);
         positioned.activate();
       }
     } catch (err) {
