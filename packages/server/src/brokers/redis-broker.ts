@@ -9,8 +9,8 @@ import type {
   PublishOutcome,
 } from '../core/broker.ts';
 import { type Logger, silentLogger } from '../core/logger.ts';
-import { newEpoch } from '../core/stream.ts';
 import { ChannelFeed } from './channel-feed.ts';
+import { newEpoch } from './epoch.ts';
 import {
   PRESENCE_ADD_SCRIPT,
   PRESENCE_LIST_SCRIPT,

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import {
   CloseCodes,
   checkEventName,
@@ -10,16 +9,14 @@ import {
   type StreamPosition,
   type SubscribeResult,
 } from '@herald/protocol';
-import { ConfigAuthenticator } from '../auth/config-authenticator.ts';
-import { MemoryBroker } from '../brokers/memory-broker.ts';
-import { type HeraldConfig, type NamespaceOptions, parseConfig } from '../config.ts';
+import type { HeraldConfig, NamespaceOptions } from '../config.ts';
 import { checkPublish, checkRead } from './access.ts';
 import type { Authenticator, ConnectContext, Credentials, Identity } from './auth.ts';
 import type { Broker } from './broker.ts';
 import { ChannelLedger } from './channel-ledger.ts';
 import { resolveNamespace } from './channel-name.ts';
 import { Delivery } from './delivery.ts';
-import { ConnectionCounter, type RateKind, rateOf, TokenBucket } from './limits.ts';
+import { ConnectionCounter } from './limits.ts';
 import type { Logger } from './logger.ts';
 import { silentLogger } from './logger.ts';
 import { isOriginAllowed } from './origin.ts';
@@ -30,10 +27,11 @@ import { Session } from './session.ts';
 import type { Sink } from './sink.ts';
 import { Subscription } from './subscription.ts';
 
-export interface HubOptions {
-  config?: HeraldConfig;
-  broker?: Broker;
-  authenticator?: Authenticator;
+/** What the core is built from: it makes none of them itself (`Hub` in ../hub.ts picks the defaults). */
+export interface HubParts {
+  config: HeraldConfig;
+  broker: Broker;
+  authenticator: Authenticator;
   logger?: Logger;
 }
 
@@ -60,10 +58,10 @@ export interface HubStats {
 }
 
 /**
- * The hub core: sessions, channel subscriptions, subscribe-with-resume and fan-out. It knows no transport
- * and no broker implementation; both plug in through `Sink` and `Broker`.
+ * The hub core: sessions, channel subscriptions, subscribe-with-resume and fan-out. It knows no transport,
+ * no broker and no authenticator implementation; they plug in through `Sink`, `Broker` and `Authenticator`.
  */
-export class Hub {
+export class HubCore {
   readonly config: HeraldConfig;
   readonly broker: Broker;
   readonly auth: Authenticator;
@@ -82,8 +80,6 @@ export class Hub {
   private readonly presenceTracker: PresenceTracker;
   private readonly connectionsPerIp = new ConnectionCounter();
   private readonly connectionsPerUser = new ConnectionCounter();
-  /** Publish and command rates of clients whose sessions last one request, by client; idle ones are swept. */
-  private readonly clientBuckets = new Map<string, TokenBucket>();
   /** Channels anonymous clients brought into existence, by IP (`limits.channelsPerIp`). */
   private readonly channelLedger = new ChannelLedger();
   /** Channels being brought into existence right now (admitted, broker call under way), with how many calls. */
@@ -96,11 +92,11 @@ export class Hub {
   private sweeper: NodeJS.Timeout | undefined;
   private lastPresenceRefresh = Date.now();
 
-  constructor(options: HubOptions = {}) {
-    this.config = options.config ?? parseConfig({});
-    this.broker = options.broker ?? new MemoryBroker();
-    this.auth = options.authenticator ?? new ConfigAuthenticator(this.config);
-    this.log = options.logger ?? silentLogger;
+  constructor(parts: HubParts) {
+    this.config = parts.config;
+    this.broker = parts.broker;
+    this.auth = parts.authenticator;
+    this.log = parts.logger ?? silentLogger;
     this.pageBytes = Math.floor(this.config.maxQueueBytes / 2);
     this.presenceTracker = new PresenceTracker(this.broker, this.log, this.config.presenceTtl * 1000);
   }
@@ -409,8 +405,9 @@ export class Hub {
           else this.activate(sub);
           if (ns.presence && !session.closed && session.subscriptions.get(channel) === sub) {
             const { user, info } = session.identity;
-            const lease = session.context.perRequest === true;
-            const client = lease ? this.leaseId(session) : session.id;
+            const requestClient = session.context.requestClient;
+            const lease = requestClient !== undefined;
+            const client = lease ? requestClient.presenceId(session) : session.id;
             this.presenceTracker.join(
               sub,
               info === undefined ? { client, user } : { client, user, info },
@@ -599,38 +596,6 @@ export class Hub {
     for (const sub of subs) if (sub.pending === null) sub.session.sink.send({ type, channel, member });
   }
 
-  /**
-   * Who a per-request client is across its requests: its user; anonymous, its IP; behind a route handler
-   * that knows no IP, its own `clientId`. Its publish rate is kept under this key, which `clientId` alone
-   * cannot change, so rotating ids gains nothing.
-   */
-  private requester(session: Session): string {
-    const { identity, context } = session;
-    if (identity.user !== null) return `user\u0000${identity.user}`;
-    if (context.ip !== undefined) return `ip\u0000${context.ip}`;
-    return `client\u0000${context.clientId ?? session.id}`;
-  }
-
-  /** A per-request client's presence member id: the requester and its `clientId` (one per tab), hashed. */
-  private leaseId(session: Session): string {
-    const digest = createHash('sha256')
-      .update(`${this.requester(session)}\u0000${session.context.clientId ?? ''}`)
-      .digest('base64url');
-    return `lease-${digest.slice(0, 22)}`;
-  }
-
-  /** The publish or command bucket of a per-request client, shared by all its requests. */
-  clientBucket(session: Session, kind: RateKind): TokenBucket {
-    const key = `${kind}\u0000${this.requester(session)}`;
-    let bucket = this.clientBuckets.get(key);
-    if (!bucket) {
-      const { rate, burst } = rateOf(this.config.limits, kind);
-      bucket = new TokenBucket(rate, burst);
-      this.clientBuckets.set(key, bucket);
-    }
-    return bucket;
-  }
-
   // ---- the shared sweep
 
   /**
@@ -657,7 +622,6 @@ export class Hub {
     if (now - this.lastPresenceRefresh >= (this.config.presenceTtl * 1000) / 3) {
       this.lastPresenceRefresh = now;
       this.presenceTracker.refresh();
-      for (const [key, bucket] of this.clientBuckets) if (bucket.idle(now)) this.clientBuckets.delete(key);
       this.channelLedger.sweep(this.held, now);
     }
   }

@@ -14,7 +14,7 @@ import {
   shouldReconnect,
 } from '@herald/protocol';
 import { ANONYMOUS, type ConnectContext, type Credentials, type Identity, NO_CREDENTIALS } from './auth.ts';
-import type { Hub, PositionedSubscription } from './hub.ts';
+import type { HubCore, PositionedSubscription } from './hub.ts';
 import { type RateKind, rateOf, TokenBucket } from './limits.ts';
 import { SessionSubscriptions } from './session-subscriptions.ts';
 import type { Sink } from './sink.ts';
@@ -47,7 +47,7 @@ export class Session {
   private historyTurn: Promise<void> | null = null;
 
   constructor(
-    readonly hub: Hub,
+    readonly hub: HubCore,
     readonly sink: Sink,
     readonly context: ConnectContext,
   ) {}
@@ -235,15 +235,13 @@ export class Session {
 
   /**
    * Takes one publish (`rate_limited` over `limits.publishRate`) or one command of any kind
-   * (`too_many_commands` over `limits.commandRate`). A per-request client's buckets are kept by the hub
-   * across its requests.
+   * (`too_many_commands` over `limits.commandRate`). A per-request client's buckets outlive its requests
+   * (`ConnectContext.requestClient`).
    */
   takeToken(kind: RateKind): void {
     const { rate, burst } = rateOf(this.hub.config.limits, kind);
     if (rate === 0) return;
-    this.buckets[kind] ??= this.context.perRequest
-      ? this.hub.clientBucket(this, kind)
-      : new TokenBucket(rate, burst);
+    this.buckets[kind] ??= this.context.requestClient?.bucket(this, kind) ?? new TokenBucket(rate, burst);
     if (this.buckets[kind].take()) return;
     throw kind === 'publish'
       ? new HeraldError('rate_limited', `at most ${rate} publishes per second (burst ${burst})`)

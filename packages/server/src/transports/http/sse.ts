@@ -11,24 +11,23 @@ import {
   type SubscribeOptions,
   shouldReconnect,
 } from '@herald/protocol';
-import type { Delivery } from '../core/delivery.ts';
-import type { Hub } from '../core/hub.ts';
-import type { Session } from '../core/session.ts';
-import type { Sink } from '../core/sink.ts';
+import { type Delivery, encodingSlot } from '../../core/delivery.ts';
+import type { HubCore } from '../../core/hub.ts';
+import type { Session } from '../../core/session.ts';
+import type { Sink } from '../../core/sink.ts';
+import { clientOrigins, corsHeaders } from '../../http/cors.ts';
+import { errorResponse } from '../../http/json.ts';
+import { sendWebResponse } from '../../http/node-adapter.ts';
+import { FlushQueue } from '../flush-queue.ts';
+import { SharedTicker } from '../shared-ticker.ts';
+import { ChannelPositions } from './positions.ts';
 import {
   type ConnectionRequest,
   channelsOf,
   fromNodeRequest,
   fromWebRequest,
   openClientSession,
-} from '../http/connection.ts';
-import { clientOrigins, corsHeaders } from '../http/cors.ts';
-import { errorResponse } from '../http/json.ts';
-import { sendWebResponse } from '../http/node-adapter.ts';
-import { FlushQueue } from './flush-queue.ts';
-import { perHub } from './per-hub.ts';
-import { ChannelPositions } from './positions.ts';
-import { SharedTicker } from './shared-ticker.ts';
+} from './request.ts';
 
 export const SSE_PATH = '/connection/sse';
 
@@ -45,14 +44,24 @@ const NO_RECONNECT_RETRY_MS = 86_400_000;
 /** Spread of the reconnect advice when the hub shuts down, so clients do not all come back at once. */
 const SHUTDOWN_JITTER_MS = 2_000;
 
-/** `event:` and `data:` of a publication, encoded once and shared by every stream. */
-function sseBody(delivery: Delivery): Buffer {
-  delivery.sseBody ??= Buffer.concat([
+/** `event:` and `data:` lines of a publication's SSE message, encoded once and shared by every stream. */
+const BODY = encodingSlot<Buffer>();
+/**
+ * The whole SSE message, `id:` included, for streams subscribed to this channel alone: their cursor is
+ * the same, so they share these bytes too.
+ */
+const SOLO = encodingSlot<Buffer>();
+
+function encodeBody(delivery: Delivery): Buffer {
+  return Buffer.concat([
     Buffer.from(`event: ${delivery.pub.event ?? 'message'}\ndata: `),
     delivery.json,
     Buffer.from('\n\n'),
   ]);
-  return delivery.sseBody;
+}
+
+function sseBody(delivery: Delivery): Buffer {
+  return delivery.encoded(BODY, encodeBody);
 }
 
 /** Where a stream's bytes go: a Node response (the hub's own server) or a web stream (route handlers). */
@@ -137,7 +146,6 @@ class WebOutput implements StreamOutput {
  * publication's `id:` encodes all of it, so whichever event the client saw last resumes every channel.
  */
 class SseSink implements Sink {
-  readonly kind = 'sse';
   session!: Session;
   /** Authorises client actions on this stream; the session id is public (presence lists it). */
   readonly key = randomBytes(18).toString('base64url');
@@ -176,8 +184,7 @@ class SseSink implements Sink {
   sendPublication(delivery: Delivery): void {
     this.positions.advance(delivery.pub);
     if (this.positions.size === 1) {
-      delivery.sseSolo ??= Buffer.concat([this.positions.idLine(), sseBody(delivery)]);
-      this.enqueue(delivery.sseSolo);
+      this.enqueue(delivery.encoded(SOLO, (d) => Buffer.concat([this.positions.idLine(), sseBody(d)])));
     } else {
       this.enqueue(this.positions.idLine());
       this.enqueue(sseBody(delivery));
@@ -297,7 +304,7 @@ export class SseTransport {
   private readonly tickMs: number;
   private lastBeat = Date.now();
 
-  constructor(readonly hub: Hub) {
+  constructor(readonly hub: HubCore) {
     const { heartbeat, maxStreamDuration } = hub.config.sse;
     this.heartbeatMs = heartbeat * 1000;
     // Fine enough to end streams before their deadline and to beat on time; never more than once a second.
@@ -431,6 +438,3 @@ export class SseTransport {
     }
   }
 }
-
-/** The hub's SSE transport, shared by the route table and the Node fast path. */
-export const sseTransport = perHub((hub) => new SseTransport(hub));
