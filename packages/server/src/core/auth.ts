@@ -1,5 +1,4 @@
 import type { RateKind, TokenBucket } from './limits.ts';
-import type { Session } from './session.ts';
 
 /** Who a connection is, as established from its credentials (or anonymous). */
 export interface Identity {
@@ -24,12 +23,19 @@ export interface Credentials {
 /** Shared by every session that presented nothing. */
 export const NO_CREDENTIALS: Credentials = Object.freeze({});
 
+/** The session a `RequestClient` is asked about. */
+export interface ClientSession {
+  readonly id: string;
+  readonly identity: Identity;
+  readonly context: ConnectContext;
+}
+
 /** What outlives the one-request sessions of a client (see `ConnectContext.requestClient`). */
 export interface RequestClient {
   /** The client's presence member id, the same across its requests. */
-  presenceId(session: Session): string;
+  presenceId(session: ClientSession): string;
   /** The client's publish or command bucket, shared by all its requests. */
-  bucket(session: Session, kind: RateKind): TokenBucket;
+  bucket(session: ClientSession, kind: RateKind): TokenBucket;
 }
 
 /** Where a connection comes from; each transport fills in what it knows. */

@@ -244,7 +244,7 @@ export class WebSocketTransport {
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     const context = connectContext(request);
     // Origin and per-IP limits refuse before the upgrade, with a plain HTTP error a browser can show.
-    const refusal = this.hub.admit(context);
+    const refusal = this.hub.admission.check(context);
     if (refusal) {
       replyOnSocket(socket, refusal);
       return;
@@ -256,7 +256,7 @@ export class WebSocketTransport {
 
   private accept(ws: HeraldSocket, socket: Duplex, context: ConnectContext): void {
     const sink = new WebSocketSink(this, ws, socket);
-    sink.session = this.hub.openSession(sink, context);
+    sink.session = this.hub.admit(sink, context);
     this.sinks.add(sink);
     ws.sink = sink;
   }

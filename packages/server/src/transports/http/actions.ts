@@ -40,7 +40,7 @@ async function streamOf(hub: Hub, request: ConnectionRequest, key: unknown, chec
   if (key === undefined) throw new HeraldError('bad_request', '"session" is required (from the SSE stream)');
   const sink = hub.http.sse.sinkFor(key);
   if (!checkUser) return sink;
-  const identity = await hub.authenticate(credentialsOf(request), connectContext(request, 'sse'));
+  const identity = await hub.admission.authenticate(credentialsOf(request), connectContext(request, 'sse'));
   if (identity.user !== sink.session.identity.user) {
     throw new HeraldError('forbidden', 'these credentials are not those of the stream');
   }

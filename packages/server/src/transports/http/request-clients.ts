@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import { HeraldError } from '@herald/protocol';
-import type { RequestClient } from '../../core/auth.ts';
+import type { ClientSession, RequestClient } from '../../core/auth.ts';
 import { type RateKind, rateOf, TokenBucket } from '../../core/limits.ts';
-import type { Session } from '../../core/session.ts';
 
 /**
  * The clients of one hub whose every request is a session of its own (long-polling, client actions):
@@ -55,7 +54,7 @@ export class RequestClients {
  * that knows no IP, its own `clientId`. Its publish rate is kept under this key, which `clientId` alone
  * cannot change, so rotating ids gains nothing.
  */
-function requester(session: Session, clientId: string | undefined): string {
+function requester(session: ClientSession, clientId: string | undefined): string {
   const { identity, context } = session;
   if (identity.user !== null) return `user\u0000${identity.user}`;
   if (context.ip !== undefined) return `ip\u0000${context.ip}`;
@@ -63,7 +62,7 @@ function requester(session: Session, clientId: string | undefined): string {
 }
 
 /** A per-request client's presence member id: the requester and its `clientId`, hashed. */
-function leaseId(session: Session, clientId: string | undefined): string {
+function leaseId(session: ClientSession, clientId: string | undefined): string {
   const digest = createHash('sha256')
     .update(`${requester(session, clientId)}\u0000${clientId ?? ''}`)
     .digest('base64url');

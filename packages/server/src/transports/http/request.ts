@@ -96,12 +96,12 @@ export async function openClientSession(
   clients?: RequestClients,
 ): Promise<Session> {
   const context = connectContext(request, transport, clients);
-  const refusal = hub.admit(context);
+  const refusal = hub.admission.check(context);
   if (refusal) throw refusal;
-  const session = hub.openSession(sink, context);
+  const session = hub.admit(sink, context);
   sink.session = session;
   try {
-    await session.open(credentialsOf(request));
+    await session.connect(credentialsOf(request));
   } catch (err) {
     session.transportClosed();
     throw err;
