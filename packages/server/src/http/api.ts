@@ -1,4 +1,4 @@
-import { HeraldError, parsePosition, type StreamPosition } from '@herald/protocol';
+import { CloseCodes, HeraldError, parsePosition, type StreamPosition } from '@herald/protocol';
 import { validateChannelName } from '../core/channel-name.ts';
 import type { HubCore } from '../core/hub.ts';
 import { presentsKey } from './api-key.ts';
@@ -69,7 +69,7 @@ const methods: Record<string, ApiMethod> = {
     let disconnected = 0;
     for (const session of [...hub.sessions]) {
       if (session.identity.user === user) {
-        session.close(4504, 'disconnected by the server');
+        session.close(CloseCodes.disconnectedByServer, 'disconnected by the server');
         disconnected++;
       }
     }
