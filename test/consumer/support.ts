@@ -1,0 +1,114 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+
+/**
+ * The environment for the commands a user would type: none of the `npm_*` variables of the `npm test`
+ * running this (a nested npm would read them as its own config), and no NODE_ENV from vitest.
+ */
+export function userEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!name.startsWith('npm_') && name !== 'NODE_ENV' && name !== 'NODE_OPTIONS') env[name] = value;
+  }
+  return { ...env, NEXT_TELEMETRY_DISABLED: '1', ...extra };
+}
+
+/** Runs a command to completion within `timeoutMs`; rejects with its output when it fails. */
+export function run(
+  command: string,
+  args: string[],
+  options: { cwd: string; timeoutMs: number; env?: NodeJS.ProcessEnv },
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      cwd: options.cwd,
+      env: options.env ?? userEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    let output = '';
+    child.stdout.on('data', (chunk) => {
+      output += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      output += chunk;
+    });
+    const timer = setTimeout(() => {
+      output += `\n(killed after ${options.timeoutMs} ms)`;
+      killGroup(child, 'SIGKILL');
+    }, options.timeoutMs);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(output);
+      else
+        reject(
+          new Error(`${command} ${args.join(' ')} failed (${signal ?? code}) in ${options.cwd}:\n${output}`),
+        );
+    });
+  });
+}
+
+/** A long-running command (a server), its output collected. */
+export interface Service {
+  child: ChildProcess;
+  output(): string;
+  /** SIGTERM to its process group, SIGKILL after 10 s; resolves once it has exited. */
+  stop(): Promise<void>;
+}
+
+export function startService(
+  command: string,
+  args: string[],
+  options: { cwd: string; env?: NodeJS.ProcessEnv },
+): Service {
+  // Its own process group, so stopping it also stops whatever it started.
+  const child = spawn(command, args, {
+    cwd: options.cwd,
+    env: options.env ?? userEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk) => {
+    output += chunk;
+  });
+  child.stderr?.on('data', (chunk) => {
+    output += chunk;
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    child,
+    output: () => output,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      killGroup(child, 'SIGTERM');
+      const timer = setTimeout(() => killGroup(child, 'SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    if (child.pid !== undefined) process.kill(-child.pid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+/** Polls `url` until it answers 200, within `timeoutMs`; fails early if the service exits. */
+export async function waitForOk(url: string, service: Service, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (service.child.exitCode !== null)
+      throw new Error(`exited before ${url} answered:\n${service.output()}`);
+    const status = await fetch(url, { signal: AbortSignal.timeout(5_000) }).then(
+      (r) => r.status,
+      () => 0,
+    );
+    if (status === 200) return;
+    if (Date.now() > deadline)
+      throw new Error(`${url} did not answer 200 within ${timeoutMs} ms:\n${service.output()}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
