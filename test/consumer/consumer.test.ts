@@ -1,7 +1,7 @@
 // What a user does with Herald's packages, outside this repository: `npm pack` every package, install the
 // tarballs (no workspace links) into a fresh Next.js App Router app and into an empty folder, then build,
 // start and use them as the quickstart (docs/quickstart.md) and the README say.
-import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,11 +10,12 @@ import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM, CHROMIUM_ARGS } from '../../apps/demo/test/support/constants.ts';
 import { freePort } from '../../packages/server/test/support/process.ts';
-import { run, type Service, startService, userEnv, waitForOk } from './support.ts';
+import { exec, type Outcome, run, type Service, startService, userEnv, waitForOk } from './support.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const FIXTURE = fileURLToPath(new URL('./fixture', import.meta.url));
 const PACKAGES = ['protocol', 'server', 'client', 'react', 'next'];
+const ROUTE = 'app/realtime/[...herald]/route.ts';
 
 /** The app installs what this repository develops against, from the npm cache where it can. */
 const repoVersion = (name: string) =>
@@ -69,6 +70,7 @@ describe('a Next.js App Router app with the packed packages installed', () => {
   let app: string;
   let url: string;
   let browser: Browser | undefined;
+  const init: { refused?: Outcome; written?: Outcome } = {};
 
   beforeAll(async () => {
     app = join(root, 'app');
@@ -78,6 +80,12 @@ describe('a Next.js App Router app with the packed packages installed', () => {
     await writeFile(join(app, 'package.json'), manifest('herald-consumer-app', PACKAGES));
     await run('npm', [...NPM_INSTALL, ...deps], { cwd: app, timeoutMs: 240_000 });
     await run('npm', [...NPM_INSTALL, '--save-dev', ...devDeps], { cwd: app, timeoutMs: 120_000 });
+    // The generator, as the quickstart's alternative: it refuses while the app has its own route, and
+    // writes the same route (plus a provider and a token route, built and type-checked below) once it is gone.
+    const npxInit = () => exec('npx', ['@herald/next', 'init'], { cwd: app, timeoutMs: 60_000 });
+    init.refused = await npxInit();
+    await rm(join(app, ROUTE));
+    init.written = await npxInit();
     // `next build` type-checks the app too: every import resolves to the packages' own `.d.ts`.
     await run('npx', ['next', 'build'], {
       cwd: app,
@@ -131,6 +139,17 @@ describe('a Next.js App Router app with the packed packages installed', () => {
     } finally {
       await page.close();
     }
+  });
+
+  it('`npx @herald/next init` overwrites nothing, then writes routes that build and answer', async () => {
+    expect(init.refused).toMatchObject({ code: 1 });
+    expect(init.refused?.output).toContain(`herald-next: not overwriting ${ROUTE}: move or delete it first`);
+    expect(init.written).toMatchObject({ code: 0 });
+    expect(await readFile(join(app, ROUTE), 'utf8')).toBe(await readFile(join(FIXTURE, ROUTE), 'utf8'));
+    // The generated token route, before the app says who is signed in: nobody is.
+    const token = await fetch(`${url}/realtime-token`);
+    expect(token.status).toBe(401);
+    expect(await token.text()).toBe('not signed in');
   });
 
   it('imports every package entry in plain node, without a TypeScript loader', async () => {

@@ -12,13 +12,18 @@ export function userEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...env, NEXT_TELEMETRY_DISABLED: '1', ...extra };
 }
 
-/** Runs a command to completion within `timeoutMs`; rejects with its output when it fails. */
-export function run(
+export interface Outcome {
+  code: number | null;
+  output: string;
+}
+
+/** Runs a command to completion within `timeoutMs` (killed after it): its exit code and output. */
+export function exec(
   command: string,
   args: string[],
   options: { cwd: string; timeoutMs: number; env?: NodeJS.ProcessEnv },
-): Promise<string> {
-  return new Promise((resolve, reject) => {
+): Promise<Outcome> {
+  return new Promise((resolve) => {
     const child = spawn(command, args, {
       cwd: options.cwd,
       env: options.env ?? userEnv(),
@@ -36,15 +41,23 @@ export function run(
       output += `\n(killed after ${options.timeoutMs} ms)`;
       killGroup(child, 'SIGKILL');
     }, options.timeoutMs);
-    child.on('close', (code, signal) => {
+    child.on('close', (code) => {
       clearTimeout(timer);
-      if (code === 0) resolve(output);
-      else
-        reject(
-          new Error(`${command} ${args.join(' ')} failed (${signal ?? code}) in ${options.cwd}:\n${output}`),
-        );
+      resolve({ code, output });
     });
   });
+}
+
+/** Like `exec`, but rejects with the output unless the command succeeds. */
+export async function run(
+  command: string,
+  args: string[],
+  options: { cwd: string; timeoutMs: number; env?: NodeJS.ProcessEnv },
+): Promise<string> {
+  const { code, output } = await exec(command, args, options);
+  if (code !== 0)
+    throw new Error(`${command} ${args.join(' ')} failed (${code}) in ${options.cwd}:\n${output}`);
+  return output;
 }
 
 /** A long-running command (a server), its output collected. */
