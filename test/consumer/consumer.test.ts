@@ -154,7 +154,7 @@ describe('a Next.js App Router app with the packed packages installed', () => {
 
   it('imports every package entry in plain node, without a TypeScript loader', async () => {
     const entries: Record<string, string> = {
-      '@herald/protocol': 'ErrorCodes',
+      '@herald/protocol': 'HeraldError',
       '@herald/server': 'createHub',
       '@herald/client': 'createClient',
       '@herald/react': 'HeraldProvider',
@@ -169,6 +169,45 @@ describe('a Next.js App Router app with the packed packages installed', () => {
       });
       expect(output.trim(), specifier).toBe('function');
     }
+  });
+
+  it('resolves the types of every package entry under NodeNext resolution', async () => {
+    // A Node ESM module of the app's: each import must find the package's own declarations (strict mode
+    // turns a missing one into an error), and a wrong use of one must fail.
+    const check = join(app, 'node-check');
+    await mkdir(check, { recursive: true });
+    await writeFile(
+      join(check, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          strict: true,
+          noEmit: true,
+          skipLibCheck: true,
+        },
+        files: ['uses.mts'],
+      }),
+    );
+    const uses = `import { HeraldError } from '@herald/protocol';
+import { createHub } from '@herald/server';
+import { createClient } from '@herald/client';
+import { HeraldProvider, useStream } from '@herald/react';
+import { connectionToken, createPublisher, heraldRoutes } from '@herald/next';
+import { startNextServer } from '@herald/next/server';
+
+export const error: string = new HeraldError('bad_request', 'no').code;
+export const hub = createHub({ config: { port: 0 } });
+export const client = createClient({ url: 'http://127.0.0.1:1', autoConnect: false });
+export const react = [HeraldProvider, useStream] as const;
+export const next = [connectionToken, createPublisher().publish, heraldRoutes().GET, startNextServer] as const;
+`;
+    await writeFile(join(check, 'uses.mts'), uses);
+    await run('npx', ['tsc', '-p', 'node-check'], { cwd: app, timeoutMs: 120_000 });
+    await writeFile(join(check, 'uses.mts'), `${uses}export const wrong: number = createClient;\n`);
+    const wrong = await exec('npx', ['tsc', '-p', 'node-check'], { cwd: app, timeoutMs: 120_000 });
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.output).toMatch(/uses\.mts\(\d+,\d+\): error TS2322/);
   });
 });
 
