@@ -1,6 +1,7 @@
 // What a user does with Herald's packages, outside this repository: `npm pack` every package, install the
 // tarballs (no workspace links) into a fresh Next.js App Router app and into an empty folder, then build,
 // start and use them as the quickstart (docs/quickstart.md) and the README say.
+import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -30,13 +31,28 @@ let tarballs: Record<string, string>;
 const services: Service[] = [];
 
 /**
- * A package.json depending on the tarballs of `names`. `overrides` pins Herald's packages everywhere in
- * the tree to the tarballs too, so no `@herald/*` dependency of a tarball is ever looked up in a registry.
+ * A package.json depending on the tarballs of `herald` and on `registry` (name → version). `overrides`
+ * pins Herald's packages everywhere in the tree to the tarballs, so no `@herald/*` dependency of a tarball
+ * is ever looked up in a registry.
  */
-function manifest(name: string, names: string[], extra: Record<string, unknown> = {}) {
-  const local = Object.fromEntries(names.map((pkg) => [`@herald/${pkg}`, `file:${tarballs[pkg]}`]));
-  const all = Object.fromEntries(PACKAGES.map((pkg) => [`@herald/${pkg}`, `file:${tarballs[pkg]}`]));
-  return JSON.stringify({ name, private: true, ...extra, dependencies: local, overrides: all }, null, 2);
+function manifest(
+  name: string,
+  herald: string[],
+  registry: { dependencies?: string[]; devDependencies?: string[] } = {},
+): string {
+  const tarball = (pkg: string) => [`@herald/${pkg}`, `file:${tarballs[pkg]}`];
+  const versions = (names: string[] = []) => names.map((dep) => [dep, repoVersion(dep)]);
+  return JSON.stringify(
+    {
+      name,
+      private: true,
+      dependencies: Object.fromEntries([...herald.map(tarball), ...versions(registry.dependencies)]),
+      devDependencies: Object.fromEntries(versions(registry.devDependencies)),
+      overrides: Object.fromEntries(PACKAGES.map(tarball)),
+    },
+    null,
+    2,
+  );
 }
 
 beforeAll(async () => {
@@ -75,11 +91,14 @@ describe('a Next.js App Router app with the packed packages installed', () => {
   beforeAll(async () => {
     app = join(root, 'app');
     await cp(FIXTURE, app, { recursive: true });
-    const deps = APP_DEPENDENCIES.map((name) => `${name}@${repoVersion(name)}`);
-    const devDeps = APP_DEV_DEPENDENCIES.map((name) => `${name}@${repoVersion(name)}`);
-    await writeFile(join(app, 'package.json'), manifest('herald-consumer-app', PACKAGES));
-    await run('npm', [...NPM_INSTALL, ...deps], { cwd: app, timeoutMs: 240_000 });
-    await run('npm', [...NPM_INSTALL, '--save-dev', ...devDeps], { cwd: app, timeoutMs: 120_000 });
+    await writeFile(
+      join(app, 'package.json'),
+      manifest('herald-consumer-app', PACKAGES, {
+        dependencies: APP_DEPENDENCIES,
+        devDependencies: APP_DEV_DEPENDENCIES,
+      }),
+    );
+    await run('npm', NPM_INSTALL, { cwd: app, timeoutMs: 300_000 });
     // The generator, as the quickstart's alternative: it refuses while the app has its own route, and
     // writes the same route (plus a provider and a token route, built and type-checked below) once it is gone.
     const npxInit = () => exec('npx', ['@herald/next', 'init'], { cwd: app, timeoutMs: 60_000 });
@@ -121,18 +140,18 @@ describe('a Next.js App Router app with the packed packages installed', () => {
         return (window as { heraldTestDocument?: string }).heraldTestDocument;
       });
       const notifications = page.locator('p', { hasText: 'Hello from Herald' });
-      await expect.poll(() => notifications.count()).toBe(0);
 
       await page.getByRole('button', { name: 'Notify' }).click();
       await expect.poll(() => notifications.count(), { timeout: 30_000 }).toBe(1);
       await page.getByRole('button', { name: 'Notify' }).click();
       await expect.poll(() => notifications.count(), { timeout: 30_000 }).toBe(2);
 
-      // Each publication once, on the same document (no reload, no navigation).
+      // Two publications, each shown once, on the same document (no reload, no navigation).
       const history = await api<{ publications: unknown[] }>(url, '/realtime/api/history', {
         channel: 'notifications',
       });
       expect(history.publications).toHaveLength(2);
+      expect(await notifications.count()).toBe(2);
       expect(await page.evaluate(() => (window as { heraldTestDocument?: string }).heraldTestDocument)).toBe(
         document,
       );
@@ -153,6 +172,7 @@ describe('a Next.js App Router app with the packed packages installed', () => {
   });
 
   it('imports every package entry in plain node, without a TypeScript loader', async () => {
+    expect(existsSync(join(app, 'node_modules/tsx')), 'no package brings a TypeScript loader').toBe(false);
     const entries: Record<string, string> = {
       '@herald/protocol': 'HeraldError',
       '@herald/server': 'createHub',
@@ -227,6 +247,11 @@ describe('`npx herald serve` from the packed packages in an empty folder', () =>
     url = `http://127.0.0.1:${port}`;
     await waitForOk(`${url}/health`, hub, 30_000);
   }, 300_000);
+
+  it('runs without a TypeScript loader installed', () => {
+    expect(existsSync(join(root, 'ops/node_modules/@herald/server/dist/cli.js'))).toBe(true);
+    expect(existsSync(join(root, 'ops/node_modules/tsx'))).toBe(false);
+  });
 
   it('publishes and reads history over the HTTP API', async () => {
     const first = await api<{ epoch: string; offset: number }>(url, '/api/publish', {
