@@ -18,34 +18,20 @@ export interface Outcome {
 }
 
 /** Runs a command to completion within `timeoutMs` (killed after it): its exit code and output. */
-export function exec(
+export async function exec(
   command: string,
   args: string[],
   options: { cwd: string; timeoutMs: number; env?: NodeJS.ProcessEnv },
 ): Promise<Outcome> {
-  return new Promise((resolve) => {
-    const child = spawn(command, args, {
-      cwd: options.cwd,
-      env: options.env ?? userEnv(),
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    });
-    let output = '';
-    child.stdout.on('data', (chunk) => {
-      output += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      output += chunk;
-    });
-    const timer = setTimeout(() => {
-      output += `\n(killed after ${options.timeoutMs} ms)`;
-      killGroup(child, 'SIGKILL');
-    }, options.timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
-  });
+  const started = startService(command, args, options);
+  let killed = false;
+  const timer = setTimeout(() => {
+    killed = true;
+    killGroup(started.child, 'SIGKILL');
+  }, options.timeoutMs);
+  const code = await new Promise<number | null>((resolve) => started.child.once('close', resolve));
+  clearTimeout(timer);
+  return { code, output: started.output() + (killed ? `\n(killed after ${options.timeoutMs} ms)` : '') };
 }
 
 /** Like `exec`, but rejects with the output unless the command succeeds. */
