@@ -51,12 +51,19 @@ export class Delivery {
     return this.jsonBytes as Buffer;
   }
 
-  /** The encoding in `slot`, made by `encode` the first time it is asked for. */
-  encoded<T>(slot: EncodingSlot<T>, encode: (delivery: Delivery) => T): T {
+  /**
+   * The encoding in `slot`, made by `encode` the first time it is asked for. `context` is passed to
+   * `encode` as is, so a transport on the hot path hands over a module-level function, not a new closure.
+   */
+  encoded<T, C = undefined>(
+    slot: EncodingSlot<T>,
+    encode: (delivery: Delivery, context: C) => T,
+    context?: C,
+  ): T {
     this.encodings ??= [];
     let value = this.encodings[slot] as T | undefined;
     if (value === undefined) {
-      value = encode(this);
+      value = encode(this, context as C);
       this.encodings[slot] = value;
     }
     return value;

@@ -65,6 +65,11 @@ function sseBody(delivery: Delivery): Buffer {
   return delivery.encoded(BODY, encodeBody);
 }
 
+/** The whole message for a stream on this channel alone: its one position (`positions`) and the body. */
+function encodeSolo(delivery: Delivery, positions: ChannelPositions): Buffer {
+  return Buffer.concat([positions.idLine(), sseBody(delivery)]);
+}
+
 /**
  * One SSE stream. Output queues in `pending` (also before the response has started) and is written
  * once per event-loop turn. `positions` is what the client has been sent of every channel: each
@@ -109,7 +114,7 @@ class SseSink implements Sink {
   sendPublication(delivery: Delivery): void {
     this.positions.advance(delivery.pub);
     if (this.positions.size === 1) {
-      this.enqueue(delivery.encoded(SOLO, (d) => Buffer.concat([this.positions.idLine(), sseBody(d)])));
+      this.enqueue(delivery.encoded(SOLO, encodeSolo, this.positions));
     } else {
       this.enqueue(this.positions.idLine());
       this.enqueue(sseBody(delivery));
