@@ -22,7 +22,10 @@ import type { Sink } from './sink.ts';
 /** The commands `execute` runs: all but the connection-level ones and `subscribe` (which has two steps). */
 export type SessionCommand = Exclude<Command, ConnectCommand | SubscribeCommand | PongCommand>;
 
-/** One client connection, whatever its transport: identity, subscriptions, and the command dispatcher. */
+/**
+ * One client connection, whatever its transport: it owns its identity and credentials, subscriptions,
+ * rate buckets and send-queue room, and dispatches the protocol commands.
+ */
 export class Session {
   readonly id = randomUUID();
   identity: Identity = ANONYMOUS;
