@@ -1,0 +1,214 @@
+import { randomUUID } from 'node:crypto';
+import {
+  AnswerEvents,
+  type AnswerOutcome,
+  type AnswerPublication,
+  type AnswerStop,
+  type AnswerTicket,
+  type Publication,
+  type StreamPosition,
+} from '@herald/protocol';
+import { createPublisher, type Publisher } from '../publisher.ts';
+import { claimGeneration } from './generation-limit.ts';
+
+export interface AnswerOptions<Chunk> {
+  /** The chat's channel; every answer of the chat is published there. */
+  channel: string;
+  /**
+   * The answer: `streamText(…).toUIMessageStream()` or any stream of UI message chunks, or a function
+   * returning one that honours `signal` (pass it to `streamText` as `abortSignal`, so a stop stops the model).
+   */
+  stream: ReadableStream<Chunk> | ((signal: AbortSignal) => ReadableStream<Chunk>);
+  /** Where to publish: default `createPublisher()` (the in-process hub, or `HERALD_URL`). */
+  publisher?: Publisher;
+  /** Whose generation this is, for `maxPerUser`. */
+  user?: string;
+  /** Answers one user may have generating at once in this process; over it: `limit_exceeded`. Default 2. */
+  maxPerUser?: number;
+  /** A publication at most every `ms` milliseconds or every `chunks` chunks. Default 30 ms, 64 chunks. */
+  coalesce?: { ms?: number; chunks?: number };
+  /** How often a model that produces nothing checks the channel for a `stop`. Default 250 ms. */
+  stopCheckMs?: number;
+}
+
+export interface Answer extends AnswerTicket {
+  /** Settles with the outcome when the final publication is out (or rejects if the hub refused it). */
+  done: Promise<AnswerOutcome>;
+  /** Stops the generation from the server, as a client's `stop` would. */
+  stop(): void;
+}
+
+/**
+ * Runs an AI answer into a Herald channel and returns as soon as its `start` is published, so the route
+ * answers at once and the browser reads the answer from the hub. The generation does not depend on the
+ * request: it goes on when the browser goes away, and ends with `finish`, `error` or `abort` (after a
+ * `stop` publication on the channel from any client, or `stop()`). A refusal — per-user limit, or the hub
+ * refusing the `start` — rejects with a `HeraldError` before anything runs.
+ */
+export async function publishAnswer<Chunk>(options: AnswerOptions<Chunk>): Promise<Answer> {
+  const publisher = options.publisher ?? createPublisher();
+  const release = claimGeneration(options.user, options.maxPerUser ?? 2);
+  const answer = randomUUID();
+  let started: StreamPosition;
+  try {
+    started = await publisher.publish(options.channel, { answer, chunks: [] } satisfies AnswerPublication, {
+      event: AnswerEvents.start,
+    });
+  } catch (err) {
+    release();
+    throw err;
+  }
+  const controller = new AbortController();
+  const stream = typeof options.stream === 'function' ? options.stream(controller.signal) : options.stream;
+  const run = new AnswerRun(publisher, options, answer, started, controller);
+  const done = run.pump(stream).finally(release);
+  // The caller may await `done` (or hand it to `after()`); a rejection it does not await is still handled.
+  done.catch(() => {});
+  return {
+    channel: options.channel,
+    answer,
+    epoch: started.epoch,
+    offset: started.offset,
+    done,
+    stop: () => controller.abort(),
+  };
+}
+
+/** One answer being published: buffers chunks, publishes them coalesced, and watches for a `stop`. */
+class AnswerRun<Chunk> {
+  private buffer: Chunk[] = [];
+  /** The last offset of the channel this run has looked at: its own publications and what it checked. */
+  private seen: number;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+  private failure: unknown;
+  private sawError = false;
+  private lastPublishAt = Date.now();
+  private readonly maxChunks: number;
+  private readonly maxMs: number;
+
+  constructor(
+    private readonly publisher: Publisher,
+    private readonly options: AnswerOptions<Chunk>,
+    private readonly answer: string,
+    private readonly started: StreamPosition,
+    private readonly controller: AbortController,
+  ) {
+    this.seen = started.offset;
+    this.maxChunks = options.coalesce?.chunks ?? 64;
+    this.maxMs = options.coalesce?.ms ?? 30;
+  }
+
+  async pump(stream: ReadableStream<Chunk>): Promise<AnswerOutcome> {
+    const reader = stream.getReader();
+    const stopped = new Promise<'stopped'>((resolve) => {
+      if (this.controller.signal.aborted) resolve('stopped');
+      this.controller.signal.addEventListener('abort', () => resolve('stopped'), { once: true });
+    });
+    const stopCheckMs = this.options.stopCheckMs ?? 250;
+    // While chunks flow, each publication shows whether someone else published; a silent model is checked.
+    const watch = setInterval(() => {
+      if (this.timer === undefined && Date.now() - this.lastPublishAt >= stopCheckMs) this.enqueueFlush();
+    }, stopCheckMs);
+    let outcome: AnswerOutcome = 'finish';
+    try {
+      for (;;) {
+        const next = await Promise.race([reader.read(), stopped]);
+        if (next === 'stopped') {
+          outcome = 'abort';
+          // The model's stream gets the cancel, so a provider call stops costing money.
+          reader.cancel().catch(() => {});
+          break;
+        }
+        if (next.done) break;
+        this.add(next.value);
+        if (this.failure) throw this.failure;
+      }
+    } catch (err) {
+      if (this.failure === err) throw err;
+      outcome = 'error';
+      this.buffer.push({ type: 'error', errorText: errorText(err) } as Chunk);
+      this.controller.abort();
+    } finally {
+      clearInterval(watch);
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    await this.flushing;
+    if (this.failure) throw this.failure;
+    if (outcome === 'abort') this.buffer.push({ type: 'abort' } as Chunk);
+    else if (outcome === 'finish' && this.sawError) outcome = 'error';
+    await this.publish(outcome, this.buffer.splice(0));
+    return outcome;
+  }
+
+  private add(chunk: Chunk): void {
+    this.buffer.push(chunk);
+    // `toUIMessageStream()` reports a model failure as an `error` chunk and then ends normally.
+    if (isErrorChunk(chunk)) this.sawError = true;
+    if (this.buffer.length >= this.maxChunks) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.enqueueFlush();
+    } else if (this.timer === undefined) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.enqueueFlush();
+      }, this.maxMs);
+    }
+  }
+
+  /** One publication at a time, in order: chunks arriving meanwhile wait and go out together. */
+  private enqueueFlush(): void {
+    this.flushing = this.flushing.then(async () => {
+      if (this.failure) return;
+      try {
+        const chunks = this.buffer.splice(0);
+        if (chunks.length > 0) await this.publish(AnswerEvents.chunks, chunks);
+        else await this.checkForStop(undefined);
+      } catch (err) {
+        this.failure = err;
+        this.controller.abort();
+      }
+    });
+  }
+
+  private async publish(event: string, chunks: Chunk[]): Promise<void> {
+    const data: AnswerPublication<Chunk> = { answer: this.answer, start: this.started.offset, chunks };
+    const at = await this.publisher.publish(this.options.channel, data, { event });
+    this.lastPublishAt = Date.now();
+    // Our publications are numbered one after another unless someone else published in between: only then
+    // is there something to read, so an answer nobody stops costs no reads while it streams.
+    if (at.offset > this.seen + 1 && at.epoch === this.started.epoch) await this.checkForStop(at.offset);
+    this.seen = Math.max(this.seen, at.offset);
+  }
+
+  /** Reads what others published on the channel since `seen` (up to `until`) and stops on a `stop`. */
+  private async checkForStop(until: number | undefined): Promise<void> {
+    if (this.controller.signal.aborted) return;
+    const since = { epoch: this.started.epoch, offset: this.seen };
+    const page = await this.publisher.history(this.options.channel, {
+      since,
+      limit: until === undefined ? undefined : until - this.seen,
+    });
+    if (page.epoch !== this.started.epoch) return;
+    for (const pub of page.publications) {
+      if (isStopFor(pub, this.answer)) this.controller.abort();
+      if (until === undefined) this.seen = Math.max(this.seen, pub.offset);
+    }
+  }
+}
+
+function isStopFor(pub: Publication, answer: string): boolean {
+  if (pub.event !== AnswerEvents.stop) return false;
+  const target = (pub.data as AnswerStop | null)?.answer;
+  return target === undefined || target === answer;
+}
+
+function isErrorChunk(chunk: unknown): boolean {
+  return (chunk as { type?: unknown } | null)?.type === 'error';
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
