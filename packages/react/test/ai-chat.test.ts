@@ -57,6 +57,7 @@ async function chatApp(options: { words: string[]; delayMs: number; remote?: boo
     : createPublisher({ hub: hub.server.hub });
   const { model, calls } = mockModel(options.words, options.delayMs);
   const answers: Answer[] = [];
+  const waiting: Promise<unknown>[] = [];
   const route = async (request: Request) => {
     const { id, messages } = (await request.json()) as { id: string; messages: UIMessage[] };
     const modelMessages = await convertToModelMessages(messages);
@@ -69,7 +70,7 @@ async function chatApp(options: { words: string[]; delayMs: number; remote?: boo
         streamText({ model, messages: modelMessages, abortSignal: signal }).toUIMessageStream(),
     });
     answer.then((a) => answers.push(a)).catch(() => {});
-    return chatResponse(answer);
+    return chatResponse(answer, { waitUntil: (done) => waiting.push(done) });
   };
   const browser = async (user = 'u1') => {
     const herald = client({ url: `http://127.0.0.1:${proxy.port}` });
@@ -83,7 +84,7 @@ async function chatApp(options: { words: string[]; delayMs: number; remote?: boo
     });
     return { herald, transport };
   };
-  return { hub, proxy, publisher, answers, calls, browser };
+  return { hub, proxy, publisher, answers, waiting, calls, browser };
 }
 
 const question: UIMessage[] = [
@@ -187,6 +188,8 @@ describe('a chat answered over Herald', () => {
     const resumed = await reloaded.transport.reconnectToStream({ chatId: 'c3' });
     expect(deltas(await readAll(resumed as ReadableStream<UIMessageChunk>))).toEqual(words);
     expect(await app.answers[0].done).toBe('finish');
+    // What the route handed to `waitUntil` (Next.js `after`) is the generation, settled with its outcome.
+    expect(await Promise.all(app.waiting)).toEqual(['finish']);
   });
 
   it('stops the generation when another client of the chat stops it', async () => {
