@@ -81,12 +81,12 @@ export function heraldChatTransport<Message extends UIMessage = UIMessage>(
         abortSignal,
       );
     },
-    async reconnectToStream({ chatId }) {
+    async reconnectToStream({ chatId, abortSignal: signal }) {
       const channel = channelOf(chatId);
       const herald = await client();
       const latest = await latestAnswer(herald, channel);
-      if (!latest) return null;
-      return followAnswer(herald, channel, latest.answer, latest.since, undefined);
+      if (!latest || signal?.aborted) return null;
+      return followAnswer(herald, channel, latest.answer, latest.since, signal);
     },
   };
 }
