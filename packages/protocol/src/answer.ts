@@ -1,33 +1,34 @@
 /**
  * How an AI answer travels on a Herald channel (one channel per chat). The server publishes, in order:
- * `start`, then `chunks` (the AI SDK's UI message chunks, coalesced), then one of `finish`, `error` or
- * `abort`, whose payload carries the last chunks. Any client may publish `stop` to end an answer.
- * Chunks are opaque here: the protocol does not depend on the AI SDK.
+ * `answer-start`, then `answer-chunks` (the AI SDK's UI message chunks, coalesced), then one of
+ * `answer-finish`, `answer-error` or `answer-abort`, whose payload carries the last chunks. Any client may
+ * publish `answer-stop` to end an answer. Prefixed, because a chat's channel may carry other events and SSE
+ * reserves `error`. Chunks are opaque here: the protocol does not depend on the AI SDK.
  */
 export const AnswerEvents = {
-  start: 'start',
-  chunks: 'chunks',
-  finish: 'finish',
-  error: 'error',
-  abort: 'abort',
-  stop: 'stop',
+  start: 'answer-start',
+  chunks: 'answer-chunks',
+  finish: 'answer-finish',
+  error: 'answer-error',
+  abort: 'answer-abort',
+  stop: 'answer-stop',
 } as const;
 
 export type AnswerOutcome = 'finish' | 'error' | 'abort';
 
-/** The payload of `start`, `chunks` and the final publication. */
+/** The payload of `answer-start`, `answer-chunks` and the final publication. */
 export interface AnswerPublication<Chunk = unknown> {
   /** The answer's id: several answers of one chat share its channel. */
   answer: string;
   /**
-   * The offset of the answer's `start` publication, where a late reader replays the answer from; absent on
-   * `start` itself (its own offset).
+   * The offset of the answer's `answer-start` publication, where a late reader replays the answer from;
+   * absent on `answer-start` itself (its own offset).
    */
   start?: number;
   chunks: Chunk[];
 }
 
-/** The payload of `stop`; without `answer` it stops whatever answer is generating on the channel. */
+/** The payload of `answer-stop`; without `answer` it stops whatever answer is generating on the channel. */
 export interface AnswerStop {
   answer?: string;
 }
@@ -36,9 +37,13 @@ export interface AnswerStop {
 export interface AnswerTicket {
   channel: string;
   answer: string;
-  /** The epoch and offset of the answer's `start` publication. */
+  /** The epoch and offset of the answer's `answer-start` publication. */
   epoch: string;
   offset: number;
 }
 
-export const ANSWER_END_EVENTS: ReadonlySet<string> = new Set<AnswerOutcome>(['finish', 'error', 'abort']);
+export const ANSWER_END_EVENTS: ReadonlySet<string> = new Set<string>([
+  AnswerEvents.finish,
+  AnswerEvents.error,
+  AnswerEvents.abort,
+]);

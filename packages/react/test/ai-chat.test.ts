@@ -15,11 +15,12 @@ const API_KEY = 'test-key';
 const tokens = (n: number) => Array.from({ length: n }, (_, i) => `t${i} `);
 
 /** The AI SDK's mock model: `words` as text deltas, one every `delayMs`; records the abort signal it got. */
-function mockModel(words: string[], delayMs: number) {
+function mockModel(words: string[], delayMs: number, failure?: string) {
   const calls: { signal?: AbortSignal }[] = [];
   const model = new MockLanguageModelV3({
     doStream: async ({ abortSignal }) => {
       calls.push({ signal: abortSignal });
+      if (failure) throw new Error(failure);
       return {
         stream: simulateReadableStream({
           chunkDelayInMs: delayMs,
@@ -48,14 +49,20 @@ function mockModel(words: string[], delayMs: number) {
  * The app: a hub (reached by browsers through a TCP proxy that can cut them), the chat route as a Next.js
  * Route Handler would write it, and the answers it started.
  */
-async function chatApp(options: { words: string[]; delayMs: number; remote?: boolean; maxPerUser?: number }) {
+async function chatApp(options: {
+  words: string[];
+  delayMs: number;
+  remote?: boolean;
+  maxPerUser?: number;
+  failure?: string;
+}) {
   const hub: TestHub = await start({ apiKey: API_KEY });
   const proxy = await TcpProxy.start(hub.port);
   onCleanup(() => proxy.close());
   const publisher: Publisher = options.remote
     ? createPublisher({ url: hub.url, apiKey: API_KEY })
     : createPublisher({ hub: hub.server.hub });
-  const { model, calls } = mockModel(options.words, options.delayMs);
+  const { model, calls } = mockModel(options.words, options.delayMs, options.failure);
   const answers: Answer[] = [];
   const waiting: Promise<unknown>[] = [];
   const route = async (request: Request) => {
@@ -139,8 +146,8 @@ describe.each([
     expect(await app.answers[0].done).toBe('finish');
 
     const pubs = await publications(app.hub, 'chat:c1');
-    expect(pubs[0].event).toBe('start');
-    expect(pubs.at(-1)?.event).toBe('finish');
+    expect(pubs[0].event).toBe('answer-start');
+    expect(pubs.at(-1)?.event).toBe('answer-finish');
     // 300 tokens at one every 3 ms, published at most every 30 ms: far fewer publications than chunks.
     expect(pubs.length).toBeLessThanOrEqual(60);
     herald.close();
@@ -215,8 +222,8 @@ describe('a chat answered over Herald', () => {
     expect(got.length).toBeLessThan(words.length);
     expect(got).toEqual(words.slice(0, got.length));
     const pubs = await publications(app.hub, 'chat:c4');
-    expect(pubs.filter((p) => p.event === 'stop')).toHaveLength(1);
-    expect(pubs.at(-1)?.event).toBe('abort');
+    expect(pubs.filter((p) => p.event === 'answer-stop')).toHaveLength(1);
+    expect(pubs.at(-1)?.event).toBe('answer-abort');
   });
 
   it('stops the generation when the requester stops (useChat stop aborts the request signal)', async () => {
@@ -228,6 +235,43 @@ describe('a chat answered over Herald', () => {
     controller.abort();
     await read;
     expect(await app.answers[0].done).toBe('abort');
+  });
+
+  it('ends a failing generation with an error publication the chat receives as its error chunk', async () => {
+    const app = await chatApp({ words: tokens(10), delayMs: 1, failure: 'the model is overloaded' });
+    const { transport } = await app.browser();
+    const chunks = await readAll(await send(transport, 'failing'));
+    expect(chunks.filter((c) => c.type === 'error')).toHaveLength(1);
+    expect(await app.answers[0].done).toBe('error');
+    const pubs = await publications(app.hub, 'chat:failing');
+    expect(pubs.at(-1)?.event).toBe('answer-error');
+  });
+
+  it('ends an answer the hub refuses midway with an error its readers receive, and rejects done', async () => {
+    const hub = await start({ maxPayloadBytes: 4096 });
+    const herald = client({ url: hub.url });
+    const huge = 'x'.repeat(8192);
+    const answer = await publishAnswer({
+      channel: 'chat:huge',
+      publisher: createPublisher({ hub: hub.server.hub }),
+      stream: new ReadableStream({
+        start(controller) {
+          controller.enqueue({ type: 'text-delta', id: 't', delta: huge });
+          controller.close();
+        },
+      }),
+    });
+    const transport = heraldChatTransport({ client: herald, channel: 'chat:huge' });
+    await expect(answer.done).rejects.toMatchObject({ code: 'payload_too_large' });
+    // The answer has ended: a chat opened now does not wait for it.
+    expect(await transport.reconnectToStream({ chatId: 'huge' })).toBeNull();
+    const pubs = await publications(hub, 'chat:huge');
+    expect(pubs.at(-1)).toMatchObject({
+      event: 'answer-error',
+      data: {
+        chunks: [{ type: 'error', errorText: expect.stringMatching(/^the hub refused the answer: /) }],
+      },
+    });
   });
 
   it('refuses a generation over the per-user limit with limit_exceeded, and a bad channel with its code', async () => {

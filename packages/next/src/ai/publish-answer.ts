@@ -27,23 +27,24 @@ export interface AnswerOptions<Chunk> {
   maxPerUser?: number;
   /** A publication at most every `ms` milliseconds or every `chunks` chunks. Default 30 ms, 64 chunks. */
   coalesce?: { ms?: number; chunks?: number };
-  /** How often a model that produces nothing checks the channel for a `stop`. Default 250 ms. */
+  /** How often a model that produces nothing checks the channel for an `answer-stop`. Default 250 ms. */
   stopCheckMs?: number;
 }
 
 export interface Answer extends AnswerTicket {
   /** Settles with the outcome when the final publication is out (or rejects if the hub refused it). */
   done: Promise<AnswerOutcome>;
-  /** Stops the generation from the server, as a client's `stop` would. */
+  /** Stops the generation from the server, as a client's `answer-stop` would. */
   stop(): void;
 }
 
 /**
- * Runs an AI answer into a Herald channel and returns as soon as its `start` is published, so the route
- * answers at once and the browser reads the answer from the hub. The generation does not depend on the
- * request: it goes on when the browser goes away, and ends with `finish`, `error` or `abort` (after a
- * `stop` publication on the channel from any client, or `stop()`). A refusal — per-user limit, or the hub
- * refusing the `start` — rejects with a `HeraldError` before anything runs.
+ * Runs an AI answer into a Herald channel and returns as soon as its `answer-start` is published, so the
+ * route answers at once and the browser reads the answer from the hub. The generation does not depend on
+ * the request: it goes on when the browser goes away, and ends with `answer-finish`, `answer-error` or
+ * `answer-abort` (after an `answer-stop` publication on the channel from any client, or `stop()`). A
+ * refusal — per-user limit, or the hub refusing the `answer-start` — rejects with a `HeraldError` before
+ * anything runs.
  */
 export async function publishAnswer<Chunk>(options: AnswerOptions<Chunk>): Promise<Answer> {
   const publisher = options.publisher ?? createPublisher();
@@ -74,7 +75,7 @@ export async function publishAnswer<Chunk>(options: AnswerOptions<Chunk>): Promi
   };
 }
 
-/** One answer being published: buffers chunks, publishes them coalesced, and watches for a `stop`. */
+/** One answer being published: buffers chunks, publishes them coalesced, and watches for an `answer-stop`. */
 class AnswerRun<Chunk> {
   private buffer: Chunk[] = [];
   /** The last offset of the channel this run has looked at: its own publications and what it checked. */
@@ -100,6 +101,24 @@ class AnswerRun<Chunk> {
   }
 
   async pump(stream: ReadableStream<Chunk>): Promise<AnswerOutcome> {
+    try {
+      return await this.run(stream);
+    } catch (err) {
+      // The hub refused a publication (too large, rate limited, gone): readers wait for a final one, so
+      // they get a small one saying why, if the hub takes that.
+      const chunks = [{ type: 'error', errorText: `the hub refused the answer: ${errorText(err)}` }];
+      await this.publisher
+        .publish(
+          this.options.channel,
+          { answer: this.answer, start: this.started.offset, chunks } satisfies AnswerPublication,
+          { event: AnswerEvents.error },
+        )
+        .catch(() => {});
+      throw err;
+    }
+  }
+
+  private async run(stream: ReadableStream<Chunk>): Promise<AnswerOutcome> {
     const reader = stream.getReader();
     const stopped = new Promise<'stopped'>((resolve) => {
       if (this.controller.signal.aborted) resolve('stopped');
@@ -138,7 +157,7 @@ class AnswerRun<Chunk> {
     if (this.failure) throw this.failure;
     if (outcome === 'abort') this.buffer.push({ type: 'abort' } as Chunk);
     else if (outcome === 'finish' && this.sawError) outcome = 'error';
-    await this.publish(outcome, this.buffer.splice(0));
+    await this.publish(AnswerEvents[outcome], this.buffer.splice(0));
     return outcome;
   }
 
@@ -183,7 +202,7 @@ class AnswerRun<Chunk> {
     this.seen = Math.max(this.seen, at.offset);
   }
 
-  /** Reads what others published on the channel since `seen` (up to `until`) and stops on a `stop`. */
+  /** Reads what others published on the channel since `seen` (up to `until`) and stops on an `answer-stop`. */
   private async checkForStop(until: number | undefined): Promise<void> {
     if (this.controller.signal.aborted) return;
     const since = { epoch: this.started.epoch, offset: this.seen };

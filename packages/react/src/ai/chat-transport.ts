@@ -40,7 +40,7 @@ export class ChatRouteError extends Error {
  * An AI SDK `ChatTransport` for `useChat({ transport })`: messages go to the app's route, the answer comes
  * over Herald. Because the answer lives in the channel's history, `reconnectToStream` (`useChat`'s
  * `resume: true`) replays an unfinished answer from its start and follows it live — after a reload, on a
- * second device, after a network cut — each chunk once, in order. `stop()` publishes `stop` on the
+ * second device, after a network cut — each chunk once, in order. `stop()` publishes `answer-stop` on the
  * channel, which ends the generation wherever it runs.
  */
 export function heraldChatTransport<Message extends UIMessage = UIMessage>(
@@ -50,7 +50,7 @@ export function heraldChatTransport<Message extends UIMessage = UIMessage>(
     typeof options.channel === 'function' ? options.channel(chatId) : options.channel;
   const client = async () => (typeof options.client === 'function' ? options.client() : options.client);
   return {
-    // A reconnect replays the answer from its `start`: the chat must drop what it showed of it first.
+    // A reconnect replays the answer from its `answer-start`: the chat must drop what it showed of it first.
     resumeStreamIsReplay: true,
     async sendMessages({ chatId, messages, trigger, messageId, abortSignal, headers, body, metadata }) {
       const response = await (options.fetch ?? fetch)(options.api ?? '/api/chat', {
@@ -96,7 +96,7 @@ async function latestAnswer(
   client: HeraldClient,
   channel: string,
 ): Promise<{ answer: string; since: StreamPosition } | null> {
-  // `stop` requests may follow the answer's last publication: a few are read past.
+  // `answer-stop` requests may follow the answer's last publication: a few are read past.
   const { publications, epoch } = await client.history(channel, { reverse: true, limit: 16 });
   const last = publications.find((pub) => pub.event !== AnswerEvents.stop);
   if (!last || ANSWER_END_EVENTS.has(last.event ?? '')) return null;
