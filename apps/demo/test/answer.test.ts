@@ -74,6 +74,21 @@ it('a second browser opened mid-answer sees the whole answer live, and its Stop 
   expect(stopped.startsWith(await answerText(second))).toBe(true);
 });
 
+it('the answer goes on when the asking browser closes: a browser opened later gets all of it', async () => {
+  const chat = unique('closed');
+  const question = 'Does it go on without me?';
+  const expected = composeAnswer(question).join('');
+  const asker = await newContext(chrome.browser);
+  const page = await openChat(chat, asker);
+  await ask(page, question);
+  await expect.poll(async () => (await answerText(page)).length).toBeGreaterThan(0);
+  await asker.close();
+
+  const later = await openChat(chat);
+  await expect.poll(() => answerText(later)).toBe(expected);
+  await expect.poll(() => status(later)).toBe('ready');
+});
+
 it('an answer over the per-user limit shows the hub’s refusal', async () => {
   const context = await signedIn(chrome.browser, unique('limit'));
   chrome.onCleanup(() => context.close());
