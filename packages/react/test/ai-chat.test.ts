@@ -226,6 +226,32 @@ describe('a chat answered over Herald', () => {
     expect(pubs.at(-1)?.event).toBe('answer-abort');
   });
 
+  it('stops a model that has gone silent (a long tool call, say) when a client stops it', async () => {
+    const hub = await start();
+    let cancelled = false;
+    const answer = await publishAnswer({
+      channel: 'chat:silent',
+      publisher: createPublisher({ hub: hub.server.hub }),
+      stream: new ReadableStream({
+        start(controller) {
+          controller.enqueue({ type: 'start' });
+        },
+        cancel() {
+          cancelled = true;
+        },
+      }),
+    });
+    const other = client({ url: hub.url });
+    const stream = (await heraldChatTransport({ client: other, channel: 'chat:silent' }).reconnectToStream({
+      chatId: 'silent',
+    })) as ReadableStream<UIMessageChunk>;
+    const reader = stream.getReader();
+    expect(await reader.read()).toEqual({ done: false, value: { type: 'start' } });
+    await reader.cancel();
+    expect(await answer.done).toBe('abort');
+    expect(cancelled).toBe(true);
+  });
+
   it('stops the generation when the requester stops (useChat stop aborts the request signal)', async () => {
     const app = await chatApp({ words: tokens(2000), delayMs: 5 });
     const { transport } = await app.browser();
