@@ -300,6 +300,28 @@ describe('a chat answered over Herald', () => {
     });
   });
 
+  it('splits chunks that arrive together into publications under the byte bound', async () => {
+    const hub = await start({ maxPayloadBytes: 64 * 1024 });
+    const deltas10k = Array.from({ length: 20 }, (_, i) => `${i}`.padEnd(10_000, '.'));
+    const answer = await publishAnswer({
+      channel: 'chat:big',
+      publisher: createPublisher({ hub: hub.server.hub }),
+      stream: new ReadableStream({
+        start(controller) {
+          for (const delta of deltas10k) controller.enqueue({ type: 'text-delta', id: 't', delta });
+          controller.close();
+        },
+      }),
+    });
+    expect(await answer.done).toBe('finish');
+    const pubs = await publications(hub, 'chat:big');
+    const published = pubs.flatMap((p) => (p.data as { chunks: UIMessageChunk[] }).chunks);
+    expect(deltas(published)).toEqual(deltas10k);
+    // 200 KB of chunks at most 32 KiB a publication: the start, at least 7 more, and no publication over it.
+    expect(pubs.length).toBeGreaterThanOrEqual(8);
+    for (const p of pubs) expect(JSON.stringify(p.data).length).toBeLessThan(33 * 1024);
+  });
+
   it('refuses a generation over the per-user limit with limit_exceeded, and a bad channel with its code', async () => {
     const app = await chatApp({ words: tokens(2000), delayMs: 5, maxPerUser: 1 });
     const { transport } = await app.browser('alice');

@@ -25,8 +25,11 @@ export interface AnswerOptions<Chunk> {
   user?: string;
   /** Answers one user may have generating at once in this process; over it: `limit_exceeded`. Default 2. */
   maxPerUser?: number;
-  /** A publication at most every `ms` milliseconds or every `chunks` chunks. Default 30 ms, 64 chunks. */
-  coalesce?: { ms?: number; chunks?: number };
+  /**
+   * A publication at most every `ms` milliseconds or every `chunks` chunks, and none larger than `bytes` of
+   * JSON chunks (keep it under the hub's `maxPayloadBytes`). Default 30 ms, 64 chunks, 32 KiB.
+   */
+  coalesce?: { ms?: number; chunks?: number; bytes?: number };
   /** How often a model that produces nothing checks the channel for an `answer-stop`. Default 250 ms. */
   stopCheckMs?: number;
 }
@@ -78,14 +81,20 @@ export async function publishAnswer<Chunk>(options: AnswerOptions<Chunk>): Promi
 /** One answer being published: buffers chunks, publishes them coalesced, and watches for an `answer-stop`. */
 class AnswerRun<Chunk> {
   private buffer: Chunk[] = [];
+  /** The JSON size of each buffered chunk, in bytes. */
+  private sizes: number[] = [];
+  private bufferedBytes = 0;
   /** The last offset of the channel this run has looked at: its own publications and what it checked. */
   private seen: number;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private flushing: Promise<void> = Promise.resolve();
+  private flushQueued = false;
+  private ended = false;
   private failure: unknown;
   private sawError = false;
   private lastPublishAt = Date.now();
   private readonly maxChunks: number;
+  private readonly maxBytes: number;
   private readonly maxMs: number;
 
   constructor(
@@ -97,6 +106,7 @@ class AnswerRun<Chunk> {
   ) {
     this.seen = started.offset;
     this.maxChunks = options.coalesce?.chunks ?? 64;
+    this.maxBytes = options.coalesce?.bytes ?? 32 * 1024;
     this.maxMs = options.coalesce?.ms ?? 30;
   }
 
@@ -146,45 +156,87 @@ class AnswerRun<Chunk> {
     } catch (err) {
       if (this.failure === err) throw err;
       outcome = 'error';
-      this.buffer.push({ type: 'error', errorText: errorText(err) } as Chunk);
+      this.push({ type: 'error', errorText: errorText(err) } as Chunk);
       this.controller.abort();
     } finally {
+      this.ended = true;
       clearInterval(watch);
       clearTimeout(this.timer);
       this.timer = undefined;
     }
     await this.flushing;
     if (this.failure) throw this.failure;
-    if (outcome === 'abort') this.buffer.push({ type: 'abort' } as Chunk);
+    if (outcome === 'abort') this.push({ type: 'abort' } as Chunk);
     else if (outcome === 'finish' && this.sawError) outcome = 'error';
-    await this.publish(AnswerEvents[outcome], this.buffer.splice(0));
-    return outcome;
+    for (let batch = this.takeBatch(); ; batch = this.takeBatch()) {
+      if (this.buffer.length === 0) {
+        await this.publish(AnswerEvents[outcome], batch);
+        return outcome;
+      }
+      await this.publish(AnswerEvents.chunks, batch);
+    }
+  }
+
+  private push(chunk: Chunk): void {
+    const size = Buffer.byteLength(JSON.stringify(chunk) ?? 'null');
+    this.buffer.push(chunk);
+    this.sizes.push(size);
+    this.bufferedBytes += size;
+  }
+
+  /** The oldest buffered chunks that fit one publication: at most `chunks` of them and `bytes` (at least one). */
+  private takeBatch(): Chunk[] {
+    let count = 0;
+    let bytes = 0;
+    while (count < this.buffer.length && count < this.maxChunks) {
+      if (count > 0 && bytes + this.sizes[count] > this.maxBytes) break;
+      bytes += this.sizes[count++];
+    }
+    this.sizes.splice(0, count);
+    this.bufferedBytes -= bytes;
+    return this.buffer.splice(0, count);
   }
 
   private add(chunk: Chunk): void {
-    this.buffer.push(chunk);
+    this.push(chunk);
     // `toUIMessageStream()` reports a model failure as an `error` chunk and then ends normally.
     if (isErrorChunk(chunk)) this.sawError = true;
-    if (this.buffer.length >= this.maxChunks) {
+    if (this.batchIsFull()) {
       clearTimeout(this.timer);
       this.timer = undefined;
       this.enqueueFlush();
-    } else if (this.timer === undefined) {
-      this.timer = setTimeout(() => {
-        this.timer = undefined;
-        this.enqueueFlush();
-      }, this.maxMs);
-    }
+    } else this.schedule();
+  }
+
+  private batchIsFull(): boolean {
+    return this.buffer.length >= this.maxChunks || this.bufferedBytes >= this.maxBytes;
+  }
+
+  /** A flush in `maxMs`, unless one is scheduled or the stream has ended (the final publication takes the rest). */
+  private schedule(): void {
+    if (this.timer !== undefined || this.ended) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.enqueueFlush();
+    }, this.maxMs);
   }
 
   /** One publication at a time, in order: chunks arriving meanwhile wait and go out together. */
   private enqueueFlush(): void {
+    // A flush that has not started yet takes whatever is buffered when it does: one waiting is enough.
+    if (this.flushQueued) return;
+    this.flushQueued = true;
     this.flushing = this.flushing.then(async () => {
+      this.flushQueued = false;
       if (this.failure) return;
       try {
-        const chunks = this.buffer.splice(0);
-        if (chunks.length > 0) await this.publish(AnswerEvents.chunks, chunks);
-        else await this.checkForStop(undefined);
+        if (this.buffer.length === 0) await this.checkForStop(undefined);
+        else {
+          // One publication; more only while full ones are waiting (chunks that came in together).
+          do await this.publish(AnswerEvents.chunks, this.takeBatch());
+          while (this.batchIsFull());
+          if (this.buffer.length > 0) this.schedule();
+        }
       } catch (err) {
         this.failure = err;
         this.controller.abort();
