@@ -61,6 +61,8 @@ export class Channel {
   private early: Publication[] | null = [];
   private healing = false;
   private closed = false;
+  /** Epochs the stream has left (epochs are never reused): a late publication of one is dropped. */
+  private readonly retired = new Set<string>();
 
   constructor(
     readonly name: string,
@@ -140,7 +142,7 @@ export class Channel {
   /** Delivers `pub` if it follows, holds it after a gap, drops it if seen; a new epoch is a reset. */
   private take(pub: Publication): void {
     const follower = this.follower as OrderedFollower<Publication>;
-    if (follower.offer(pub) !== 'epoch') return;
+    if (this.retired.has(pub.epoch) || follower.offer(pub) !== 'epoch') return;
     // A publication of a new incarnation of the stream: what we hold of the old one is moot.
     this.reset('epoch_changed', { epoch: pub.epoch, offset: pub.offset - 1 });
     follower.offer(pub);
@@ -186,6 +188,8 @@ export class Channel {
   }
 
   private reset(reason: ResetEvent['reason'], to: StreamPosition): void {
+    const left = this.follower?.position.epoch;
+    if (left !== undefined && left !== to.epoch) this.retired.add(left);
     this.follower?.reset(to);
     const event: ResetEvent = { reason, epoch: to.epoch, offset: to.offset };
     this.notify((l) => l.onReset?.(event));
