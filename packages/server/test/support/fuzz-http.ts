@@ -1,0 +1,385 @@
+import { connect } from 'node:net';
+import { ErrorCodes } from '@herald/protocol';
+import fc from 'fast-check';
+import {
+  type CommandVocabulary,
+  commandArbitraries,
+  hostileValue,
+} from '../../../../test/support/commands.ts';
+import { generates } from '../../../../test/support/fuzz.ts';
+
+/** One HTTP/1.1 request, as bytes on a raw socket, so nothing between the fuzzer and the hub tidies it. */
+export interface RawRequest {
+  method: string;
+  target: string;
+  headers: Array<[string, string]>;
+  body: Buffer;
+  /** Send the body with `Transfer-Encoding: chunked` instead of `Content-Length`. */
+  chunked: boolean;
+}
+
+export interface HttpVocabulary extends CommandVocabulary {
+  channel: fc.Arbitrary<string>;
+  /** Strings for `Last-Event-ID`, `?lastEventId=` and `?cursor=`: real cursors, mangled ones, junk. */
+  cursor: fc.Arbitrary<string>;
+  token: fc.Arbitrary<string>;
+  apiKey: string;
+  /** `host:port` of the hub. */
+  host: string;
+}
+
+const PATHS = [
+  '/',
+  '/health',
+  '/metrics',
+  '/admin',
+  '/api/publish',
+  '/api/broadcast',
+  '/api/history',
+  '/api/presence',
+  '/api/channels',
+  '/api/disconnect',
+  '/api/',
+  '/api/constructor',
+  '/api/__proto__',
+  '/connection/websocket',
+  '/connection/sse',
+  '/connection/poll',
+  '/connection/publish',
+  '/connection/subscribe',
+  '/connection/unsubscribe',
+  '/connection/refresh',
+  '/connection/history',
+  '/connection/presence',
+  '/health/',
+  '/HEALTH',
+  '/%2e%2e/health',
+  '/api/%70ublish',
+  '/connection/sse%00',
+  '/a/../health',
+];
+
+/** Request lines, headers and bodies for every endpoint, mostly well-formed enough to reach the handlers. */
+export function rawRequests(v: HttpVocabulary): fc.Arbitrary<RawRequest> {
+  const { valid } = commandArbitraries(v);
+  const method = fc.oneof(
+    {
+      weight: 10,
+      arbitrary: fc.constantFrom('GET', 'POST', 'GET', 'POST', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'PATCH'),
+    },
+    ...(generates('http-trace-method') ? [{ weight: 1, arbitrary: fc.constantFrom('TRACE', 'TRACK') }] : []),
+    ...(generates('http-connect-method') ? [{ weight: 1, arbitrary: fc.constant('CONNECT') }] : []),
+    ...(generates('http-parser-errors')
+      ? [{ weight: 1, arbitrary: fc.constantFrom('get', 'FOO', 'G ET', '') }]
+      : []),
+  );
+  const path = fc.oneof(
+    { weight: 8, arbitrary: fc.constantFrom(...PATHS) },
+    { weight: 1, arbitrary: fc.webPath().map((p) => (p.startsWith('/') ? p : `/${p}`)) },
+    { weight: 1, arbitrary: fc.constantFrom(...PATHS).map((p) => `${p}/${'x'.repeat(300)}`) },
+    ...(generates('upgrade-odd-path')
+      ? [{ weight: 1, arbitrary: fc.constantFrom('//', '//connection/websocket', '/%') }]
+      : []),
+  );
+  const param = fc.oneof(
+    v.channel.map((c) => ['channel', c]),
+    v.channel.map((c) => ['channel', c]),
+    v.cursor.map((c) => ['lastEventId', c]),
+    v.cursor.map((c) => ['cursor', c]),
+    v.token.map((t) => ['token', t]),
+    fc.oneof(fc.nat(3), fc.string({ maxLength: 6 })).map((t) => ['timeout', String(t)]),
+    fc.string({ maxLength: 40 }).map((c) => ['client', c]),
+    fc.tuple(fc.string({ maxLength: 10 }), fc.string({ maxLength: 20 })),
+  );
+  const query = fc
+    .array(param, { maxLength: 4 })
+    .map((params) =>
+      params.length === 0
+        ? ''
+        : `?${params.map(([k, val]) => `${encodeURIComponent(k)}=${encodeURIComponent(val)}`).join('&')}`,
+    );
+  const host = fc.oneof(
+    { weight: 10, arbitrary: fc.constant(v.host) },
+    { weight: 1, arbitrary: fc.constantFrom('localhost', 'evil.example', '127.0.0.1', 'evil.example:80') },
+    ...(generates('http-bad-host')
+      ? [{ weight: 2, arbitrary: fc.constantFrom('x:99999', 'a b', '[::bad', '%', 'a@b', ':') }]
+      : []),
+  );
+  const optionalHeader = fc.oneof(
+    fc.constantFrom<[string, string]>(
+      ['Origin', 'https://evil.example'],
+      ['Origin', 'null'],
+      ['Origin', `http://${v.host}`],
+      ['Content-Type', 'text/plain'],
+      ['Content-Type', 'application/json; charset=utf-16'],
+      ['Content-Type', 'multipart/form-data; boundary=x'],
+      ['Accept', 'text/event-stream'],
+      ['Authorization', 'apikey wrong'],
+      ['Authorization', 'apikey'],
+      ['Cookie', 'herald=x; a=b'],
+      ['X-Forwarded-For', '10.0.0.1, 10.0.0.2'],
+      ['Expect', '100-continue'],
+      ['Upgrade', 'h2c'],
+    ),
+    v.cursor.map((c): [string, string] => ['Last-Event-ID', c]),
+    v.token.map((t): [string, string] => ['Authorization', `Bearer ${t}`]),
+  );
+  /** A WebSocket handshake, valid or with a field wrong. */
+  const upgrade = fc.constantFrom<Array<[string, string]>>(
+    [
+      ['Upgrade', 'websocket'],
+      ['Connection', 'Upgrade'],
+      ['Sec-WebSocket-Key', 'dGhlIHNhbXBsZSBub25jZQ=='],
+      ['Sec-WebSocket-Version', '13'],
+    ],
+    [
+      ['Upgrade', 'websocket'],
+      ['Connection', 'Upgrade'],
+      ['Sec-WebSocket-Key', 'short'],
+      ['Sec-WebSocket-Version', '13'],
+    ],
+    [
+      ['Upgrade', 'websocket'],
+      ['Connection', 'Upgrade'],
+      ['Sec-WebSocket-Key', 'dGhlIHNhbXBsZSBub25jZQ=='],
+      ['Sec-WebSocket-Version', '8'],
+    ],
+  );
+  const jsonBody = fc.oneof(
+    valid.map((c) => JSON.stringify(c)),
+    fc
+      .record(
+        {
+          channel: v.channel,
+          channels: fc.array(v.channel, { maxLength: 3 }),
+          data: fc.jsonValue({ maxDepth: 3 }),
+          user: fc.string(),
+        },
+        { requiredKeys: [] },
+      )
+      .map((b) => JSON.stringify(b)),
+    fc
+      .dictionary(
+        fc.constantFrom(
+          'channel',
+          'channels',
+          'data',
+          'event',
+          'since',
+          'limit',
+          'reverse',
+          'session',
+          'user',
+          '__proto__',
+        ),
+        hostileValue,
+      )
+      .map((b) => JSON.stringify(b)),
+    fc.json({ maxDepth: 3 }),
+    fc.string({ unit: 'binary', maxLength: 200 }),
+  );
+  return fc
+    .record({
+      method,
+      path,
+      query,
+      host: fc.option(host, { nil: undefined, freq: 20 }),
+      apiKey: fc.boolean(),
+      json: fc.boolean(),
+      headers: fc.array(optionalHeader, { maxLength: 3 }),
+      upgrade: fc.option(upgrade, { freq: 6, nil: undefined }),
+      body: fc.option(
+        fc.oneof(
+          jsonBody.map((b) => Buffer.from(b)),
+          fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)),
+        ),
+        { freq: 4, nil: undefined },
+      ),
+      chunked: fc.boolean(),
+    })
+    .map((r) => {
+      const headers: Array<[string, string]> = [];
+      if (r.host !== undefined) headers.push(['Host', r.host]);
+      else if (!generates('http-parser-errors')) headers.push(['Host', v.host]);
+      if (r.apiKey) headers.push(['Authorization', `apikey ${v.apiKey}`]);
+      if (r.json) headers.push(['Content-Type', 'application/json']);
+      headers.push(...r.headers, ...(r.upgrade ?? [['Connection', 'close']]));
+      const path = r.upgrade && !generates('upgrade-odd-path') ? r.path.replace(/^\/+/, '/') : r.path;
+      const request: RawRequest = {
+        method: r.method,
+        target: path + r.query,
+        headers,
+        body: r.body ?? Buffer.alloc(0),
+        chunked: r.chunked && r.body !== undefined,
+      };
+      // fast-check prints a counterexample with this: the request as it went over the wire.
+      return Object.assign(request, { [fc.toStringMethod]: () => describeRequest(request) });
+    });
+}
+
+function encodeRequest(r: RawRequest): Buffer {
+  const lines = [`${r.method} ${r.target} HTTP/1.1`, ...r.headers.map(([k, v]) => `${k}: ${v}`)];
+  if (r.chunked) {
+    lines.push('Transfer-Encoding: chunked');
+    const chunks = r.body.length === 0 ? '' : `${r.body.length.toString(16)}\r\n`;
+    return Buffer.concat([
+      Buffer.from(`${lines.join('\r\n')}\r\n\r\n${chunks}`),
+      r.body,
+      Buffer.from(r.body.length === 0 ? '0\r\n\r\n' : '\r\n0\r\n\r\n'),
+    ]);
+  }
+  if (r.body.length > 0 || r.method === 'POST') lines.push(`Content-Length: ${r.body.length}`);
+  return Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`), r.body]);
+}
+
+export function describeRequest(r: RawRequest): string {
+  const text = encodeRequest(r).toString('latin1');
+  return text.length > 800 ? `${text.slice(0, 800)}... (${text.length} bytes)` : text;
+}
+
+interface RawResponse {
+  status: number;
+  headers: Map<string, string>;
+  body: Buffer;
+}
+
+/** The final response in `bytes` (after any 100 Continue), or undefined while it is incomplete. */
+function parseResponse(bytes: Buffer, ended: boolean, head: boolean): RawResponse | undefined {
+  let start = 0;
+  for (;;) {
+    const end = bytes.indexOf('\r\n\r\n', start);
+    if (end === -1) return undefined;
+    const [statusLine, ...lines] = bytes.subarray(start, end).toString('latin1').split('\r\n');
+    const match = /^HTTP\/1\.1 (\d{3})(?: |$)/.exec(statusLine);
+    if (!match) throw new Error(`not an HTTP/1.1 status line: ${JSON.stringify(statusLine)}`);
+    const status = Number(match[1]);
+    const headers = new Map<string, string>();
+    for (const line of lines) {
+      const colon = line.indexOf(':');
+      headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
+    }
+    const rest = bytes.subarray(end + 4);
+    if (status === 100) {
+      start = end + 4;
+      continue;
+    }
+    // A stream (SSE, a WebSocket) counts as answered once its head is complete.
+    if (
+      status === 101 ||
+      headers.get('content-type')?.startsWith('text/event-stream') ||
+      head ||
+      status === 204 ||
+      status === 304
+    )
+      return { status, headers, body: Buffer.alloc(0) };
+    if (headers.get('transfer-encoding') === 'chunked') {
+      const parts: Buffer[] = [];
+      let at = 0;
+      for (;;) {
+        const lineEnd = rest.indexOf('\r\n', at);
+        if (lineEnd === -1) return undefined;
+        const size = Number.parseInt(rest.subarray(at, lineEnd).toString('latin1'), 16);
+        if (Number.isNaN(size)) throw new Error('a malformed chunk size');
+        if (size === 0) return { status, headers, body: Buffer.concat(parts) };
+        if (rest.length < lineEnd + 2 + size + 2) return undefined;
+        parts.push(rest.subarray(lineEnd + 2, lineEnd + 2 + size));
+        at = lineEnd + 2 + size + 2;
+      }
+    }
+    const length = headers.get('content-length');
+    if (length !== undefined) {
+      if (rest.length < Number(length)) return undefined;
+      return { status, headers, body: rest.subarray(0, Number(length)) };
+    }
+    return ended ? { status, headers, body: rest } : undefined;
+  }
+}
+
+/** Sends one request over a raw socket and resolves with its complete response; rejects if none comes. */
+function exchange(port: number, request: RawRequest, timeoutMs: number): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    let done = false;
+    const finish = (ended: boolean) => {
+      if (done) return;
+      let response: RawResponse | undefined;
+      try {
+        response = parseResponse(Buffer.concat(chunks), ended, request.method === 'HEAD');
+      } catch (err) {
+        done = true;
+        socket.destroy();
+        reject(err);
+        return;
+      }
+      if (response) {
+        done = true;
+        socket.destroy();
+        resolve(response);
+      } else if (ended) {
+        done = true;
+        reject(
+          new Error(
+            `the connection ended without a complete response: ${JSON.stringify(Buffer.concat(chunks).toString('latin1').slice(0, 300))}`,
+          ),
+        );
+      }
+    };
+    const timer = setTimeout(() => {
+      if (done) return;
+      done = true;
+      socket.destroy();
+      reject(
+        new Error(
+          `no complete response within ${timeoutMs} ms: ${JSON.stringify(Buffer.concat(chunks).toString('latin1').slice(0, 300))}`,
+        ),
+      );
+    }, timeoutMs);
+    socket.on('data', (chunk) => {
+      chunks.push(chunk);
+      finish(false);
+    });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      finish(true);
+    });
+    socket.on('error', () => undefined);
+    socket.write(encodeRequest(request));
+  });
+}
+
+/** Sends fuzzed requests and checks each gets a complete response, errors in the JSON error shape. */
+export class HttpFuzzer {
+  requests = 0;
+
+  constructor(private readonly port: number) {}
+
+  async run(request: RawRequest, timeoutMs = 15_000): Promise<void> {
+    this.requests++;
+    const response = await exchange(this.port, request, timeoutMs).catch((err: Error) => {
+      throw new Error(`${err.message} to\n${describeRequest(request)}`);
+    });
+    if (response.status < 400 || request.method === 'HEAD') return;
+    const upgrade = request.headers.some(([k, v]) => k === 'Upgrade' && v === 'websocket');
+    if (upgrade && !generates('json-upgrade-refusal')) return;
+    let body: { error?: { code?: unknown; message?: unknown } } | undefined;
+    try {
+      body = JSON.parse(response.body.toString('utf8'));
+    } catch {
+      // checked below
+    }
+    const code = body?.error?.code;
+    if (
+      !response.headers.get('content-type')?.startsWith('application/json') ||
+      typeof code !== 'string' ||
+      !Object.hasOwn(ErrorCodes, code) ||
+      code === 'internal' ||
+      ErrorCodes[code as keyof typeof ErrorCodes] !== response.status ||
+      typeof body?.error?.message !== 'string'
+    ) {
+      throw new Error(
+        `answered ${response.status} ${JSON.stringify(response.body.toString('utf8').slice(0, 300))} to\n${describeRequest(request)}`,
+      );
+    }
+  }
+}
