@@ -5,7 +5,7 @@
  * `npm test` runs a short, fixed-seed pass, so CI is reproducible; `npm run fuzz` (scripts/fuzz.ts)
  * sets HERALD_FUZZ_LONG and a fresh seed. Any failure prints its seed; HERALD_FUZZ_SEED replays it.
  */
-import type fc from 'fast-check';
+import fc from 'fast-check';
 
 /** The seed `npm test` uses unless HERALD_FUZZ_SEED says otherwise. */
 const CI_SEED = 13_2026;
@@ -31,9 +31,30 @@ export function fuzzTimeLimit(short: number): number {
   return fuzzLong ? (envNumber('HERALD_FUZZ_MINUTES') ?? 10) * 60_000 : short;
 }
 
-/** fast-check parameters for one property: the shared seed, `numRuns` cases. */
+/** What a fuzz run did; `npm run fuzz` adds up every `HERALD_FUZZ` line the tests print. */
+export interface FuzzCounts {
+  frames: number;
+  requests: number;
+  cases: number;
+  crashes: number;
+  publications: number;
+}
+
+export function reportFuzzCounts(counts: Partial<FuzzCounts>): void {
+  console.log(`HERALD_FUZZ ${JSON.stringify(counts)}`);
+}
+
+/** fast-check parameters for one property: the shared seed, `numRuns` cases, counted in a long run. */
 export function fuzzParameters<T>(numRuns: number): fc.Parameters<T> {
-  return { seed: fuzzSeed, numRuns };
+  return {
+    seed: fuzzSeed,
+    numRuns,
+    interruptAfterTimeLimit: fuzzLong ? fuzzTimeLimit(0) : undefined,
+    reporter: (details) => {
+      if (fuzzLong) reportFuzzCounts({ cases: details.numRuns });
+      if (details.failed) throw new Error(fc.defaultReportMessage(details));
+    },
+  };
 }
 
 /**

@@ -7,12 +7,12 @@ import { encodeCursor } from '@herald/protocol';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  fuzzLong,
   fuzzRuns,
   fuzzSeed,
   fuzzTimeLimit,
   generates,
   PROTOTYPE_NAMES,
+  reportFuzzCounts,
 } from '../../../test/support/fuzz.ts';
 import { HttpFuzzer, rawRequests } from './support/fuzz-http.ts';
 import { FEED, FUZZ_API_KEY, FuzzTarget } from './support/fuzz-target.ts';
@@ -86,7 +86,7 @@ describe('the hub under fuzzed WebSocket frames and HTTP requests', () => {
   });
 
   afterAll(async () => {
-    console.log(`fuzz (seed ${fuzzSeed}): ${JSON.stringify(counts)}`);
+    reportFuzzCounts(counts);
     await target?.close();
   });
 
