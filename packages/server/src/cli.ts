@@ -3,6 +3,7 @@ import { pino } from 'pino';
 import { redactBrokerUrl } from './brokers/redis-broker.ts';
 import { ConfigError, configFromEnv, type HeraldConfigInput, loadConfigFile, parseConfig } from './config.ts';
 import { HeraldServer } from './server.ts';
+import { version } from './version.ts';
 
 function parsePort(value: string): number {
   const port = Number(value);
@@ -65,14 +66,33 @@ async function serve(flags: ServeFlags): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'));
 }
 
-const program = new Command('herald').description('Herald real-time hub').showHelpAfterError();
+const ENVIRONMENT_HELP = `
+Environment (a flag wins over its variable, a variable over the config file):
+  HERALD_PORT          as --port
+  HERALD_HOST          as --host
+  HERALD_BROKER        as --broker
+  HERALD_API_KEY       key the server API (/api/*) requires as "Authorization: apikey KEY"
+                       (default unset: the API accepts unauthenticated calls)
+  HERALD_TOKEN_SECRET  HS256 secret, at least 32 characters, for connection and subscription tokens
+                       (default unset: no HS256 tokens)
+  HERALD_LOG_LEVEL     trace | debug | info | warn | error | fatal | silent (default info)
+
+Every other setting (namespaces, limits, sse, poll, authProxy, RS256/ES256 keys…) is in the config file;
+see herald.example.json in the @herald/server package.`;
+
+const program = new Command('herald')
+  .description('Herald real-time hub')
+  .version(version, '-v, --version', 'print the version')
+  .showHelpAfterError();
 program
   .command('serve')
   .description('run the hub: WebSocket, SSE, long-polling and the HTTP API on one port')
   .option('-p, --port <port>', 'port to listen on (env HERALD_PORT, default 8080)', parsePort)
   .option('-H, --host <host>', 'interface to bind (env HERALD_HOST, default 127.0.0.1)')
   .option('-b, --broker <broker>', 'memory | redis://host:port (env HERALD_BROKER, default memory)')
-  .option('-c, --config <file>', 'JSON config file (namespaces and limits)')
+  .option('-c, --config <file>', 'JSON config file: namespaces, limits, auth… (default none)')
+  .addHelpText('after', ENVIRONMENT_HELP)
   .action(serve);
 
-await program.parseAsync(process.argv);
+// Not a top-level await: the standalone binary runs this module as CommonJS.
+void program.parseAsync(process.argv);

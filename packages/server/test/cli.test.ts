@@ -1,8 +1,17 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import {
+  ConfigSchema,
+  LimitsSchema,
+  NamespaceSchema,
+  PollSchema,
+  parseConfig,
+  SseSchema,
+} from '../src/config.ts';
 import { freePort, type HeraldProcess, runHerald, waitListening } from './support/process.ts';
 import { WsTestClient } from './support/ws-client.ts';
 
@@ -102,5 +111,80 @@ describe('herald serve', () => {
     const p = herald(['serve', '--port', String(await freePort()), '--broker', 'carrier-pigeon']);
     expect(await p.exited).toBe(1);
     expect(p.output()).toContain('unknown broker');
+  });
+});
+
+describe('herald --version and --help', () => {
+  const packageJson = new URL('../package.json', import.meta.url);
+
+  it('prints the version of the package', async () => {
+    const p = herald(['--version']);
+    expect(await p.exited).toBe(0);
+    expect(p.output()).toBe(`${JSON.parse(readFileSync(packageJson, 'utf8')).version}\n`);
+  });
+
+  /** The `HERALD_*` names the server's sources mention, so a variable added later must also be in the help. */
+  function variablesRead(): Set<string> {
+    const src = fileURLToPath(new URL('../src/', import.meta.url));
+    const files = readdirSync(src, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+    const text = files.map((f) => readFileSync(join(src, f), 'utf8')).join('\n');
+    return new Set([...text.matchAll(/\bHERALD_[A-Z][A-Z_]*/g)].map((m) => m[0]));
+  }
+
+  it('lists every serve flag and every HERALD_* variable the server knows', async () => {
+    const read = variablesRead();
+    // The ones the design names, so a broken scan cannot pass as "nothing to list".
+    expect([...read]).toEqual(expect.arrayContaining(['HERALD_PORT', 'HERALD_API_KEY', 'HERALD_LOG_LEVEL']));
+
+    const p = herald(['serve', '--help']);
+    expect(await p.exited).toBe(0);
+    const help = p.output();
+    for (const flag of ['--port <port>', '--host <host>', '--broker <broker>', '--config <file>', '--help'])
+      expect(help).toContain(flag);
+    for (const name of read) expect(help).toMatch(new RegExp(`^  ${name} `, 'm'));
+  });
+});
+
+describe('herald.example.json', () => {
+  const path = fileURLToPath(new URL('../herald.example.json', import.meta.url));
+  const example = JSON.parse(readFileSync(path, 'utf8'));
+
+  it('is a valid config that sets every option but the secrets and the alternative token keys', () => {
+    parseConfig(example, path);
+    const leftOut = ['apiKey', 'tokenSecret', 'tokenPublicKey'];
+    expect(Object.keys(example).sort()).toEqual(
+      Object.keys(ConfigSchema.shape)
+        .filter((k) => !leftOut.includes(k))
+        .sort(),
+    );
+    expect(Object.keys(example.limits).sort()).toEqual(Object.keys(LimitsSchema.shape).sort());
+    expect(Object.keys(example.sse).sort()).toEqual(Object.keys(SseSchema.shape).sort());
+    expect(Object.keys(example.poll).sort()).toEqual(Object.keys(PollSchema.shape).sort());
+    const namespaceOptions = new Set(
+      Object.values(example.namespaces).flatMap((ns) => Object.keys(ns as object)),
+    );
+    expect([...namespaceOptions].sort()).toEqual(Object.keys(NamespaceSchema.shape).sort());
+  });
+
+  it('runs, its namespaces applied, with flags overriding its port, host and broker', async () => {
+    const port = await freePort();
+    const p = herald([
+      'serve',
+      '--config',
+      path,
+      '--port',
+      String(port),
+      '--host',
+      '127.0.0.1',
+      '--broker',
+      'memory',
+    ]);
+    await waitListening(p);
+    const history = (channel: string) =>
+      fetch(`http://127.0.0.1:${port}/api/history`, { method: 'POST', body: JSON.stringify({ channel }) });
+    expect((await history('public:news')).status).toBe(200);
+    const unlisted = await history('other:1');
+    expect(unlisted.status).toBe(404);
+    expect(await unlisted.json()).toMatchObject({ error: { code: 'unknown_namespace' } });
   });
 });

@@ -20,10 +20,16 @@ export interface HeraldProcess {
 
 /** Runs `herald <args>` as a real process, collecting stdout and stderr. */
 export function runHerald(args: string[], env: Record<string, string> = {}): HeraldProcess {
-  const child = spawn(process.execPath, [HERALD_BIN, ...args], {
-    env: { ...process.env, HERALD_LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  return watchProcess(
+    spawn(process.execPath, [HERALD_BIN, ...args], {
+      env: { ...process.env, HERALD_LOG_LEVEL: 'info', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
+}
+
+/** Collects a child's stdout and stderr, and its exit code when it exits. */
+export function watchProcess(child: ChildProcess): HeraldProcess {
   let output = '';
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));
