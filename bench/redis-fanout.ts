@@ -164,7 +164,7 @@ async function measure(broker: 'memory' | 'redis', nodeCount: number, redis: Red
   const label = broker === 'memory' ? 'memory' : 'redis';
   process.stdout.write(`${label}, ${nodeCount} node(s): starting… `);
   const nodes = await HeraldNodes.start(nodeCount, broker === 'memory' ? 'memory' : redis.url, {
-    limits: { publishRate: 0, connectionsPerUser: 0 },
+    limits: { publishRate: 0, commandRate: 0, channelsPerIp: 0, connectionsPerUser: 0 },
   });
   const clients: WebSocket[] = [];
   try {

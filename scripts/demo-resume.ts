@@ -49,6 +49,7 @@ for (let sent = 0; sent < total; ) {
     batch.push(
       fetch(`http://127.0.0.1:${port}/api/publish`, {
         method: 'POST',
+        headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ channel, data: { n: sent } }),
       }).then((r) => {
         if (!r.ok) throw new Error(`publish failed with ${r.status}`);

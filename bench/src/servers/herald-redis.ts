@@ -5,13 +5,13 @@
  */
 import { HeraldServer } from '@herald/server';
 import { RedisServer } from '../../../packages/server/test/support/redis-server.ts';
-import { announce, portArgument } from './control.ts';
+import { announce, BENCH_LIMITS, portArgument } from './control.ts';
 
 const redis = await RedisServer.start();
 // announce() turns SIGTERM into exit(0); Redis must not outlive the step.
 process.on('exit', () => process.kill(redis.pid, 'SIGKILL'));
 const server = await HeraldServer.create({
-  config: { host: '127.0.0.1', port: portArgument(), broker: redis.url, limits: { publishRate: 0 } },
+  config: { host: '127.0.0.1', port: portArgument(), broker: redis.url, limits: BENCH_LIMITS },
 });
 const address = await server.listen();
 announce(address.port);

@@ -1,12 +1,13 @@
 /**
- * Herald as `herald serve` runs it (HeraldServer, memory broker, default config), except that the
- * benchmark's publisher may publish as fast as it likes over its WebSocket (limits.publishRate 0).
+ * Herald as `herald serve` runs it (HeraldServer, memory broker, default config), except for the limits
+ * a benchmark is bound to exceed (BENCH_LIMITS): its publisher publishes as fast as it likes over one
+ * WebSocket, and all its anonymous clients come from one IP.
  */
 import { HeraldServer } from '@herald/server';
-import { announce, portArgument } from './control.ts';
+import { announce, BENCH_LIMITS, portArgument } from './control.ts';
 
 const server = await HeraldServer.create({
-  config: { host: '127.0.0.1', port: portArgument(), limits: { publishRate: 0 } },
+  config: { host: '127.0.0.1', port: portArgument(), limits: BENCH_LIMITS },
 });
 const address = await server.listen();
 announce(address.port);

@@ -370,7 +370,8 @@ export class Connection implements Link {
   }
 
   private async sendConnect(attempt: Attempt): Promise<void> {
-    const subs: Record<string, SubscribeOptions> = {};
+    // Without a prototype, so a channel named `__proto__` is sent like any other.
+    const subs: Record<string, SubscribeOptions> = Object.create(null);
     const included: WireSub[] = [];
     let token: string | undefined;
     try {

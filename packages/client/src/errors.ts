@@ -39,6 +39,7 @@ const TRANSIENT = new Set<string>([
   'internal',
   'unavailable',
   'rate_limited',
+  'too_many_commands',
   'not_connected',
   'token_expired',
 ]);

@@ -1,8 +1,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import { CloseCodes } from '@herald/protocol';
-import { type Hub, WEBSOCKET_PATH, WebSocketTransport } from '@herald/server';
+import { CloseCodes, HeraldError } from '@herald/protocol';
+import {
+  answerClientErrors,
+  type Hub,
+  replyOnSocket,
+  WEBSOCKET_PATH,
+  WebSocketTransport,
+} from '@herald/server';
 import { closeHub, getHub, type HubSource, resolveHub } from './hub.ts';
 
 export interface NextServerOptions {
@@ -61,6 +67,7 @@ export async function startNextServer(options: NextServerOptions = {}): Promise<
   const basePath = options.basePath ?? '/realtime';
   const hub = await resolveHub(options.hub ?? getHub);
   const server = createServer();
+  answerClientErrors(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 3000, hostname, () => {
@@ -99,7 +106,7 @@ export async function startNextServer(options: NextServerOptions = {}): Promise<
     otherwise: (req, socket, head) => {
       if (req.url?.includes('/_next/') && nextUpgrades.listenerCount('upgrade') > 0)
         nextUpgrades.emit('upgrade', req, socket, head);
-      else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      else replyOnSocket(socket, new HeraldError('not_found', 'no WebSocket endpoint at this path'));
     },
   });
 

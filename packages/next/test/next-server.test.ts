@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { CloseCodes } from '@herald/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -70,6 +71,28 @@ describe('startNextServer + heraldRoutes in a production Next.js app', () => {
     const tooLarge = await post('/realtime/api/publish', { channel: 'next:big', data: 'x'.repeat(70_000) });
     expect(tooLarge.status).toBe(413);
     expect(await tooLarge.json()).toMatchObject({ error: { code: 'payload_too_large' } });
+  });
+
+  it('answers what Node refuses, and upgrades to //, in the error shape', async () => {
+    const raw = (text: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(app.port, '127.0.0.1', () => socket.write(text));
+        let received = '';
+        socket.on('data', (chunk) => (received += chunk));
+        socket.on('close', () => resolve(received));
+        socket.on('error', reject);
+      });
+    const headers = await raw(
+      `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: ${'a'.repeat(100 * 1024)}\r\n\r\n`,
+    );
+    expect(headers).toMatch(/^HTTP\/1\.1 431 /);
+    expect(headers).toContain('"code":"headers_too_large"');
+    const upgrade = await raw(
+      'GET // HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    );
+    expect(upgrade).toMatch(/^HTTP\/1\.1 404 /);
+    expect(upgrade).toContain('"code":"not_found"');
+    expect((await fetch(`${app.url}/realtime/health`)).status).toBe(200);
   });
 
   it('refuses upgrades to paths that are neither the hub nor Next.js', async () => {

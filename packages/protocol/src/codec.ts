@@ -1,17 +1,24 @@
 import { HeraldError } from './errors.ts';
 import type { Command, StreamPosition } from './types.ts';
 
-const COMMAND_FIELDS: Record<string, readonly string[]> = {
-  connect: ['token', 'subs'],
-  subscribe: ['channel', 'since', 'token'],
-  unsubscribe: ['channel'],
-  publish: ['channel', 'data', 'event', 'idempotencyKey'],
-  history: ['channel', 'since', 'limit', 'reverse'],
-  presence: ['channel'],
-  refresh: ['token'],
-  ping: [],
-  pong: [],
-};
+/** A Map, not an object: a `type` such as `constructor` must not find Object.prototype's. */
+const COMMAND_FIELDS = new Map<string, readonly string[]>([
+  ['connect', ['token', 'subs']],
+  ['subscribe', ['channel', 'since', 'token']],
+  ['unsubscribe', ['channel']],
+  ['publish', ['channel', 'data', 'event', 'idempotencyKey']],
+  ['history', ['channel', 'since', 'limit', 'reverse']],
+  ['presence', ['channel']],
+  ['refresh', ['token']],
+  ['ping', []],
+  ['pong', []],
+]);
+
+/** Limits the hub applies while decoding, before any per-entry work. */
+export interface DecodeLimits {
+  /** Most channels `connect`'s `subs` may name; more: `too_many_subscriptions`. 0: unlimited. */
+  maxSubs?: number;
+}
 
 type Json = Record<string, unknown>;
 
@@ -48,14 +55,27 @@ export function parsePosition(v: unknown, field = 'since'): StreamPosition {
 export const CONTROL_EVENT = 'herald';
 
 /**
+ * Event names a publication may not take, because an SSE client would read them as something else:
+ * `herald` is Herald's control event; a browser `EventSource` dispatches `error` and `open` events to
+ * its own `onerror` and `onopen`, so a publication named so would pass for a broken or reopened stream.
+ * (`message` is what a publication without a name is sent as, so it stays allowed.)
+ */
+const RESERVED_EVENTS = new Set([CONTROL_EVENT, 'error', 'open']);
+
+/**
  * A publication's event name travels as the SSE `event:` field, so it is 1-64 characters without
- * control characters (a line break would forge SSE fields), and not Herald's own `herald`.
+ * control characters (a line break would forge SSE fields), and not a reserved name. Throws `invalid_event`.
  */
 export function checkEventName(v: unknown): string {
   if (typeof v !== 'string' || !/^\P{Cc}{1,64}$/u.test(v)) {
-    fail('"event" must be 1-64 characters without control characters');
+    throw new HeraldError('invalid_event', '"event" must be 1-64 characters without control characters');
   }
-  if (v === CONTROL_EVENT) fail(`"event" may not be "${CONTROL_EVENT}": SSE uses it for control events`);
+  if (RESERVED_EVENTS.has(v)) {
+    throw new HeraldError(
+      'invalid_event',
+      `"event" may not be "${v}": SSE clients reserve it (reserved: ${[...RESERVED_EVENTS].join(', ')})`,
+    );
+  }
   return v;
 }
 
@@ -68,11 +88,11 @@ function checkSubscribeOptions(o: Json, where: string): void {
  * Validates one decoded command. Throws HeraldError('bad_request' | 'unknown_command') naming the problem;
  * the caller answers with the command's `id` when it has one.
  */
-export function validateCommand(value: unknown): Command {
+export function validateCommand(value: unknown, limits: DecodeLimits = {}): Command {
   if (!isObject(value)) fail('a command must be a JSON object');
   const type = value.type;
   if (typeof type !== 'string') fail('"type" must be a string');
-  const fields = COMMAND_FIELDS[type];
+  const fields = COMMAND_FIELDS.get(type);
   if (!fields) throw new HeraldError('unknown_command', `unknown command type "${type.slice(0, 40)}"`);
   if (type !== 'pong' && (typeof value.id !== 'number' || !Number.isSafeInteger(value.id))) {
     fail('"id" must be an integer');
@@ -87,6 +107,7 @@ export function validateCommand(value: unknown): Command {
       optionalString(value, 'token', 8192);
       if (value.subs !== undefined) {
         if (!isObject(value.subs)) fail('"subs" must be an object of channel -> {since?, token?}');
+        checkSubsCount(value.subs, limits.maxSubs ?? 0);
         for (const [channel, opts] of Object.entries(value.subs)) {
           if (!isObject(opts)) fail(`"subs.${channel.slice(0, 40)}" must be an object`);
           checkSubscribeOptions(opts, `subs.${channel.slice(0, 40)}.`);
@@ -97,7 +118,7 @@ export function validateCommand(value: unknown): Command {
       checkSubscribeOptions(value, '');
       break;
     case 'publish':
-      if (!('data' in value)) fail('"data" is required');
+      if (!Object.hasOwn(value, 'data')) fail('"data" is required');
       if (value.event !== undefined) checkEventName(value.event);
       optionalString(value, 'idempotencyKey', 256);
       break;
@@ -116,24 +137,43 @@ export function validateCommand(value: unknown): Command {
   return value as unknown as Command;
 }
 
-/** Decodes one text frame. Throws HeraldError('bad_json') when it is not JSON. */
-export function decodeCommand(text: string): Command {
+/** Refuses `subs` naming more than `max` channels, counting no further than that. */
+function checkSubsCount(subs: Json, max: number): void {
+  if (max <= 0) return;
+  let count = 0;
+  for (const _ in subs) {
+    if (++count > max) {
+      throw new HeraldError('too_many_subscriptions', `"subs" may name at most ${max} channels`);
+    }
+  }
+}
+
+/**
+ * One text frame, decoded: its command, or why it was refused. Either way `id` is the frame's integer
+ * `id` when it has one, so a refusal can still be matched to its command.
+ */
+export type DecodedFrame = { command: Command; id?: number } | { error: HeraldError; id?: number };
+
+/** Decodes one text frame, parsing it once; never throws. */
+export function decodeFrame(text: string, limits: DecodeLimits = {}): DecodedFrame {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    throw new HeraldError('bad_json', 'frame is not valid JSON');
+    return { error: new HeraldError('bad_json', 'frame is not valid JSON') };
   }
-  return validateCommand(value);
+  const id =
+    isObject(value) && typeof value.id === 'number' && Number.isSafeInteger(value.id) ? value.id : undefined;
+  try {
+    return { command: validateCommand(value, limits), id };
+  } catch (err) {
+    return { error: err as HeraldError, id };
+  }
 }
 
-/** The `id` of a frame that failed validation, so the error reply can still be matched. */
-export function commandIdOf(text: string): number | undefined {
-  try {
-    const value: unknown = JSON.parse(text);
-    if (isObject(value) && typeof value.id === 'number' && Number.isSafeInteger(value.id)) return value.id;
-  } catch {
-    // not JSON: no id to echo
-  }
-  return undefined;
+/** Decodes one text frame. Throws HeraldError('bad_json') when it is not JSON, or the refusal. */
+export function decodeCommand(text: string, limits: DecodeLimits = {}): Command {
+  const decoded = decodeFrame(text, limits);
+  if ('error' in decoded) throw decoded.error;
+  return decoded.command;
 }

@@ -2,8 +2,13 @@ import { Command, InvalidArgumentError } from 'commander';
 import { pino } from 'pino';
 import { redactBrokerUrl } from './brokers/redis-broker.ts';
 import { ConfigError, configFromEnv, type HeraldConfigInput, loadConfigFile, parseConfig } from './config.ts';
+import { logDestination } from './log-destination.ts';
+import { keepServingThroughFaults, stopOnSignals } from './process-lifecycle.ts';
 import { HeraldServer } from './server.ts';
 import { version } from './version.ts';
+
+/** How long SIGTERM waits for connections to drain before exiting anyway. */
+const DRAIN_TIMEOUT_MS = 10_000;
 
 function parsePort(value: string): number {
   const port = Number(value);
@@ -17,6 +22,7 @@ interface ServeFlags {
   host?: string;
   broker?: string;
   config?: string;
+  insecure?: boolean;
 }
 
 /** Precedence: flags, then environment, then the config file, then defaults. */
@@ -26,11 +32,12 @@ async function resolveConfig(flags: ServeFlags) {
   if (flags.port !== undefined) merged.port = flags.port;
   if (flags.host !== undefined) merged.host = flags.host;
   if (flags.broker !== undefined) merged.broker = flags.broker;
+  if (flags.insecure) merged.allowUnauthenticatedApi = true;
   return parseConfig(merged, flags.config ? `config file ${flags.config}` : 'configuration');
 }
 
 async function serve(flags: ServeFlags): Promise<void> {
-  const log = pino({ level: process.env.HERALD_LOG_LEVEL ?? 'info' });
+  const log = pino({ level: process.env.HERALD_LOG_LEVEL ?? 'info' }, logDestination());
   let server: HeraldServer;
   try {
     const config = await resolveConfig(flags);
@@ -52,18 +59,9 @@ async function serve(flags: ServeFlags): Promise<void> {
     process.stderr.write(`herald: ${err instanceof ConfigError ? err.message : (err as Error).stack}\n`);
     process.exit(1);
   }
+  keepServingThroughFaults(log);
+  stopOnSignals(server, log, DRAIN_TIMEOUT_MS);
   log.info({ url: server.url, broker: redactBrokerUrl(server.hub.config.broker) }, 'herald is listening');
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'draining connections');
-    await server.close();
-    log.info('stopped');
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
 }
 
 const ENVIRONMENT_HELP = `
@@ -71,8 +69,11 @@ Environment (a flag wins over its variable, a variable over the config file):
   HERALD_PORT          as --port
   HERALD_HOST          as --host
   HERALD_BROKER        as --broker
-  HERALD_API_KEY       key the server API (/api/*) requires as "Authorization: apikey KEY"
-                       (default unset: the API accepts unauthenticated calls)
+  HERALD_API_KEY       key the server API (/api/*), /metrics and /admin require, as
+                       "Authorization: apikey KEY" (default unset: they accept unauthenticated calls,
+                       and a non-loopback --host refuses to start)
+  HERALD_METRICS_KEY   a second key that opens /metrics only (default unset)
+  HERALD_INSECURE      1: as --insecure (default 0)
   HERALD_TOKEN_SECRET  HS256 secret, at least 32 characters, for connection and subscription tokens
                        (default unset: no HS256 tokens)
   HERALD_LOG_LEVEL     trace | debug | info | warn | error | fatal | silent (default info)
@@ -91,6 +92,7 @@ program
   .option('-H, --host <host>', 'interface to bind (env HERALD_HOST, default 127.0.0.1)')
   .option('-b, --broker <broker>', 'memory | redis://host:port (env HERALD_BROKER, default memory)')
   .option('-c, --config <file>', 'JSON config file: namespaces, limits, auth… (default none)')
+  .option('--insecure', 'allow a non-loopback --host without HERALD_API_KEY (env HERALD_INSECURE=1)')
   .addHelpText('after', ENVIRONMENT_HELP)
   .action(serve);
 

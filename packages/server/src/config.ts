@@ -60,8 +60,19 @@ export const LimitsSchema = z
     connectionsPerUser: z.number().int().min(0).default(100),
     /** Open connections per client IP; over it: `too_many_connections`. 0: unlimited (proxies share IPs). */
     connectionsPerIp: z.number().int().min(0).default(0),
-    /** Channels one connection may be subscribed to; over it: `too_many_subscriptions`. */
+    /** Commands per second per connection, of every kind (token bucket); over it: `too_many_commands`. */
+    commandRate: z.number().min(0).default(100),
+    /** Commands a connection may burst before the rate applies. */
+    commandBurst: z.number().int().min(1).default(200),
+    /**
+     * Channels one connection may be subscribed to (also the most `connect`'s `subs` may name); over it:
+     * `too_many_subscriptions`.
+     */
     subscriptionsPerConnection: z.number().int().min(0).default(1000),
+    /** Distinct channels this node holds (history, subscribers); a new one over it: `too_many_channels`. */
+    channelsPerNode: z.number().int().min(0).default(100_000),
+    /** Distinct channels anonymous connections from one IP may bring into existence; over it: `too_many_channels`. */
+    channelsPerIp: z.number().int().min(0).default(1000),
   })
   .strict();
 
@@ -87,6 +98,14 @@ export const PollSchema = z
     timeout: z.number().min(0).max(300).default(25),
   })
   .strict();
+
+/** A browser origin, `"*"` (any) or `https://*.example.com` (any subdomain). */
+const OriginSchema = z
+  .string()
+  .regex(
+    /^(\*|https?:\/\/(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?)$/,
+    'must be "*" or an origin like https://app.example.com (no path)',
+  );
 
 export const ConfigSchema = z
   .object({
@@ -114,20 +133,25 @@ export const ConfigSchema = z
     /** The app's own routes that decide who connects and subscribes (namespaces with `subscribe: "proxy"`). */
     authProxy: AuthProxySchema.optional(),
     /**
-     * Browser origins allowed to open WebSocket, SSE and long-polling connections and to call the HTTP
+     * Browser origins allowed to open WebSocket, SSE and long-polling connections and to call the client
      * endpoints (CORS). `"*"` allows any; `"https://*.example.com"` any subdomain. Requests without an
-     * Origin header (non-browser clients) and same-origin requests are always allowed.
+     * Origin header (non-browser clients) and same-origin requests are always allowed. A hub listening on
+     * loopback also answers only requests whose Host is a loopback name or the host of a listed origin.
      */
-    allowedOrigins: z
-      .array(
-        z
-          .string()
-          .regex(
-            /^(\*|https?:\/\/(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?)$/,
-            'must be "*" or an origin like https://app.example.com (no path)',
-          ),
-      )
-      .default(['*']),
+    allowedOrigins: z.array(OriginSchema).default(['*']),
+    /**
+     * Browser origins allowed to call the operator endpoints (`/api/*`, `/metrics`, `/admin`) and read
+     * their answers (CORS). Default none: only non-browser callers and the hub's own pages (same origin,
+     * when `apiKey` is set or the hub is reached by a loopback name) may.
+     */
+    apiAllowedOrigins: z.array(OriginSchema).default([]),
+    /**
+     * Lets `herald serve` listen on a non-loopback interface without `apiKey` (flag `--insecure`, env
+     * HERALD_INSECURE=1): anyone who can reach the port may then publish through `/api/*`.
+     */
+    allowUnauthenticatedApi: z.boolean().default(false),
+    /** A key for `/metrics` only (env HERALD_METRICS_KEY), so a scraper need not hold the API key. */
+    metricsKey: z.string().min(1).optional(),
     limits: LimitsSchema.prefault({}),
     sse: SseSchema.prefault({}),
     poll: PollSchema.prefault({}),
@@ -140,6 +164,11 @@ export const ConfigSchema = z
       .min(64)
       .max(64 * 1024 * 1024)
       .default(64 * 1024),
+    /**
+     * Deepest nesting of arrays and objects in publication `data`; deeper: `invalid_data`. Capped well
+     * below the depth at which encoding JSON would exhaust the stack.
+     */
+    maxPayloadDepth: z.number().int().min(1).max(1000).default(64),
     /** Bytes waiting to be written to one connection before it is cut as a slow consumer. */
     maxQueueBytes: z
       .number()
@@ -170,6 +199,11 @@ function describeIssues(error: z.ZodError): string {
 }
 
 export function parseConfig(input: unknown, source = 'config'): HeraldConfig {
+  // zod drops an own `__proto__` key of a record without a word; refuse it rather than lose a namespace.
+  const namespaces = (input as { namespaces?: unknown } | null)?.namespaces;
+  if (typeof namespaces === 'object' && namespaces !== null && Object.hasOwn(namespaces, '__proto__')) {
+    throw new ConfigError(`${source}: namespaces: a namespace may not be named "__proto__"`);
+  }
   const result = ConfigSchema.safeParse(input);
   if (!result.success) throw new ConfigError(`${source}: ${describeIssues(result.error)}`);
   return result.data;
@@ -187,6 +221,12 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): HeraldConfi
   if (env.HERALD_BROKER) config.broker = env.HERALD_BROKER;
   if (env.HERALD_API_KEY) config.apiKey = env.HERALD_API_KEY;
   if (env.HERALD_TOKEN_SECRET) config.tokenSecret = env.HERALD_TOKEN_SECRET;
+  if (env.HERALD_METRICS_KEY) config.metricsKey = env.HERALD_METRICS_KEY;
+  if (env.HERALD_INSECURE !== undefined && env.HERALD_INSECURE !== '') {
+    if (!/^[01]$/.test(env.HERALD_INSECURE))
+      throw new ConfigError(`HERALD_INSECURE="${env.HERALD_INSECURE}" must be 1 or 0`);
+    config.allowUnauthenticatedApi = env.HERALD_INSECURE === '1';
+  }
   return config;
 }
 

@@ -32,6 +32,7 @@ export type { Session } from './core/session.ts';
 export type { Sink } from './core/sink.ts';
 export { callApi } from './http/api.ts';
 export { handleRequest, routes } from './http/routes.ts';
+export { answerClientErrors, replyOnSocket } from './http/socket-reply.ts';
 export { createHub, HeraldServer, type HeraldServerOptions } from './server.ts';
 export { POLL_PATH, type PollTransport, pollTransport } from './transports/poll.ts';
 export { SSE_PATH, type SseTransport, sseTransport } from './transports/sse.ts';

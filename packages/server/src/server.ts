@@ -1,14 +1,23 @@
-import { createServer, type Server } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerOptions,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CloseCodes } from '@herald/protocol';
+import { CloseCodes, HeraldError } from '@herald/protocol';
 import { createBroker } from './brokers/create-broker.ts';
-import { type HeraldConfig, type HeraldConfigInput, parseConfig } from './config.ts';
+import { ConfigError, type HeraldConfig, type HeraldConfigInput, parseConfig } from './config.ts';
 import type { Authenticator } from './core/auth.ts';
 import type { Broker } from './core/broker.ts';
 import { Hub } from './core/hub.ts';
 import type { Logger } from './core/logger.ts';
-import { sendWebResponse, toWebRequest } from './http/node-adapter.ts';
+import { isLoopbackHost, isOwnHost } from './core/origin.ts';
+import { errorResponse } from './http/json.ts';
+import { checkHost, sendWebResponse, toWebRequest } from './http/node-adapter.ts';
 import { handleRequest } from './http/routes.ts';
+import { answerClientErrors } from './http/socket-reply.ts';
 import { SSE_PATH, type SseTransport, sseTransport } from './transports/sse.ts';
 import { WebSocketTransport } from './transports/websocket.ts';
 
@@ -17,6 +26,8 @@ export interface HeraldServerOptions {
   broker?: Broker;
   authenticator?: Authenticator;
   logger?: Logger;
+  /** Timeouts of Node's HTTP server; a request past them gets 408 `request_timeout`. Node's defaults otherwise. */
+  http?: Pick<ServerOptions, 'headersTimeout' | 'requestTimeout' | 'connectionsCheckingInterval'>;
 }
 
 /** A started hub with its broker: what `herald serve` runs, and what apps embed (Next.js). */
@@ -34,41 +45,81 @@ export class HeraldServer {
   readonly http: Server;
   readonly websocket: WebSocketTransport;
   readonly sse: SseTransport;
+  /** Whether it listens on loopback only, where a foreign Host means a DNS-rebinding page. */
+  private loopbackOnly = false;
+  /** The origins the config lists: their hosts are this hub's too (a proxy passing the public Host). */
+  private readonly configuredOrigins: readonly string[];
 
-  private constructor(hub: Hub) {
+  private constructor(hub: Hub, options: HeraldServerOptions) {
     this.hub = hub;
+    this.configuredOrigins = [...hub.config.allowedOrigins, ...hub.config.apiAllowedOrigins];
     this.websocket = new WebSocketTransport(hub);
     this.sse = sseTransport(hub);
-    this.http = createServer((req, res) => {
-      // SSE streams skip the web-stream adapter: their bytes go straight to the socket.
-      if (req.method === 'GET' && req.url?.split('?', 1)[0] === SSE_PATH) {
-        this.sse.serveNode(req, res).catch((err) => {
-          hub.log.error({ err }, 'sse request failed');
-          res.destroy();
-        });
-        return;
-      }
-      const request = toWebRequest(req, res);
-      handleRequest(request, hub).then(
-        (response) => sendWebResponse(response, res),
-        (err) => {
-          hub.log.error({ err }, 'unhandled request failure');
-          res.destroy();
-        },
-      );
-    });
-    this.websocket.attach(this.http);
-    this.http.on('clientError', (_err, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-    });
+    this.http = createServer(options.http ?? {}, (req, res) => this.serve(req, res));
+    this.websocket.attach(this.http, { guard: (req) => this.hostRefusal(req) });
+    answerClientErrors(this.http);
+  }
+
+  /**
+   * The refusal for a request whose Host is malformed (400), or not this hub's on a hub listening on
+   * loopback (403).
+   */
+  private hostRefusal(req: IncomingMessage): HeraldError | undefined {
+    try {
+      checkHost(req.headers.host);
+    } catch (err) {
+      return err as HeraldError;
+    }
+    if (!this.loopbackOnly || isOwnHost(req.headers.host, this.configuredOrigins)) return undefined;
+    return new HeraldError(
+      'origin_not_allowed',
+      `Host ${String(req.headers.host).slice(0, 100)} is not this hub's: on loopback it answers loopback names and the hosts of allowedOrigins`,
+    );
+  }
+
+  private serve(req: IncomingMessage, res: ServerResponse): void {
+    const hub = this.hub;
+    const refusal = this.hostRefusal(req);
+    if (refusal) {
+      sendWebResponse(errorResponse(refusal), res).catch(() => res.destroy());
+      return;
+    }
+    // SSE streams skip the web-stream adapter: their bytes go straight to the socket.
+    if (req.method === 'GET' && req.url?.split('?', 1)[0] === SSE_PATH) {
+      this.sse.serveNode(req, res).catch((err) => {
+        hub.log.error({ err }, 'sse request failed');
+        res.destroy();
+      });
+      return;
+    }
+    let request: Request;
+    try {
+      request = toWebRequest(req, res);
+    } catch (err) {
+      if (!(err instanceof HeraldError)) hub.log.error({ err }, 'request could not be read');
+      sendWebResponse(errorResponse(err), res).catch(() => res.destroy());
+      return;
+    }
+    handleRequest(request, hub)
+      .then((response) => sendWebResponse(response, res))
+      .catch((err) => {
+        hub.log.error({ err }, 'unhandled request failure');
+        res.destroy();
+      });
   }
 
   static async create(options: HeraldServerOptions = {}): Promise<HeraldServer> {
-    return new HeraldServer(await createHub(options));
+    return new HeraldServer(await createHub(options), options);
   }
 
   /** Listens on the configured host and port (0 picks a free port). */
   async listen(port = this.hub.config.port, host = this.hub.config.host): Promise<AddressInfo> {
+    const { apiKey, allowUnauthenticatedApi } = this.hub.config;
+    if (!isLoopbackHost(host) && apiKey === undefined && !allowUnauthenticatedApi) {
+      throw new ConfigError(
+        `refusing to listen on ${host} without HERALD_API_KEY: anyone who can reach it could publish through /api/*. Set HERALD_API_KEY, or pass --insecure (HERALD_INSECURE=1) to run it open`,
+      );
+    }
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error) => reject(err);
       this.http.once('error', onError);
@@ -77,7 +128,9 @@ export class HeraldServer {
         resolve();
       });
     });
-    return this.http.address() as AddressInfo;
+    const address = this.http.address() as AddressInfo;
+    this.loopbackOnly = isLoopbackHost(address.address);
+    return address;
   }
 
   get url(): string {

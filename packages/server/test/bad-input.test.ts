@@ -86,7 +86,7 @@ describe('HTTP API errors', () => {
 
   it('answers bad JSON 400, bad key 401, unknown namespace 404, unknown method 404, wrong verb 405', async () => {
     const hub = await hubs.start({ apiKey: 'secret', namespaces: { chat: {} } });
-    const auth = { authorization: 'apikey secret' };
+    const auth = { authorization: 'apikey secret', 'content-type': 'application/json' };
     expect(await post(`${hub.url}/api/publish`, '{nope', auth)).toMatchObject({
       status: 400,
       body: { error: { code: 'bad_json' } },

@@ -51,12 +51,17 @@ describe('herald serve', () => {
     const port = await freePort();
     const p = herald(['serve'], { HERALD_PORT: String(port), HERALD_API_KEY: 'k1' });
     await waitListening(p);
-    const denied = await fetch(`http://127.0.0.1:${port}/api/channels`, { method: 'POST', body: '{}' });
+    const json = { 'content-type': 'application/json' };
+    const denied = await fetch(`http://127.0.0.1:${port}/api/channels`, {
+      method: 'POST',
+      body: '{}',
+      headers: json,
+    });
     expect(denied.status).toBe(401);
     const allowed = await fetch(`http://127.0.0.1:${port}/api/channels`, {
       method: 'POST',
       body: '{}',
-      headers: { authorization: 'apikey k1' },
+      headers: { ...json, authorization: 'apikey k1' },
     });
     expect(allowed.status).toBe(200);
   });
@@ -151,7 +156,7 @@ describe('herald.example.json', () => {
 
   it('is a valid config that sets every option but the secrets and the alternative token keys', () => {
     parseConfig(example, path);
-    const leftOut = ['apiKey', 'tokenSecret', 'tokenPublicKey'];
+    const leftOut = ['apiKey', 'metricsKey', 'tokenSecret', 'tokenPublicKey'];
     expect(Object.keys(example).sort()).toEqual(
       Object.keys(ConfigSchema.shape)
         .filter((k) => !leftOut.includes(k))
@@ -181,7 +186,11 @@ describe('herald.example.json', () => {
     ]);
     await waitListening(p);
     const history = (channel: string) =>
-      fetch(`http://127.0.0.1:${port}/api/history`, { method: 'POST', body: JSON.stringify({ channel }) });
+      fetch(`http://127.0.0.1:${port}/api/history`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ channel }),
+      });
     expect((await history('public:news')).status).toBe(200);
     const unlisted = await history('other:1');
     expect(unlisted.status).toBe(404);

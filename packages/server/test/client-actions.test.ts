@@ -149,7 +149,7 @@ describe('client actions over HTTP: POST /connection/{publish,subscribe,unsubscr
     expect(await code('publish', { channel: 'act:a' })).toEqual([400, 'bad_request']);
     expect(await code('publish', { channel: 'act:a', data: 1, event: 'herald' })).toEqual([
       400,
-      'bad_request',
+      'invalid_event',
     ]);
     const get = await fetch(`${hub.url}/connection/publish`);
     expect([get.status, get.headers.get('allow')]).toEqual([405, 'POST']);

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { MemoryBroker } from '../src/brokers/memory-broker.ts';
 import { hubPerTest, type TestHub } from './support/hub.ts';
+import { RedisServer } from './support/redis-server.ts';
 import { SECRET, sign } from './support/tokens.ts';
 import { eventually, WsTestClient } from './support/ws-client.ts';
 
@@ -102,18 +104,28 @@ describe('subscriptions per connection', () => {
   it('answers too_many_subscriptions past the limit, in subscribe and in connect', async () => {
     const hub = await hubs.start({ limits: { subscriptionsPerConnection: 3 } });
     const c = await WsTestClient.open(hub.wsUrl);
+    // A connect naming more channels than a connection may hold is refused whole, before any is looked at.
+    expect(
+      (await c.command('connect', { subs: { 'a:1': {}, 'a:2': {}, 'a:3': {}, 'a:4': {} } })).error,
+    ).toMatchObject({ code: 'too_many_subscriptions' });
+    expect(hub.server.hub.getStats().channels).toBe(0);
     const connected = await c.call<{ subs: Record<string, { error?: { code: string } }> }>('connect', {
-      subs: { 'a:1': {}, 'a:2': {}, 'a:3': {}, 'a:4': {}, 'a:5': {} },
+      subs: { 'a:1': {}, 'a:2': {}, 'a:3': {} },
     });
-    const refused = Object.values(connected.subs).filter((s) => s.error?.code === 'too_many_subscriptions');
-    expect(refused).toHaveLength(2);
+    expect(Object.values(connected.subs).filter((s) => s.error)).toEqual([]);
     expect((await c.command('subscribe', { channel: 'a:6' })).error).toMatchObject({
       code: 'too_many_subscriptions',
     });
-    const kept = Object.keys(connected.subs).find((ch) => !connected.subs[ch].error) as string;
-    await c.call('unsubscribe', { channel: kept });
+    await c.call('unsubscribe', { channel: 'a:1' });
     await c.call('subscribe', { channel: 'a:6' });
     c.close();
+    // SSE and long-polling: the channels of the URL, refused whole in the same way.
+    const four = 'channel=b:1&channel=b:2&channel=b:3&channel=b:4';
+    for (const path of [`/connection/sse?${four}`, `/connection/poll?${four}&timeout=0`]) {
+      const res = await fetch(`${hub.url}${path}`);
+      expect([res.status, (await res.json()).error.code]).toEqual([429, 'too_many_subscriptions']);
+    }
+    expect(['b:1', 'b:2', 'b:3', 'b:4'].some((ch) => hub.server.hub.broker.hasChannel(ch))).toBe(false);
   });
 });
 
@@ -156,7 +168,7 @@ describe('origins', () => {
   }
 
   it('answers CORS preflights and requests for allowed origins, and refuses others with 403', async () => {
-    const hub = await hubs.start({ allowedOrigins });
+    const hub = await hubs.start({ allowedOrigins, apiAllowedOrigins: ['https://app.example.com'] });
     const preflight = await http(hub, '/api/publish', {
       method: 'OPTIONS',
       headers: {
@@ -206,7 +218,8 @@ describe('origins', () => {
 
 describe('oversized and malformed input', () => {
   it('answers payload_too_large, cuts frames far over the limit (1009), survives a flood of garbage', async () => {
-    const hub = await hubs.start({ maxPayloadBytes: 1024 });
+    // Without the command rate, which the flood below would exceed (see 'commands per connection').
+    const hub = await hubs.start({ maxPayloadBytes: 1024, limits: { commandRate: 0 } });
     const w = await watcher(hub);
     const c = await WsTestClient.open(hub.wsUrl);
     expect(
@@ -239,5 +252,185 @@ describe('oversized and malformed input', () => {
     expect(w.publications.every((p) => p.data === 'still here')).toBe(true);
     w.close();
     c.close();
+  });
+});
+
+const codeOf = (frame: object) => (frame as { error?: { code: string } }).error?.code ?? 'ok';
+
+async function apiPublish(hub: TestHub, channel: string): Promise<[number, string]> {
+  const res = await fetch(`${hub.url}/api/publish`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ channel, data: 1 }),
+  });
+  const body = await res.json();
+  return [res.status, body.error?.code ?? 'ok'];
+}
+
+async function channelList(hub: TestHub): Promise<string[]> {
+  const res = await fetch(`${hub.url}/api/channels`, { method: 'POST', body: '{}' });
+  return (await res.json()).channels;
+}
+
+describe('commands per connection (every kind)', () => {
+  it('answers too_many_commands past the burst, whatever the command, and leaves others alone', async () => {
+    const hub = await hubs.start({ limits: { commandRate: 5, commandBurst: 5 } });
+    const w = await watcher(hub);
+    const flooder = await WsTestClient.open(hub.wsUrl);
+    const commands: Array<[string, Record<string, unknown>]> = [
+      ['ping', {}],
+      ['history', { channel: 'chat:lobby' }],
+      ['presence', { channel: 'chat:lobby' }],
+      ['subscribe', { channel: 'chat:s1' }],
+      ['publish', { channel: 'chat:lobby', data: 'allowed' }],
+      ['history', { channel: 'chat:lobby' }],
+      ['presence', { channel: 'chat:lobby' }],
+      ['subscribe', { channel: 'chat:s2' }],
+      ['unsubscribe', { channel: 'chat:s1' }],
+      ['publish', { channel: 'chat:lobby', data: 'refused' }],
+      ['ping', {}],
+      ['nonsense', {}],
+    ];
+    const replies = await Promise.all(commands.map(([type, fields]) => flooder.command(type, fields)));
+    expect(replies.map(codeOf)).toEqual([...Array(5).fill('ok'), ...Array(7).fill('too_many_commands')]);
+    await eventually(() => w.publications.length === 1, 'the allowed publish');
+    await stillReceives(hub, w);
+    expect(w.publications.map((p) => p.data)).toEqual(['allowed', 'still here']);
+    // Its own bucket only: another connection is served, and the flooder again once it refills.
+    const polite = await WsTestClient.open(hub.wsUrl);
+    expect(await polite.call('ping')).toEqual({});
+    await eventually(async () => codeOf(await flooder.command('ping')) === 'ok', 'refilled');
+    for (const c of [w, flooder, polite]) c.close();
+  });
+
+  it('counts client actions over HTTP per client, across their requests', async () => {
+    const hub = await hubs.start({ limits: { commandRate: 3, commandBurst: 3 } });
+    const statuses: Array<[number, string]> = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await fetch(`${hub.url}/connection/history`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ channel: 'chat:lobby' }),
+      });
+      statuses.push([res.status, (await res.json()).error?.code ?? 'ok']);
+    }
+    expect(statuses).toEqual([
+      [200, 'ok'],
+      [200, 'ok'],
+      [200, 'ok'],
+      [429, 'too_many_commands'],
+      [429, 'too_many_commands'],
+    ]);
+  });
+});
+
+describe('distinct channels', () => {
+  it('refuses a new channel past channelsPerNode with too_many_channels; existing ones go on', async () => {
+    const hub = await hubs.start({ limits: { channelsPerNode: 20, channelsPerIp: 0 } });
+    const outcomes = [];
+    for (let i = 0; i < 25; i++) outcomes.push(await apiPublish(hub, `chat:n${i}`));
+    expect(outcomes.filter(([, code]) => code === 'ok')).toHaveLength(20);
+    expect(outcomes.slice(20)).toEqual(Array(5).fill([429, 'too_many_channels']));
+    expect(await apiPublish(hub, 'chat:n3')).toEqual([200, 'ok']);
+    const c = await WsTestClient.open(hub.wsUrl);
+    expect(codeOf(await c.command('subscribe', { channel: 'chat:new' }))).toBe('too_many_channels');
+    expect(codeOf(await c.command('history', { channel: 'chat:new' }))).toBe('too_many_channels');
+    expect(codeOf(await c.command('publish', { channel: 'chat:new', data: 1 }))).toBe('too_many_channels');
+    await c.call('subscribe', { channel: 'chat:n3' });
+    expect(await apiPublish(hub, 'chat:n3')).toEqual([200, 'ok']);
+    await c.waitFor((f) => f.type === 'pub');
+    expect(await channelList(hub)).toHaveLength(20);
+    c.close();
+
+    // Subscribes under way at once count as they go: exactly the cap gets in.
+    const busy = await hubs.start({ limits: { channelsPerNode: 30, channelsPerIp: 0 } });
+    const many = await WsTestClient.open(busy.wsUrl);
+    const replies = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => many.command('subscribe', { channel: `chat:s${i}` })),
+    );
+    expect(replies.filter((r) => codeOf(r) === 'ok')).toHaveLength(30);
+    expect(replies.filter((r) => codeOf(r) === 'too_many_channels')).toHaveLength(20);
+    many.close();
+  });
+
+  it('counts the channels anonymous clients bring into existence per IP, and frees them once gone', async () => {
+    const broker = new MemoryBroker({ streamIdleTtl: 100, sweepInterval: 50 });
+    const hub = await hubs.start(
+      {
+        tokenSecret: SECRET,
+        limits: { channelsPerIp: 10, publishRate: 0 },
+        namespaces: { '*': { historyTtl: 0.2 } },
+      },
+      { broker },
+    );
+    const anonymous = await WsTestClient.open(hub.wsUrl);
+    const codes = [];
+    for (let i = 0; i < 15; i++) {
+      codes.push(codeOf(await anonymous.command('publish', { channel: `chat:a${i}`, data: i })));
+    }
+    expect(codes).toEqual([...Array(10).fill('ok'), ...Array(5).fill('too_many_channels')]);
+    expect(codeOf(await anonymous.command('subscribe', { channel: 'chat:fresh' }))).toBe('too_many_channels');
+    const poll = await fetch(`${hub.url}/connection/poll?channel=chat:fresh&timeout=0`);
+    expect([poll.status, (await poll.json()).error?.code]).toEqual([429, 'too_many_channels']);
+    // Its own channels, and everyone else, are not held back.
+    await anonymous.call('subscribe', { channel: 'chat:a3' });
+    const elsewhere = await WsTestClient.open(hub.wsUrl, { localAddress: '127.0.0.2' });
+    await elsewhere.call('publish', { channel: 'chat:b0', data: 'other IP' });
+    const known = await WsTestClient.open(hub.wsUrl);
+    await known.call('connect', { token: await sign({ sub: 'alice' }) });
+    await known.call('publish', { channel: 'chat:c0', data: 'authenticated' });
+    expect(await apiPublish(hub, 'chat:d0')).toEqual([200, 'ok']);
+    // Once the node no longer holds them (history expired, stream forgotten), the IP may create again.
+    await eventually(
+      async () => codeOf(await anonymous.command('publish', { channel: 'chat:later', data: 1 })) === 'ok',
+      'channels released',
+    );
+    for (const c of [anonymous, elsewhere, known]) c.close();
+  });
+
+  it('counts per IP on Redis too, where the node itself holds only what it listens to', async () => {
+    const redis = await RedisServer.start();
+    hubs.onCleanup(() => redis.stop());
+    const hub = await hubs.start({
+      broker: redis.url,
+      tokenSecret: SECRET,
+      limits: { channelsPerIp: 5, channelsPerNode: 8 },
+    });
+    const anonymous = await WsTestClient.open(hub.wsUrl);
+    const codes = [];
+    for (let i = 0; i < 8; i++) {
+      codes.push(codeOf(await anonymous.command('publish', { channel: `chat:r${i}`, data: i })));
+    }
+    expect(codes).toEqual([...Array(5).fill('ok'), ...Array(3).fill('too_many_channels')]);
+    // Its history lives in Redis, so the node cap counts the channels this node listens to.
+    const listener = await WsTestClient.open(hub.wsUrl);
+    await listener.call('connect', { token: await sign({ sub: 'bob' }) });
+    const subscribed = [];
+    for (let i = 0; i < 10; i++) {
+      subscribed.push(codeOf(await listener.command('subscribe', { channel: `chat:l${i}` })));
+    }
+    expect(subscribed).toEqual([...Array(8).fill('ok'), ...Array(2).fill('too_many_channels')]);
+    for (const c of [anonymous, listener]) c.close();
+  });
+
+  it('keeps anonymous publishes to ever new names within the caps', async () => {
+    const hub = await hubs.start({
+      limits: { channelsPerNode: 250, channelsPerIp: 100, publishRate: 0, commandRate: 0 },
+    });
+    const clients = await Promise.all(
+      [2, 3, 4, 5].map((n) => WsTestClient.open(hub.wsUrl, { localAddress: `127.0.0.${n}` })),
+    );
+    const accepted = await Promise.all(
+      clients.map(async (c, n) => {
+        const replies = await Promise.all(
+          Array.from({ length: 150 }, (_, i) => c.command('publish', { channel: `chat:${n}-${i}`, data: i })),
+        );
+        return replies.filter((r) => codeOf(r) === 'ok').length;
+      }),
+    );
+    expect(accepted.every((count) => count <= 100)).toBe(true);
+    expect(accepted.reduce((a, b) => a + b, 0)).toBe(250);
+    expect(await channelList(hub)).toHaveLength(250);
+    for (const c of clients) c.close();
   });
 });

@@ -31,7 +31,11 @@ async function user(
 }
 
 async function apiPresence(hub: TestHub, channel: string) {
-  const res = await fetch(`${hub.url}/api/presence`, { method: 'POST', body: JSON.stringify({ channel }) });
+  const res = await fetch(`${hub.url}/api/presence`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ channel }),
+  });
   return { status: res.status, body: await res.json() };
 }
 

@@ -62,11 +62,16 @@ describe('payload limit', () => {
     const hub = await hubs.start({ maxPayloadBytes: 1000 });
     const res = await fetch(`${hub.url}/api/publish`, {
       method: 'POST',
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ channel: 'chat:1', data: 'x'.repeat(2000) }),
     });
     expect(res.status).toBe(413);
     expect((await res.json()).error.code).toBe('payload_too_large');
-    const huge = await fetch(`${hub.url}/api/publish`, { method: 'POST', body: 'x'.repeat(200_000) });
+    const huge = await fetch(`${hub.url}/api/publish`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: 'x'.repeat(200_000),
+    });
     expect(huge.status).toBe(413);
   });
 });

@@ -103,6 +103,7 @@ describe('three hub nodes on one Redis', () => {
     for (const channel of channels) {
       const res = await fetch(`${nodes.nodes[0].url}/api/history`, {
         method: 'POST',
+        headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ channel }),
       });
       const page = (await res.json()) as {
@@ -144,6 +145,7 @@ describe('three hub nodes on one Redis', () => {
     const members = async (node: number) => {
       const res = await fetch(`${nodes.nodes[node].url}/api/presence`, {
         method: 'POST',
+        headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ channel: 'room:x' }),
       });
       const body = (await res.json()) as { members: Record<string, PresenceMember> };
@@ -198,6 +200,7 @@ describe('three hub nodes on one Redis', () => {
     const started = Date.now();
     const refused = await fetch(`${nodes.nodes[1].url}/api/publish`, {
       method: 'POST',
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ channel, data: 'while down' }),
     });
     expect(refused.status).toBe(503);

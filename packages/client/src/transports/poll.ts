@@ -38,7 +38,8 @@ class PollConnection extends HttpConnection {
   /** Channels whose first result a command (connect or subscribe) waits for, by command id. */
   private readonly awaited = new Map<string, number>();
   private connectId: number | undefined;
-  private readonly connectOutcomes: Record<string, ChannelOutcome> = {};
+  /** Keyed by channel without a prototype, so a channel named `__proto__` is one like any other. */
+  private readonly connectOutcomes: Record<string, ChannelOutcome> = Object.create(null);
   private inflight: AbortController | undefined;
   private polling = false;
 

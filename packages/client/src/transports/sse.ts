@@ -75,7 +75,8 @@ class SseConnection extends HttpConnection {
       id,
       subs,
       waiting: new Set(inUrl),
-      outcomes: {},
+      // Keyed by channel without a prototype, so a channel named `__proto__` is one like any other.
+      outcomes: Object.create(null),
       byAction: entries.filter(([c]) => !inUrl.includes(c)),
     };
     this.held = [];

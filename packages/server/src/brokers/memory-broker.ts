@@ -87,6 +87,9 @@ export class MemoryBroker implements Broker {
 
   async subscribe(channel: string): Promise<void> {
     this.subscribed.add(channel);
+    // The subscriber reads its position next, which creates the stream anyway; created here, every
+    // channel held is in `streams`, which is what channelCount counts.
+    this.stream(channel);
   }
 
   async unsubscribe(channel: string): Promise<void> {
@@ -122,6 +125,14 @@ export class MemoryBroker implements Broker {
     const names = new Set(this.subscribed);
     for (const [name, stream] of this.streams) if (stream.retained > 0) names.add(name);
     return [...names].sort();
+  }
+
+  hasChannel(channel: string): boolean {
+    return this.streams.has(channel);
+  }
+
+  channelCount(): number {
+    return this.streams.size;
   }
 
   healthy(): boolean {

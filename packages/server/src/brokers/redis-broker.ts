@@ -197,7 +197,7 @@ export class RedisBroker implements Broker {
         k.stream(channel),
         k.idempotency(channel, options.idempotencyKey ?? ''),
         newEpoch(),
-        JSON.stringify(data) ?? 'null',
+        options.json ?? JSON.stringify(data) ?? 'null',
         event === undefined ? '' : JSON.stringify(event),
         options.historySize,
         Math.round(options.historyTtl),
@@ -343,6 +343,15 @@ export class RedisBroker implements Broker {
     return [...names].sort();
   }
 
+  /** Only what this node listens to: streams and their history are Redis's memory, not the node's. */
+  hasChannel(channel: string): boolean {
+    return this.feeds.has(channel);
+  }
+
+  channelCount(): number {
+    return this.feeds.size;
+  }
+
   healthy(): boolean {
     return this.up;
   }
@@ -461,11 +470,30 @@ function fromEntry(channel: string, epoch: string, [id, fields]: StreamEntry): P
     channel,
     epoch,
     offset: Number.parseInt(id, 10),
-    data: JSON.parse(fields[3]),
+    data: parseData(fields[3]),
     ts: Number(fields[1]),
   };
   if (fields[5] !== '') pub.event = JSON.parse(fields[5]);
   return pub;
+}
+
+/**
+ * Stands for data that is not JSON (an entry Herald's scripts did not write). It cannot be encoded, so
+ * the hub resets the channel's subscribers past it (unsub `invalid_data`) instead of the feed failing
+ * on the entry at every catch-up and the channel stalling on this node.
+ */
+class UnreadableData {
+  toJSON(): never {
+    throw new HeraldError('invalid_data', 'a stream entry holds data that is not JSON');
+  }
+}
+
+function parseData(json: string): unknown {
+  try {
+    return JSON.parse(json);
+  } catch {
+    return new UnreadableData();
+  }
 }
 
 /** `p<epoch>\n<offset>\n<ts>\n<event JSON or "">\n<data JSON>`, as the publish script writes it. */
@@ -478,7 +506,7 @@ function parsePublication(channel: string, message: string): Publication {
     channel,
     epoch: message.slice(1, a),
     offset: Number(message.slice(a + 1, b)),
-    data: JSON.parse(message.slice(d + 1)),
+    data: parseData(message.slice(d + 1)),
     ts: Number(message.slice(b + 1, c)),
   };
   if (d > c + 1) pub.event = JSON.parse(message.slice(c + 1, d));

@@ -8,6 +8,8 @@ export interface PublishOptions {
   idempotencyKey?: string;
   /** Milliseconds an idempotency key is remembered. */
   idempotencyWindow: number;
+  /** `data` as JSON, as the hub checked and encoded it (undefined for no data): brokers that store JSON store this. */
+  json?: string;
 }
 
 export interface PublishOutcome extends StreamPosition {
@@ -69,6 +71,12 @@ export interface Broker {
   presence(channel: string): Promise<PresenceMember[]>;
   /** Channels with at least one publication in history or one subscribed node. */
   channels(): Promise<string[]>;
+  /**
+   * Whether this node holds anything of the channel in its own memory (a stream, a subscription), and
+   * how many channels it holds: what `limits.channelsPerNode` counts.
+   */
+  hasChannel(channel: string): boolean;
+  channelCount(): number;
   healthy(): boolean;
   close(): Promise<void>;
 }

@@ -23,7 +23,13 @@ export function validateChannelName(channel: unknown): string {
 export function resolveNamespace(config: HeraldConfig, channel: string): NamespaceOptions {
   validateChannelName(channel);
   const ns = namespaceOf(channel);
-  const options = config.namespaces[ns] ?? config.namespaces['*'];
+  // Own properties only: `constructor:x` or `__proto__:x` must not find Object.prototype's.
+  const { namespaces } = config;
+  const options = Object.hasOwn(namespaces, ns)
+    ? namespaces[ns]
+    : Object.hasOwn(namespaces, '*')
+      ? namespaces['*']
+      : undefined;
   if (!options) throw new HeraldError('unknown_namespace', `namespace "${ns}" is not configured`);
   return options;
 }

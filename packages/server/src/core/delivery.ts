@@ -1,4 +1,4 @@
-import type { Publication } from '@herald/protocol';
+import { HeraldError, type Publication } from '@herald/protocol';
 
 /**
  * A publication on its way to subscribers. Each transport encodes it at most once and caches the bytes
@@ -6,6 +6,8 @@ import type { Publication } from '@herald/protocol';
  */
 export class Delivery {
   private jsonBytes: Buffer | undefined;
+  /** Encoding failed: tried once, not again for every subscriber. */
+  private unencodable = false;
   /** Complete WebSocket frame, filled by the WebSocket transport. */
   wsFrame: Buffer | undefined;
   /** `event:` and `data:` lines of the SSE message, filled by the SSE transport. */
@@ -18,11 +20,30 @@ export class Delivery {
 
   constructor(readonly pub: Publication) {}
 
+  /**
+   * Whether the publication can be encoded. The hub checks data before storing it, so this fails only
+   * for what a broker hands back that no hub checked (written by an older version, or mutated by an
+   * embedding app after publishing); the hub then resets the subscription instead of skipping it.
+   */
+  get encodable(): boolean {
+    if (this.jsonBytes === undefined && !this.unencodable) {
+      try {
+        this.jsonBytes = Buffer.from(JSON.stringify({ type: 'pub', ...this.pub }));
+      } catch {
+        this.unencodable = true;
+      }
+    }
+    return !this.unencodable;
+  }
+
   /** The `{"type":"pub",...}` push as UTF-8 JSON. */
   get json(): Buffer {
-    if (this.jsonBytes === undefined) {
-      this.jsonBytes = Buffer.from(JSON.stringify({ type: 'pub', ...this.pub }));
+    if (!this.encodable) {
+      throw new HeraldError(
+        'invalid_data',
+        `publication ${this.pub.offset} of ${this.pub.channel} cannot be encoded`,
+      );
     }
-    return this.jsonBytes;
+    return this.jsonBytes as Buffer;
   }
 }

@@ -16,12 +16,14 @@ import { type HeraldConfig, type NamespaceOptions, parseConfig } from '../config
 import { checkPublish, checkRead } from './access.ts';
 import type { Authenticator, ConnectContext, Credentials, Identity } from './auth.ts';
 import type { Broker } from './broker.ts';
+import { ChannelLedger } from './channel-ledger.ts';
 import { resolveNamespace } from './channel-name.ts';
 import { Delivery } from './delivery.ts';
-import { ConnectionCounter, TokenBucket } from './limits.ts';
+import { ConnectionCounter, type RateKind, rateOf, TokenBucket } from './limits.ts';
 import type { Logger } from './logger.ts';
 import { silentLogger } from './logger.ts';
 import { isOriginAllowed } from './origin.ts';
+import { encodePayload } from './payload.ts';
 import { PresenceTracker } from './presence.ts';
 import { Session } from './session.ts';
 import type { Sink } from './sink.ts';
@@ -43,6 +45,8 @@ export interface PublishInput {
 /** A subscription positioned on its stream; call `activate` after sending `result` to start live delivery. */
 export interface PositionedSubscription {
   result: SubscribeResult;
+  /** `result.publications`, each known to encode (transports that send them one by one reuse the bytes). */
+  deliveries: Delivery[];
   activate(): void;
 }
 
@@ -72,8 +76,15 @@ export class Hub {
   private readonly presenceTracker: PresenceTracker;
   private readonly connectionsPerIp = new ConnectionCounter();
   private readonly connectionsPerUser = new ConnectionCounter();
-  /** Publish rates of clients whose sessions last one request, by client; idle ones are swept. */
+  /** Publish and command rates of clients whose sessions last one request, by client; idle ones are swept. */
   private readonly clientBuckets = new Map<string, TokenBucket>();
+  /** Channels anonymous clients brought into existence, by IP (`limits.channelsPerIp`). */
+  private readonly channelLedger = new ChannelLedger();
+  /** Channels being brought into existence right now (admitted, broker call under way), with how many calls. */
+  private readonly creating = new Map<string, number>();
+  /** Whether the node holds the channel, or is bringing it into existence. */
+  private readonly held = (channel: string): boolean =>
+    this.channels.has(channel) || this.broker.hasChannel(channel) || this.creating.has(channel);
   /** Sessions whose credentials expire; checked by the shared sweep. */
   private readonly expiring = new Set<Session>();
   private sweeper: NodeJS.Timeout | undefined;
@@ -217,46 +228,104 @@ export class Hub {
 
   // ---- publish, history, presence
 
+  /** Publishes as the server (HTTP API, embedding app): no namespace publish rule applies. */
   async publish(channel: string, input: PublishInput): Promise<PublishResult> {
+    return this.publishFrom(undefined, channel, input);
+  }
+
+  /** Publishes on behalf of a client connection, after the namespace and private-channel rules allow it. */
+  async publishAs(session: Session, channel: string, input: PublishInput): Promise<PublishResult> {
+    checkPublish(session.identity, channel, this.namespace(channel));
+    return this.publishFrom(session, channel, input);
+  }
+
+  private async publishFrom(
+    session: Session | undefined,
+    channel: string,
+    input: PublishInput,
+  ): Promise<PublishResult> {
     const ns = this.namespace(channel);
-    this.checkPayload(input.data);
+    const json = encodePayload(input.data, this.config.maxPayloadDepth, this.config.maxPayloadBytes);
     if (input.event !== undefined) checkEventName(input.event);
-    const outcome = await this.broker.publish(channel, input.data, input.event, {
+    const options = {
       historySize: ns.historySize,
       historyTtl: ns.historyTtl * 1000,
       idempotencyKey: input.idempotencyKey,
       idempotencyWindow: this.config.idempotencyWindow * 1000,
-    });
+      json,
+    };
+    const outcome = await this.withChannel(
+      channel,
+      session,
+      () => this.broker.publish(channel, input.data, input.event, options),
+      options.historyTtl,
+    );
     if (!outcome.duplicate) this.stats.published++;
     const result: PublishResult = { epoch: outcome.epoch, offset: outcome.offset };
     if (outcome.duplicate) result.duplicate = true;
     return result;
   }
 
-  /** Publishes on behalf of a client connection, after the namespace and private-channel rules allow it. */
-  async publishAs(identity: Identity, channel: string, input: PublishInput): Promise<PublishResult> {
-    checkPublish(identity, channel, this.namespace(channel));
-    return this.publish(channel, input);
-  }
-
-  checkPayload(data: unknown): void {
-    const size = data === undefined ? 0 : Buffer.byteLength(JSON.stringify(data));
-    if (size > this.config.maxPayloadBytes) {
-      throw new HeraldError(
-        'payload_too_large',
-        `data is ${size} bytes of JSON; the limit is ${this.config.maxPayloadBytes}`,
-      );
-    }
-  }
-
+  /** `session`: the client asking, whose IP a channel it brings into existence counts against. */
   async history(
     channel: string,
     query: { since?: StreamPosition; limit?: number; reverse?: boolean },
+    session?: Session,
   ): Promise<HistoryResult> {
     const ns = this.namespace(channel);
     const limit = Math.min(query.limit ?? ns.historySize, ns.historySize);
-    const page = await this.broker.history(channel, { since: query.since, limit, reverse: query.reverse });
+    const page = await this.withChannel(channel, session, () =>
+      this.broker.history(channel, { since: query.since, limit, reverse: query.reverse }),
+    );
     return { epoch: page.epoch, offset: page.offset, publications: page.publications };
+  }
+
+  /**
+   * Runs `op` (a publish, subscribe or read, which brings a channel this node does not hold into
+   * existence), unless the node holds `limits.channelsPerNode` channels or anonymous clients from the
+   * session's IP brought `limits.channelsPerIp` into existence: then `too_many_channels`. Channels under
+   * way count from admission, so concurrent calls cannot slip past. A new channel counts against the IP
+   * at least `holdFor` ms (its publication's history), then until the node no longer holds it.
+   */
+  private async withChannel<T>(
+    channel: string,
+    session: Session | undefined,
+    op: () => Promise<T>,
+    holdFor = 0,
+  ): Promise<T> {
+    if (this.held(channel)) return op();
+    const { channelsPerNode, channelsPerIp } = this.config.limits;
+    if (channelsPerNode > 0 && this.channelsHeldOrComing() >= channelsPerNode) {
+      throw new HeraldError('too_many_channels', `this node holds its limit of ${channelsPerNode} channels`);
+    }
+    const anonymousIp = session?.identity.user === null ? session.context.ip : undefined;
+    const ip = channelsPerIp > 0 ? anonymousIp : undefined;
+    if (ip !== undefined) {
+      if (this.channelLedger.full(ip, channelsPerIp, this.held)) {
+        throw new HeraldError(
+          'too_many_channels',
+          `anonymous clients from one IP address may bring at most ${channelsPerIp} channels into existence`,
+        );
+      }
+      this.channelLedger.add(ip, channel, Date.now());
+    }
+    this.creating.set(channel, (this.creating.get(channel) ?? 0) + 1);
+    try {
+      const result = await op();
+      if (ip !== undefined && holdFor > 0) this.channelLedger.add(ip, channel, Date.now() + holdFor);
+      return result;
+    } finally {
+      const calls = (this.creating.get(channel) ?? 1) - 1;
+      if (calls > 0) this.creating.set(channel, calls);
+      else this.creating.delete(channel);
+    }
+  }
+
+  /** The channels the node's broker holds, and those under way that it does not hold yet. */
+  private channelsHeldOrComing(): number {
+    let coming = 0;
+    for (const channel of this.creating.keys()) if (!this.broker.hasChannel(channel)) coming++;
+    return this.broker.channelCount() + coming;
   }
 
   async presence(channel: string): Promise<PresenceMember[]> {
@@ -295,12 +364,14 @@ export class Hub {
     const sub = new Subscription(session, channel);
     session.subscriptions.set(sub);
     try {
-      await this.attach(sub);
-      const { recovered, publications } = await this.position(sub, options.since);
+      await this.withChannel(channel, session, () => this.attach(sub));
+      const { recovered, deliveries } = await this.position(sub, options.since);
+      const publications = deliveries.map((delivery) => delivery.pub);
       const result: SubscribeResult = { channel, epoch: sub.epoch, offset: sub.offset, publications };
       if (options.since) result.recovered = recovered;
       return {
         result,
+        deliveries,
         activate: () => {
           this.activate(sub);
           if (ns.presence && !session.closed && session.subscriptions.get(channel) === sub) {
@@ -341,12 +412,14 @@ export class Hub {
 
   /**
    * Reads the stream from `since` and moves `sub` to the position after what it returns. When `since`
-   * cannot be honoured the subscription starts at the current end of the stream.
+   * cannot be honoured the subscription starts at the current end of the stream; so it does when a
+   * publication to recover cannot be encoded (see Delivery.encodable): told `recovered: false`, never
+   * sent a gap, and never left half subscribed by a reply that fails to encode.
    */
   private async position(
     sub: Subscription,
     since: StreamPosition | undefined,
-  ): Promise<{ recovered: boolean; publications: Publication[] }> {
+  ): Promise<{ recovered: boolean; deliveries: Delivery[] }> {
     const ns = this.namespace(sub.channel);
     const page = await this.broker.history(sub.channel, {
       since,
@@ -355,16 +428,25 @@ export class Hub {
     });
     sub.epoch = page.epoch;
     sub.offset = page.offset;
-    if (!since) return { recovered: false, publications: [] };
+    if (!since) return { recovered: false, deliveries: [] };
     const pubs = page.publications;
     const recovered =
       since.epoch === page.epoch &&
       since.offset <= page.offset &&
       (pubs.length > 0 ? pubs[0].offset === since.offset + 1 : since.offset === page.offset);
-    if (!recovered) return { recovered: false, publications: [] };
+    if (!recovered) return { recovered: false, deliveries: [] };
+    const deliveries = pubs.map((pub) => new Delivery(pub));
+    const broken = deliveries.find((delivery) => !delivery.encodable);
+    if (broken) {
+      this.log.error(
+        { channel: sub.channel, offset: broken.pub.offset },
+        'a stored publication cannot be encoded: the subscriber starts from the end, recovered: false',
+      );
+      return { recovered: false, deliveries: [] };
+    }
     // Publications newer than the page's end can't be in it; the page ends at its own last entry.
     sub.offset = pubs.length > 0 ? pubs[pubs.length - 1].offset : since.offset;
-    return { recovered: true, publications: pubs };
+    return { recovered: true, deliveries };
   }
 
   /** Sends what waited in `pending` (only what follows the position) and switches to live delivery. */
@@ -393,6 +475,11 @@ export class Hub {
     if (epoch === sub.epoch) {
       if (offset <= sub.offset) return; // already sent: from history, or a broker redelivery
       if (offset === sub.offset + 1) {
+        if (!delivery.encodable) {
+          this.log.error({ channel: sub.channel, offset }, 'a publication cannot be encoded');
+          this.resetSubscription(sub, `publication ${offset} cannot be encoded`, 'invalid_data');
+          return;
+        }
         sub.offset = offset;
         const sink = sub.session.sink;
         sink.sendPublication(delivery, sub);
@@ -412,14 +499,14 @@ export class Hub {
         ? { epoch: sub.epoch, offset: sub.offset }
         : { epoch: trigger.pub.epoch, offset: 0 };
     try {
-      const { recovered, publications } = await this.position(sub, since);
+      const { recovered, deliveries } = await this.position(sub, since);
       if (sub.session.closed || sub.session.subscriptions.get(sub.channel) !== sub) return;
       if (!recovered) {
         this.resetSubscription(sub, 'history no longer covers the gap');
         return;
       }
-      for (const pub of publications) {
-        sub.session.sink.sendPublication(new Delivery(pub), sub);
+      for (const delivery of deliveries) {
+        sub.session.sink.sendPublication(delivery, sub);
         this.stats.delivered++;
       }
       this.activate(sub);
@@ -429,17 +516,14 @@ export class Hub {
     }
   }
 
-  /** Ends a subscription that lost continuity; the client resubscribes and gets `recovered: false`. */
-  private resetSubscription(sub: Subscription, reason: string): void {
+  /**
+   * Ends a subscription that lost continuity; the client resubscribes from its position and is told
+   * `recovered: false` if that cannot be honoured.
+   */
+  private resetSubscription(sub: Subscription, reason: string, code = 'insufficient_state'): void {
     if (sub.session.subscriptions.get(sub.channel) === sub) sub.session.subscriptions.delete(sub.channel);
     this.detach(sub);
-    sub.session.sink.send({
-      type: 'unsub',
-      channel: sub.channel,
-      code: 'insufficient_state',
-      reason,
-      resubscribe: true,
-    });
+    sub.session.sink.send({ type: 'unsub', channel: sub.channel, code, reason, resubscribe: true });
   }
 
   private dropSlowConsumer(session: Session): void {
@@ -474,13 +558,13 @@ export class Hub {
     return `lease-${digest.slice(0, 22)}`;
   }
 
-  /** The publish bucket of a per-request client, shared by all its requests. */
-  clientBucket(session: Session): TokenBucket {
-    const key = this.requester(session);
+  /** The publish or command bucket of a per-request client, shared by all its requests. */
+  clientBucket(session: Session, kind: RateKind): TokenBucket {
+    const key = `${kind}\u0000${this.requester(session)}`;
     let bucket = this.clientBuckets.get(key);
     if (!bucket) {
-      const { publishRate, publishBurst } = this.config.limits;
-      bucket = new TokenBucket(publishRate, publishBurst);
+      const { rate, burst } = rateOf(this.config.limits, kind);
+      bucket = new TokenBucket(rate, burst);
       this.clientBuckets.set(key, bucket);
     }
     return bucket;
@@ -513,6 +597,7 @@ export class Hub {
       this.lastPresenceRefresh = now;
       this.presenceTracker.refresh();
       for (const [key, bucket] of this.clientBuckets) if (bucket.idle(now)) this.clientBuckets.delete(key);
+      this.channelLedger.sweep(this.held, now);
     }
   }
 

@@ -1,3 +1,15 @@
+import type { HeraldConfig } from '../config.ts';
+
+/** What a client's rate is kept for: its publishes, or its commands of every kind. */
+export type RateKind = 'publish' | 'command';
+
+/** The configured rate (per second; 0: unlimited) and burst of `kind`. */
+export function rateOf(limits: HeraldConfig['limits'], kind: RateKind): { rate: number; burst: number } {
+  return kind === 'publish'
+    ? { rate: limits.publishRate, burst: limits.publishBurst }
+    : { rate: limits.commandRate, burst: limits.commandBurst };
+}
+
 /**
  * A token bucket refilled lazily on each `take`: `rate` tokens per second up to `burst`. No timer, a few
  * numbers per connection.

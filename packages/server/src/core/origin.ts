@@ -29,3 +29,38 @@ export function isOriginAllowed(
   }
   return false;
 }
+
+/** The host name of a Host header (`[::1]:8080` → `::1`), lower case. */
+function hostnameOf(host: string): string {
+  const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d*$/, '');
+  return name.toLowerCase();
+}
+
+/** Whether `name` (an address to listen on, or a host name without port) is a loopback address or name. */
+export function isLoopbackHost(name: string): boolean {
+  const lower = name.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  return (
+    lower === 'localhost' ||
+    lower.endsWith('.localhost') ||
+    lower === '::1' ||
+    /^(::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(lower)
+  );
+}
+
+/**
+ * Whether a request's Host header names this hub: a loopback name, or the host of an origin the
+ * config lists (`"*"` names none). A hub listening on loopback refuses other Hosts, which is what
+ * stops DNS rebinding: a page on evil.example whose name now resolves to 127.0.0.1 sends
+ * `Host: evil.example`, and to that page the request is same-origin, so no Origin check would refuse it.
+ */
+export function isOwnHost(host: string | undefined, origins: readonly string[]): boolean {
+  if (host === undefined) return true; // HTTP/1.0 clients; every browser sends a Host
+  const name = hostnameOf(host);
+  if (isLoopbackHost(name)) return true;
+  for (const entry of origins) {
+    if (entry === '*') continue;
+    const listed = new URL(entry.replace('://*.', '://')).hostname.toLowerCase();
+    if (entry.includes('://*.') ? name.endsWith(`.${listed}`) : name === listed) return true;
+  }
+  return false;
+}

@@ -4,8 +4,7 @@ import {
   type Command,
   type ConnectCommand,
   type ConnectResult,
-  commandIdOf,
-  decodeCommand,
+  decodeFrame,
   HeraldError,
   type PongCommand,
   type PresenceResult,
@@ -16,7 +15,7 @@ import {
 } from '@herald/protocol';
 import { ANONYMOUS, type ConnectContext, type Credentials, type Identity, NO_CREDENTIALS } from './auth.ts';
 import type { Hub, PositionedSubscription } from './hub.ts';
-import { TokenBucket } from './limits.ts';
+import { type RateKind, rateOf, TokenBucket } from './limits.ts';
 import { SessionSubscriptions } from './session-subscriptions.ts';
 import type { Sink } from './sink.ts';
 
@@ -37,8 +36,8 @@ export class Session {
   expiryNotified = false;
   /** Set by `connect`; other commands wait for it so they run with the right identity. */
   private connecting: Promise<void> | null = null;
-  /** Client publishes per second; created on the first publish. */
-  private publishBucket: TokenBucket | undefined;
+  /** Client publishes and commands per second; each created on first use. */
+  private readonly buckets: { publish?: TokenBucket; command?: TokenBucket } = {};
 
   constructor(
     readonly hub: Hub,
@@ -48,18 +47,22 @@ export class Session {
 
   /** Decodes and runs one text frame; every failure is answered, none escapes. */
   handleText(text: string): void {
-    let command: Command;
+    const decoded = decodeFrame(text, { maxSubs: this.hub.config.limits.subscriptionsPerConnection });
+    let refusal: HeraldError | undefined;
     try {
-      command = decodeCommand(text);
+      // Every frame counts, valid or not; one over the rate is answered and goes no further.
+      this.takeToken('command');
     } catch (err) {
-      const error = toHeraldError(err);
-      const id = commandIdOf(text);
-      this.sink.send(
-        id === undefined ? { type: 'error', error: error.toJSON() } : { id, error: error.toJSON() },
-      );
+      refusal = toHeraldError(err);
+    }
+    if ('error' in decoded) refusal ??= decoded.error;
+    else if (refusal === undefined) {
+      void this.handle(decoded.command);
       return;
     }
-    void this.handle(command);
+    const { id } = decoded;
+    const error = refusal.toJSON();
+    this.sink.send(id === undefined ? { type: 'error', error } : { id, error });
   }
 
   async handle(command: Command): Promise<void> {
@@ -111,14 +114,14 @@ export class Session {
         this.hub.unsubscribe(this, command.channel);
         return {};
       case 'publish': {
-        this.takePublishToken();
+        this.takeToken('publish');
         const { channel, data, event, idempotencyKey } = command;
-        return this.hub.publishAs(this.identity, channel, { data, event, idempotencyKey });
+        return this.hub.publishAs(this, channel, { data, event, idempotencyKey });
       }
       case 'history': {
         const { channel, since, limit, reverse } = command;
         await this.hub.authorizeRead(this, channel);
-        return this.hub.history(channel, { since, limit, reverse });
+        return this.hub.history(channel, { since, limit, reverse }, this);
       }
       case 'presence': {
         await this.hub.authorizeRead(this, command.channel);
@@ -181,13 +184,15 @@ export class Session {
           client: this.id,
           user: this.identity.user,
           ping: this.hub.config.pingInterval,
-          subs: {},
+          // Own properties, so a channel named `__proto__` is reported like any other.
+          subs: Object.fromEntries(
+            positioned.map(([channel, outcome]) => [
+              channel,
+              outcome instanceof HeraldError ? { error: outcome.toJSON() } : outcome.result,
+            ]),
+          ),
         };
         if (this.identity.expiresAt !== undefined) result.expires = this.identity.expiresAt;
-        for (const [channel, outcome] of positioned) {
-          result.subs[channel] =
-            outcome instanceof HeraldError ? { error: outcome.toJSON() } : outcome.result;
-        }
         this.reply(id, result);
       }
       for (const [, outcome] of positioned)
@@ -209,18 +214,21 @@ export class Session {
     }
   }
 
-  private takePublishToken(): void {
-    const { publishRate, publishBurst } = this.hub.config.limits;
-    if (publishRate === 0) return;
-    this.publishBucket ??= this.context.perRequest
-      ? this.hub.clientBucket(this)
-      : new TokenBucket(publishRate, publishBurst);
-    if (!this.publishBucket.take()) {
-      throw new HeraldError(
-        'rate_limited',
-        `at most ${publishRate} publishes per second (burst ${publishBurst})`,
-      );
-    }
+  /**
+   * Takes one publish (`rate_limited` over `limits.publishRate`) or one command of any kind
+   * (`too_many_commands` over `limits.commandRate`). A per-request client's buckets are kept by the hub
+   * across its requests.
+   */
+  takeToken(kind: RateKind): void {
+    const { rate, burst } = rateOf(this.hub.config.limits, kind);
+    if (rate === 0) return;
+    this.buckets[kind] ??= this.context.perRequest
+      ? this.hub.clientBucket(this, kind)
+      : new TokenBucket(rate, burst);
+    if (this.buckets[kind].take()) return;
+    throw kind === 'publish'
+      ? new HeraldError('rate_limited', `at most ${rate} publishes per second (burst ${burst})`)
+      : new HeraldError('too_many_commands', `at most ${rate} commands per second (burst ${burst})`);
   }
 
   reply(id: number, result: unknown): void {

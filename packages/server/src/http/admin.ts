@@ -1,6 +1,7 @@
 /**
  * A live admin page: node stats from /health every second, channels and presence from the server API.
- * Static HTML; the API key it needs is typed in by the operator and kept in sessionStorage only.
+ * Static HTML; the API key it needs is typed in by the operator and kept in sessionStorage only. With a
+ * key set, the page itself is behind it too (the browser asks for it: HTTP Basic, any user name).
  */
 const page = `<!doctype html>
 <html lang="en">
@@ -28,7 +29,8 @@ const page = `<!doctype html>
   const cell = (text) => { const td = document.createElement('td'); td.textContent = text; return td; };
   const row = (...cells) => { const tr = document.createElement('tr'); tr.append(...cells.map(cell)); return tr; };
   async function api(method, body) {
-    const headers = key.value ? { authorization: 'apikey ' + key.value } : {};
+    const headers = { 'content-type': 'application/json' };
+    if (key.value) headers.authorization = 'apikey ' + key.value;
     const res = await fetch('api/' + method, { method: 'POST', headers, body: JSON.stringify(body || {}) });
     return res.json();
   }

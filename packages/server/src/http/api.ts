@@ -1,7 +1,7 @@
-import { timingSafeEqual } from 'node:crypto';
 import { HeraldError, parsePosition, type StreamPosition } from '@herald/protocol';
 import { validateChannelName } from '../core/channel-name.ts';
 import type { Hub } from '../core/hub.ts';
+import { presentsKey } from './api-key.ts';
 import { errorResponse, jsonResponse, readJsonObject } from './json.ts';
 
 type Body = Record<string, unknown>;
@@ -22,7 +22,7 @@ function since(body: Body): StreamPosition | undefined {
 }
 
 function publishInput(body: Body) {
-  if (!('data' in body)) throw new HeraldError('bad_request', '"data" is required');
+  if (!Object.hasOwn(body, 'data')) throw new HeraldError('bad_request', '"data" is required');
   return { data: body.data, event: str(body, 'event'), idempotencyKey: str(body, 'idempotencyKey') };
 }
 
@@ -77,16 +77,6 @@ const methods: Record<string, ApiMethod> = {
   },
 };
 
-function authorised(request: Request, apiKey: string | undefined): boolean {
-  if (apiKey === undefined) return true;
-  const header = request.headers.get('authorization') ?? '';
-  const match = /^apikey\s+(.+)$/i.exec(header.trim());
-  if (!match) return false;
-  const given = Buffer.from(match[1]);
-  const expected = Buffer.from(apiKey);
-  return given.length === expected.length && timingSafeEqual(given, expected);
-}
-
 function apiMethod(method: string): ApiMethod {
   const run = Object.hasOwn(methods, method) ? methods[method] : undefined;
   if (!run) throw new HeraldError('not_found', `no API method "${method.slice(0, 40)}"`);
@@ -105,14 +95,21 @@ export async function handleApi(hub: Hub, method: string, request: Request): Pro
     if (request.method !== 'POST') {
       return errorResponse(new HeraldError('method_not_allowed', 'use POST'), { allow: 'POST' });
     }
-    if (!authorised(request, hub.config.apiKey)) {
+    if (!presentsKey(request, [hub.config.apiKey])) {
       throw new HeraldError('unauthorized', 'missing or wrong API key (Authorization: apikey KEY)');
+    }
+    // Only JSON, which a page on another origin cannot send without a CORS preflight the hub refuses:
+    // a form or a `text/plain` fetch cannot publish through a hub that has no API key.
+    const type = request.headers.get('content-type')?.split(';', 1)[0].trim().toLowerCase();
+    if (type !== 'application/json') {
+      throw new HeraldError('unsupported_media_type', 'send the body as Content-Type: application/json');
     }
     // Envelope room beyond the payload limit, so an oversized `data` gets the precise 413 message.
     const body = await readJsonObject(request, hub.config.maxPayloadBytes * 2 + 16 * 1024);
     return jsonResponse(await run(hub, body));
   } catch (err) {
-    if (!(err instanceof HeraldError)) hub.log.error({ err, method }, 'API call failed');
+    if (err instanceof HeraldError) hub.log.debug({ code: err.code, method }, 'API call refused');
+    else hub.log.error({ err, method }, 'API call failed');
     return errorResponse(err);
   }
 }

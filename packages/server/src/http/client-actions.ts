@@ -57,6 +57,7 @@ async function run(hub: Hub, action: Action, request: Request): Promise<unknown>
   const command = validateCommand({ ...fields, id: 0, type: action }) as Exclude<Command, { type: 'pong' }>;
   if (command.type === 'subscribe') {
     const sink = await streamOf(hub, input, key);
+    sink.session.takeToken('command');
     const { channel, since, token } = command;
     return sink.subscribe(channel, { since, token }, false);
   }
@@ -64,12 +65,14 @@ async function run(hub: Hub, action: Action, request: Request): Promise<unknown>
     // No stream (a long-poll client, or none): authorised like a connection of its own.
     const session = await openClientSession(hub, new ActionSink(), input, 'poll');
     try {
+      session.takeToken('command');
       return await session.execute(command as SessionCommand);
     } finally {
       session.transportClosed();
     }
   }
   const sink = await streamOf(hub, input, key, command.type !== 'refresh');
+  sink.session.takeToken('command');
   const result = await sink.session.execute(command as SessionCommand);
   if (command.type === 'unsubscribe') sink.unsubscribed(command.channel);
   return result;

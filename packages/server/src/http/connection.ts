@@ -6,7 +6,7 @@ import type { Hub } from '../core/hub.ts';
 import type { Session } from '../core/session.ts';
 import type { Sink } from '../core/sink.ts';
 import { errorResponse } from './json.ts';
-import { clientAddress } from './node-adapter.ts';
+import { clientAddress, requestUrl } from './node-adapter.ts';
 import type { RouteHandler } from './routes.ts';
 
 /**
@@ -31,7 +31,7 @@ export function fromWebRequest(request: Request): ConnectionRequest {
 
 export function fromNodeRequest(req: IncomingMessage): ConnectionRequest {
   return {
-    url: new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`),
+    url: requestUrl(req),
     header: (name) => {
       const value = req.headers[name];
       return Array.isArray(value) ? value.join(', ') : value;
@@ -76,9 +76,17 @@ export function credentialsOf(request: ConnectionRequest): Credentials {
   return credentials;
 }
 
-/** The `channel` query parameters, validated, without repeats, in the order given. */
-export function channelsOf(request: ConnectionRequest): string[] {
-  return [...new Set(request.url.searchParams.getAll('channel').map(validateChannelName))];
+/**
+ * The `channel` query parameters, validated, without repeats, in the order given. More than `max`
+ * (`limits.subscriptionsPerConnection`; 0: unlimited) are refused before any is looked at, as a
+ * WebSocket `connect` naming too many is.
+ */
+export function channelsOf(request: ConnectionRequest, max: number): string[] {
+  const names = request.url.searchParams.getAll('channel');
+  if (max > 0 && names.length > max) {
+    throw new HeraldError('too_many_subscriptions', `name at most ${max} channels`);
+  }
+  return [...new Set(names.map(validateChannelName))];
 }
 
 /**

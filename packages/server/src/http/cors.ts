@@ -1,41 +1,69 @@
 import { HeraldError } from '@herald/protocol';
 import type { Hub } from '../core/hub.ts';
-import { isOriginAllowed } from '../core/origin.ts';
+import { isOriginAllowed, isOwnHost } from '../core/origin.ts';
 import { errorResponse } from './json.ts';
 
 const ALLOW_METHODS = 'GET, POST, OPTIONS';
 const ALLOW_HEADERS = 'authorization, content-type, last-event-id';
 
+/** Which browser origins may call a group of endpoints. */
+export interface OriginPolicy {
+  allowed: readonly string[];
+  /** Whether a page served by the hub itself (Origin matching Host) may. */
+  sameOrigin: boolean;
+}
+
+/** The client endpoints (SSE, long-polling, client actions, `/health`): `allowedOrigins`. */
+export function clientOrigins(hub: Hub): OriginPolicy {
+  return { allowed: hub.config.allowedOrigins, sameOrigin: true };
+}
+
+/**
+ * The operator endpoints (`/api/*`, `/metrics`, `/admin`): `apiAllowedOrigins`, default none. The hub's
+ * own admin page may call them from its own origin when a key guards them anyway, or when it is reached
+ * by a loopback name or a configured host; a same-origin request under any other Host is a DNS-rebinding
+ * page (evil.example resolving to the hub) and is refused.
+ */
+export function operatorOrigins(hub: Hub, host: string | undefined): OriginPolicy {
+  const { apiKey, allowedOrigins, apiAllowedOrigins } = hub.config;
+  return {
+    allowed: apiAllowedOrigins,
+    sameOrigin: apiKey !== undefined || isOwnHost(host, [...allowedOrigins, ...apiAllowedOrigins]),
+  };
+}
+
 /**
  * The CORS headers for a browser request from `origin`, or the refusal (403 `origin_not_allowed`) when
- * `allowedOrigins` does not allow it. With `"*"` any origin may read, without cookies; listed origins are
- * echoed with `Access-Control-Allow-Credentials`, so cookie-authenticated SSE works for them.
+ * `policy` does not allow it. With `"*"` any origin may read, without cookies; listed origins are echoed
+ * with `Access-Control-Allow-Credentials`, so cookie-authenticated SSE works for them.
  */
-export function corsHeaders(hub: Hub, origin: string, host: string | undefined): Record<string, string> {
-  const allowed = hub.config.allowedOrigins;
-  if (!isOriginAllowed(allowed, origin, host)) {
+export function corsHeaders(
+  policy: OriginPolicy,
+  origin: string,
+  host: string | undefined,
+): Record<string, string> {
+  if (!isOriginAllowed(policy.allowed, origin, policy.sameOrigin ? host : undefined)) {
     throw new HeraldError('origin_not_allowed', `origin ${origin.slice(0, 100)} is not allowed`);
   }
-  return allowed.includes('*')
+  return policy.allowed.includes('*')
     ? { vary: 'Origin', 'access-control-allow-origin': '*' }
     : { vary: 'Origin', 'access-control-allow-origin': origin, 'access-control-allow-credentials': 'true' };
 }
 
 /**
- * CORS for every HTTP endpoint, from `allowedOrigins`. A browser request from an origin not listed is
- * refused outright, so a page elsewhere cannot even start an SSE or poll connection with a token it got
- * hold of.
+ * CORS for an HTTP endpoint, from `policy`. A browser request from an origin not allowed is refused
+ * outright, so a page elsewhere cannot even start an SSE or poll connection with a token it got hold of.
  */
 export async function withCors(
   request: Request,
-  hub: Hub,
+  policy: OriginPolicy,
   handle: () => Promise<Response>,
 ): Promise<Response> {
   const origin = request.headers.get('origin');
   if (origin === null) return handle();
   let cors: Record<string, string>;
   try {
-    cors = corsHeaders(hub, origin, request.headers.get('host') ?? undefined);
+    cors = corsHeaders(policy, origin, request.headers.get('host') ?? undefined);
   } catch (err) {
     return errorResponse(err, { vary: 'Origin' });
   }

@@ -22,7 +22,14 @@ export async function readJsonObject(request: Request, limit: number): Promise<R
   if (request.body) {
     const reader = request.body.getReader();
     for (;;) {
-      const { done, value } = await reader.read();
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch {
+        // The client went away mid-body: nobody is left to answer, and it is no fault of the hub's.
+        throw new HeraldError('bad_request', 'the request body ended before it was complete');
+      }
+      const { done, value } = chunk;
       if (done) break;
       size += value.byteLength;
       if (size > limit) {

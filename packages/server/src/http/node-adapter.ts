@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
+import { HeraldError } from '@herald/protocol';
 
 /** The peer address of requests built by `toWebRequest`: a web `Request` has no field for it. */
 const addresses = new WeakMap<Request, string>();
@@ -9,8 +10,52 @@ export function clientAddress(request: Request): string | undefined {
   return addresses.get(request);
 }
 
-/** Builds a web `Request` for a Node request; its signal aborts when the client goes away. */
+// A Host header is a host name, IPv4 or bracketed IPv6 address, and an optional port (RFC 9110 7.2).
+const HOST = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]+)(:\d{0,5})?$/;
+
+/** Refuses (400 `bad_request`) a Host header that is not a host and port. */
+export function checkHost(host: string | undefined): void {
+  if (host === undefined) return;
+  const match = HOST.exec(host);
+  if (!match || Number(match[2]?.slice(1) || 0) > 65_535) {
+    throw new HeraldError('bad_request', 'the Host header is not a valid host');
+  }
+}
+
+/**
+ * The URL a Node request names, from its Host header and request target. Clients choose both, so a
+ * malformed one is a 400 `bad_request`, never an exception out of the server's listener.
+ */
+export function requestUrl(req: IncomingMessage): URL {
+  checkHost(req.headers.host);
+  const host = req.headers.host ?? 'localhost';
+  let target = req.url ?? '/';
+  try {
+    // Absolute form (`GET http://host/path`), which HTTP/1.1 servers must accept: its path counts.
+    if (/^https?:\/\//i.test(target)) {
+      const absolute = new URL(target);
+      target = absolute.pathname + absolute.search;
+    }
+    // Concatenated, not resolved against a base: a target like `//x` is a path, not another host.
+    if (target.startsWith('/')) return new URL(`http://${host}${target}`);
+  } catch {
+    // The port is out of range, an IPv6 address is malformed, or the target is not a URL.
+  }
+  throw new HeraldError('bad_request', 'the Host header or request target is not a valid URL');
+}
+
+/**
+ * Builds a web `Request` for a Node request; its signal aborts when the client goes away. Throws a
+ * `HeraldError` for what a web `Request` cannot carry: a malformed URL, or a method like TRACE.
+ */
 export function toWebRequest(req: IncomingMessage, res: ServerResponse): Request {
+  const url = requestUrl(req);
+  const method = req.method ?? 'GET';
+  // A web `Request` refuses TRACE (a forbidden method); Node's parser passes no other (TRACK is unknown
+  // to it, CONNECT goes to the server's 'connect' event).
+  if (method === 'TRACE') {
+    throw new HeraldError('method_not_allowed', `method ${method} is not supported`);
+  }
   const controller = new AbortController();
   res.on('close', () => controller.abort());
   const headers = new Headers();
@@ -19,9 +64,9 @@ export function toWebRequest(req: IncomingMessage, res: ServerResponse): Request
     if (Array.isArray(value)) for (const v of value) headers.append(name, v);
     else headers.set(name, value);
   }
-  const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
-  const request = new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`, {
-    method: req.method,
+  const hasBody = method !== 'GET' && method !== 'HEAD';
+  const request = new Request(url, {
+    method,
     headers,
     signal: controller.signal,
     body: hasBody ? (Readable.toWeb(req) as ReadableStream<Uint8Array>) : undefined,

@@ -4,9 +4,10 @@ import { POLL_PATH, pollTransport } from '../transports/poll.ts';
 import { SSE_PATH, sseTransport } from '../transports/sse.ts';
 import { admin } from './admin.ts';
 import { handleApi } from './api.ts';
+import { requireKey } from './api-key.ts';
 import { clientActions } from './client-actions.ts';
 import { clientEndpoint } from './connection.ts';
-import { withCors } from './cors.ts';
+import { clientOrigins, operatorOrigins, withCors } from './cors.ts';
 import { errorResponse, jsonResponse } from './json.ts';
 import { metrics } from './metrics.ts';
 
@@ -24,8 +25,9 @@ function health(_request: Request, hub: Hub): Response {
  */
 export const routes: Record<string, RouteHandler> = {
   '/health': health,
-  '/metrics': metrics,
-  '/admin': admin,
+  // Prometheus sends `Bearer`; a browser opening the admin page answers the Basic challenge.
+  '/metrics': requireKey(metrics, (hub) => [hub.config.apiKey, hub.config.metricsKey], ['apikey', 'bearer']),
+  '/admin': requireKey(admin, (hub) => [hub.config.apiKey], ['apikey', 'basic']),
   [SSE_PATH]: clientEndpoint('GET', (request, hub) => sseTransport(hub).handle(request)),
   [POLL_PATH]: clientEndpoint('GET', (request, hub) => pollTransport(hub).handle(request)),
   ...clientActions,
@@ -34,14 +36,19 @@ export const routes: Record<string, RouteHandler> = {
 /** Dispatches a request to its route; unknown paths get a 404 in the error shape. */
 export async function handleRequest(request: Request, hub: Hub, basePath = ''): Promise<Response> {
   const path = new URL(request.url).pathname.slice(basePath.length) || '/';
-  return withCors(request, hub, async () => {
+  const operator = path.startsWith('/api/') || path === '/metrics' || path === '/admin';
+  const policy = operator
+    ? operatorOrigins(hub, request.headers.get('host') ?? undefined)
+    : clientOrigins(hub);
+  return withCors(request, policy, async () => {
     try {
       if (path.startsWith('/api/')) return await handleApi(hub, path.slice('/api/'.length), request);
       const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
       if (!route) throw new HeraldError('not_found', `no endpoint at ${path.slice(0, 100)}`);
       return await route(request, hub);
     } catch (err) {
-      if (!(err instanceof HeraldError)) hub.log.error({ err, path }, 'request failed');
+      if (err instanceof HeraldError) hub.log.debug({ code: err.code, path }, 'request refused');
+      else hub.log.error({ err, path }, 'request failed');
       return errorResponse(err);
     }
   });

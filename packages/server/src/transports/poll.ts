@@ -153,7 +153,7 @@ export class PollTransport {
 
   /** Admits the client and positions every channel at the cursor, gathering what history has. */
   private async open(input: ConnectionRequest): Promise<PollSink> {
-    const channels = channelsOf(input);
+    const channels = channelsOf(input, this.hub.config.limits.subscriptionsPerConnection);
     if (channels.length === 0) throw new HeraldError('bad_request', 'name at least one channel');
     const cursorText = input.url.searchParams.get('cursor');
     const cursor = cursorText ? decodeCursor(cursorText) : undefined;

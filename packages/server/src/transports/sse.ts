@@ -11,7 +11,7 @@ import {
   type SubscribeOptions,
   shouldReconnect,
 } from '@herald/protocol';
-import { Delivery } from '../core/delivery.ts';
+import type { Delivery } from '../core/delivery.ts';
 import type { Hub } from '../core/hub.ts';
 import type { Session } from '../core/session.ts';
 import type { Sink } from '../core/sink.ts';
@@ -22,7 +22,7 @@ import {
   fromWebRequest,
   openClientSession,
 } from '../http/connection.ts';
-import { corsHeaders } from '../http/cors.ts';
+import { clientOrigins, corsHeaders } from '../http/cors.ts';
 import { errorResponse } from '../http/json.ts';
 import { sendWebResponse } from '../http/node-adapter.ts';
 import { FlushQueue } from './flush-queue.ts';
@@ -165,7 +165,7 @@ class SseSink implements Sink {
       resuming,
     );
     this.control(subscribed, true);
-    for (const pub of positioned.result.publications) this.sendPublication(new Delivery(pub));
+    for (const delivery of positioned.deliveries) this.sendPublication(delivery);
     positioned.activate();
     return subscribed;
   }
@@ -291,12 +291,12 @@ export class SseTransport {
 
   /** The Node fast path for `GET` on the hub's own server; other methods go to the route table. */
   async serveNode(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const input = fromNodeRequest(req);
     let cors: Record<string, string> = {};
     let sink: SseSink;
     try {
+      const input = fromNodeRequest(req);
       const origin = input.header('origin');
-      if (origin !== undefined) cors = corsHeaders(this.hub, origin, input.header('host'));
+      if (origin !== undefined) cors = corsHeaders(clientOrigins(this.hub), origin, input.header('host'));
       sink = await this.open(input);
     } catch (err) {
       if (!(err instanceof HeraldError)) this.hub.log.error({ err }, 'sse request failed');
@@ -319,7 +319,7 @@ export class SseTransport {
    * stream open is delivered.
    */
   private async open(input: ConnectionRequest): Promise<SseSink> {
-    const channels = channelsOf(input);
+    const channels = channelsOf(input, this.hub.config.limits.subscriptionsPerConnection);
     // The browser's reconnect sends the newest position in the header; `?lastEventId=` is what the page
     // was first opened with, so the header wins.
     const cursorText = input.header('last-event-id') || input.url.searchParams.get('lastEventId');

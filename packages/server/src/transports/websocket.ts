@@ -1,12 +1,13 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { CloseCodes, type ServerFrame } from '@herald/protocol';
+import { CloseCodes, HeraldError, type ServerFrame } from '@herald/protocol';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import type { ConnectContext } from '../core/auth.ts';
 import type { Delivery } from '../core/delivery.ts';
 import type { Hub } from '../core/hub.ts';
 import type { Session } from '../core/session.ts';
 import type { Sink } from '../core/sink.ts';
+import { replyOnSocket } from '../http/socket-reply.ts';
 import { FlushQueue } from './flush-queue.ts';
 
 export const WEBSOCKET_PATH = '/connection/websocket';
@@ -195,14 +196,26 @@ export class WebSocketTransport {
     options: {
       path?: string;
       otherwise?: (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
+      /** Refuses an upgrade before anything else looks at it (the server's Host check). */
+      guard?: (request: IncomingMessage) => HeraldError | undefined;
     } = {},
   ): void {
     const path = options.path ?? WEBSOCKET_PATH;
     server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-      if (new URL(request.url ?? '/', 'http://x').pathname === path)
-        this.handleUpgrade(request, socket, head);
-      else if (options.otherwise) options.otherwise(request, socket, head);
-      else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      try {
+        const refusal = options.guard?.(request);
+        if (refusal) replyOnSocket(socket, refusal);
+        // The raw path, not a parsed URL: the target is the client's, and `//` is no URL without a base.
+        else if (request.url?.split('?', 1)[0] === path) this.handleUpgrade(request, socket, head);
+        else if (options.otherwise) options.otherwise(request, socket, head);
+        else replyOnSocket(socket, new HeraldError('not_found', 'no WebSocket endpoint at this path'));
+      } catch (err) {
+        this.hub.log.error({ err }, 'websocket upgrade failed');
+        replyOnSocket(
+          socket,
+          err instanceof HeraldError ? err : new HeraldError('internal', 'internal error'),
+        );
+      }
     });
   }
 
@@ -211,10 +224,7 @@ export class WebSocketTransport {
     // Origin and per-IP limits refuse before the upgrade, with a plain HTTP error a browser can show.
     const refusal = this.hub.admit(context);
     if (refusal) {
-      const body = JSON.stringify({ error: refusal.toJSON() });
-      socket.end(
-        `HTTP/1.1 ${refusal.status} ${refusal.code}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-      );
+      replyOnSocket(socket, refusal);
       return;
     }
     this.server.handleUpgrade(request, socket, head, (ws) =>
