@@ -63,15 +63,7 @@ export function fuzzParameters<T>(numRuns: number): fc.Parameters<T> {
  * good); HERALD_FUZZ_PENDING=1 turns them all on to check fixes, HERALD_FUZZ_PENDING=a,b the ones named.
  */
 export const PENDING: Readonly<Record<string, string>> = {
-  'http-trace-method': 'issue 13 item 1: TRACE/TRACK requests kill the process (new Request throws)',
-  'http-bad-host': 'issue 13 item 1: Host headers such as x:99999, "a b", [::bad kill the process',
-  'upgrade-odd-path': 'issue 13 item 1: a WebSocket upgrade to // kills the process (new URL throws)',
-  'deep-data': 'issue 13 item 3: ~4,100-level nested data poisons its channel (500s, closes)',
-  'prototype-command-type': 'issue 13 item 4: a command type such as "constructor" answers internal',
-  'prototype-channel': 'issue 13 item 4: channels such as constructor:x resolve to Object.prototype members',
-  'http-parser-errors':
-    "issue 13 item 7: requests Node's parser refuses (unknown methods, no Host) get a bare 400, no JSON",
-  'http-connect-method': 'found by the fuzzer: a CONNECT request gets no response at all (socket closed)',
+  'no-host-header': "issue 13 item 7: a request without Host gets Node's bare 400, no JSON error body",
   'json-upgrade-refusal':
     'found by the fuzzer: a refused WebSocket upgrade (unknown path, bad handshake) has no JSON error body',
 };

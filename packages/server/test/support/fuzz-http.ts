@@ -59,51 +59,48 @@ const PATHS = [
   '/a/../health',
 ];
 
-/** Request lines, headers and bodies for every endpoint, mostly well-formed enough to reach the handlers. */
+/** The parts a request is put together from. */
+interface RequestParts {
+  method: string;
+  path: string;
+  query: string;
+  host: string | undefined;
+  apiKey: boolean;
+  json: boolean;
+  headers: Array<[string, string]>;
+  upgrade: Array<[string, string]> | undefined;
+  body: Buffer | undefined;
+  chunked: boolean;
+}
+
+/**
+ * Requests for every endpoint: most are what a client or the app would send, with something wrong, so
+ * they reach the handlers; the rest are any method, path, header and body at all.
+ */
 export function rawRequests(v: HttpVocabulary): fc.Arbitrary<RawRequest> {
-  const { valid } = commandArbitraries(v);
-  const method = fc.oneof(
-    {
-      weight: 10,
-      arbitrary: fc.constantFrom('GET', 'POST', 'GET', 'POST', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'PATCH'),
-    },
-    ...(generates('http-trace-method') ? [{ weight: 1, arbitrary: fc.constantFrom('TRACE', 'TRACK') }] : []),
-    ...(generates('http-connect-method') ? [{ weight: 1, arbitrary: fc.constant('CONNECT') }] : []),
-    ...(generates('http-parser-errors')
-      ? [{ weight: 1, arbitrary: fc.constantFrom('get', 'FOO', 'G ET', '') }]
-      : []),
-  );
-  const path = fc.oneof(
-    { weight: 8, arbitrary: fc.constantFrom(...PATHS) },
-    { weight: 1, arbitrary: fc.webPath().map((p) => (p.startsWith('/') ? p : `/${p}`)) },
-    { weight: 1, arbitrary: fc.constantFrom(...PATHS).map((p) => `${p}/${'x'.repeat(300)}`) },
-    ...(generates('upgrade-odd-path')
-      ? [{ weight: 1, arbitrary: fc.constantFrom('//', '//connection/websocket', '/%') }]
-      : []),
-  );
-  const param = fc.oneof(
-    v.channel.map((c) => ['channel', c]),
-    v.channel.map((c) => ['channel', c]),
-    v.cursor.map((c) => ['lastEventId', c]),
-    v.cursor.map((c) => ['cursor', c]),
-    v.token.map((t) => ['token', t]),
-    fc.oneof(fc.nat(3), fc.string({ maxLength: 6 })).map((t) => ['timeout', String(t)]),
-    fc.string({ maxLength: 40 }).map((c) => ['client', c]),
+  const { valid, mutated } = commandArbitraries(v);
+  const query = (param: fc.Arbitrary<[string, string]>) =>
+    fc
+      .array(param, { maxLength: 4 })
+      .map((params) =>
+        params.length === 0
+          ? ''
+          : `?${params.map(([k, val]) => `${encodeURIComponent(k)}=${encodeURIComponent(val)}`).join('&')}`,
+      );
+  const anyParam = fc.oneof(
+    v.channel.map((c): [string, string] => ['channel', c]),
+    v.channel.map((c): [string, string] => ['channel', c]),
+    v.cursor.map((c): [string, string] => ['lastEventId', c]),
+    v.cursor.map((c): [string, string] => ['cursor', c]),
+    v.token.map((t): [string, string] => ['token', t]),
+    fc.oneof(fc.nat(3), fc.string({ maxLength: 6 })).map((t): [string, string] => ['timeout', String(t)]),
+    fc.string({ maxLength: 40 }).map((c): [string, string] => ['client', c]),
     fc.tuple(fc.string({ maxLength: 10 }), fc.string({ maxLength: 20 })),
   );
-  const query = fc
-    .array(param, { maxLength: 4 })
-    .map((params) =>
-      params.length === 0
-        ? ''
-        : `?${params.map(([k, val]) => `${encodeURIComponent(k)}=${encodeURIComponent(val)}`).join('&')}`,
-    );
   const host = fc.oneof(
     { weight: 10, arbitrary: fc.constant(v.host) },
     { weight: 1, arbitrary: fc.constantFrom('localhost', 'evil.example', '127.0.0.1', 'evil.example:80') },
-    ...(generates('http-bad-host')
-      ? [{ weight: 2, arbitrary: fc.constantFrom('x:99999', 'a b', '[::bad', '%', 'a@b', ':') }]
-      : []),
+    { weight: 2, arbitrary: fc.constantFrom('x:99999', 'a b', '[::bad', '%', 'a@b', ':', '[::1]:1') },
   );
   const optionalHeader = fc.oneof(
     fc.constantFrom<[string, string]>(
@@ -124,6 +121,7 @@ export function rawRequests(v: HttpVocabulary): fc.Arbitrary<RawRequest> {
     v.cursor.map((c): [string, string] => ['Last-Event-ID', c]),
     v.token.map((t): [string, string] => ['Authorization', `Bearer ${t}`]),
   );
+  const headers = fc.array(optionalHeader, { maxLength: 3 });
   /** A WebSocket handshake, valid or with a field wrong. */
   const upgrade = fc.constantFrom<Array<[string, string]>>(
     [
@@ -145,76 +143,175 @@ export function rawRequests(v: HttpVocabulary): fc.Arbitrary<RawRequest> {
       ['Sec-WebSocket-Version', '8'],
     ],
   );
-  const jsonBody = fc.oneof(
-    valid.map((c) => JSON.stringify(c)),
-    fc
-      .record(
-        {
-          channel: v.channel,
-          channels: fc.array(v.channel, { maxLength: 3 }),
-          data: fc.jsonValue({ maxDepth: 3 }),
-          user: fc.string(),
-        },
-        { requiredKeys: [] },
-      )
-      .map((b) => JSON.stringify(b)),
-    fc
-      .dictionary(
-        fc.constantFrom(
-          'channel',
-          'channels',
-          'data',
-          'event',
-          'since',
-          'limit',
-          'reverse',
-          'session',
-          'user',
-          '__proto__',
-        ),
-        hostileValue,
-      )
-      .map((b) => JSON.stringify(b)),
-    fc.json({ maxDepth: 3 }),
-    fc.string({ unit: 'binary', maxLength: 200 }),
-  );
-  return fc
-    .record({
-      method,
-      path,
-      query,
-      host: fc.option(host, { nil: undefined, freq: 20 }),
-      apiKey: fc.boolean(),
-      json: fc.boolean(),
-      headers: fc.array(optionalHeader, { maxLength: 3 }),
-      upgrade: fc.option(upgrade, { freq: 6, nil: undefined }),
-      body: fc.option(
-        fc.oneof(
-          jsonBody.map((b) => Buffer.from(b)),
-          fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)),
-        ),
-        { freq: 4, nil: undefined },
+  /** Bodies of the server API and client actions: the right fields, some with hostile values. */
+  const apiBody = fc.oneof(
+    fc.record(
+      {
+        channel: v.channel,
+        channels: fc.array(v.channel, { maxLength: 3 }),
+        data: fc.jsonValue({ maxDepth: 3 }),
+        event: fc.oneof(fc.string({ maxLength: 10 }), fc.constantFrom('message', 'error', 'herald')),
+        idempotencyKey: fc.string({ maxLength: 10 }),
+        since: fc.record({ epoch: v.epoch ?? fc.string(), offset: fc.nat(100) }),
+        limit: fc.nat(100),
+        user: fc.constantFrom('fuzz-user', 'fuzz-other', ''),
+        session: fc.string({ maxLength: 40 }),
+        token: v.token,
+      },
+      { requiredKeys: [] },
+    ),
+    fc.dictionary(
+      fc.constantFrom(
+        'channel',
+        'channels',
+        'data',
+        'event',
+        'since',
+        'limit',
+        'reverse',
+        'session',
+        'user',
+        '__proto__',
       ),
+      hostileValue,
+    ),
+    fc.oneof(valid, mutated),
+  );
+  const body = fc.oneof(
+    { weight: 6, arbitrary: apiBody.map((b) => Buffer.from(JSON.stringify(b))) },
+    { weight: 1, arbitrary: fc.json({ maxDepth: 3 }).map((b) => Buffer.from(b)) },
+    { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 200 }).map((b) => Buffer.from(b)) },
+    { weight: 1, arbitrary: fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)) },
+  );
+  const usually = (freq: number) => fc.nat(freq).map((n) => n > 0);
+
+  const coherent: fc.Arbitrary<RequestParts> = fc.oneof(
+    // The app calling the server API.
+    fc.record({
+      method: fc.constant('POST'),
+      path: fc.constantFrom(
+        '/api/publish',
+        '/api/broadcast',
+        '/api/history',
+        '/api/presence',
+        '/api/channels',
+        '/api/disconnect',
+      ),
+      query: fc.constant(''),
+      host: fc.constant(v.host),
+      apiKey: usually(6),
+      json: usually(6),
+      headers,
+      upgrade: fc.constant(undefined),
+      body: fc.option(body, { freq: 10, nil: undefined }),
       chunked: fc.boolean(),
-    })
-    .map((r) => {
-      const headers: Array<[string, string]> = [];
-      if (r.host !== undefined) headers.push(['Host', r.host]);
-      else if (!generates('http-parser-errors')) headers.push(['Host', v.host]);
-      if (r.apiKey) headers.push(['Authorization', `apikey ${v.apiKey}`]);
-      if (r.json) headers.push(['Content-Type', 'application/json']);
-      headers.push(...r.headers, ...(r.upgrade ?? [['Connection', 'close']]));
-      const path = r.upgrade && !generates('upgrade-odd-path') ? r.path.replace(/^\/+/, '/') : r.path;
-      const request: RawRequest = {
-        method: r.method,
-        target: path + r.query,
-        headers,
-        body: r.body ?? Buffer.alloc(0),
-        chunked: r.chunked && r.body !== undefined,
-      };
-      // fast-check prints a counterexample with this: the request as it went over the wire.
-      return Object.assign(request, { [fc.toStringMethod]: () => describeRequest(request) });
-    });
+    }),
+    // A browser or EventSource opening a stream, or polling.
+    fc.record({
+      method: fc.constant('GET'),
+      path: fc.constantFrom('/connection/sse', '/connection/poll'),
+      query: query(anyParam),
+      host: fc.constant(v.host),
+      apiKey: fc.constant(false),
+      json: fc.constant(false),
+      headers,
+      upgrade: fc.constant(undefined),
+      body: fc.constant(undefined),
+      chunked: fc.constant(false),
+    }),
+    // A client action on its stream, or on its own.
+    fc.record({
+      method: fc.constant('POST'),
+      path: fc.constantFrom(
+        '/connection/publish',
+        '/connection/subscribe',
+        '/connection/unsubscribe',
+        '/connection/refresh',
+        '/connection/history',
+        '/connection/presence',
+      ),
+      query: query(anyParam),
+      host: fc.constant(v.host),
+      apiKey: fc.constant(false),
+      json: usually(6),
+      headers,
+      upgrade: fc.constant(undefined),
+      body: fc.option(body, { freq: 10, nil: undefined }),
+      chunked: fc.boolean(),
+    }),
+    // Operators and monitors.
+    fc.record({
+      method: fc.constantFrom('GET', 'HEAD'),
+      path: fc.constantFrom('/health', '/metrics', '/admin'),
+      query: fc.constant(''),
+      host: fc.constant(v.host),
+      apiKey: fc.boolean(),
+      json: fc.constant(false),
+      headers,
+      upgrade: fc.constant(undefined),
+      body: fc.constant(undefined),
+      chunked: fc.constant(false),
+    }),
+    // WebSocket handshakes.
+    fc.record({
+      method: fc.constantFrom('GET', 'GET', 'POST'),
+      path: fc.constantFrom(
+        '/connection/websocket',
+        '/connection/websocket',
+        '/health',
+        '//',
+        '//connection/websocket',
+        '/%',
+      ),
+      query: query(anyParam),
+      host: fc.option(host, { nil: undefined, freq: 20 }),
+      apiKey: fc.constant(false),
+      json: fc.constant(false),
+      headers,
+      upgrade: upgrade.map((u) => u as Array<[string, string]> | undefined),
+      body: fc.constant(undefined),
+      chunked: fc.constant(false),
+    }),
+  );
+
+  const anything: fc.Arbitrary<RequestParts> = fc.record({
+    method: fc.constantFrom(
+      ...['GET', 'POST', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'PATCH', 'TRACE', 'TRACK', 'CONNECT'],
+      ...['get', 'FOO', 'G ET', ''],
+    ),
+    path: fc.oneof(
+      { weight: 8, arbitrary: fc.constantFrom(...PATHS) },
+      { weight: 1, arbitrary: fc.webPath().map((p) => (p.startsWith('/') ? p : `/${p}`)) },
+      { weight: 1, arbitrary: fc.constantFrom(...PATHS).map((p) => `${p}/${'x'.repeat(300)}`) },
+      { weight: 1, arbitrary: fc.constantFrom('//', '//connection/websocket', '/%') },
+    ),
+    query: query(anyParam),
+    host: fc.option(host, { nil: undefined, freq: 20 }),
+    apiKey: fc.boolean(),
+    json: fc.boolean(),
+    headers,
+    upgrade: fc.option(upgrade, { freq: 6, nil: undefined }),
+    body: fc.option(body, { freq: 4, nil: undefined }),
+    chunked: fc.boolean(),
+  });
+
+  return fc.oneof({ weight: 3, arbitrary: coherent }, { weight: 2, arbitrary: anything }).map((r) => {
+    const headers: Array<[string, string]> = [];
+    if (r.host !== undefined) headers.push(['Host', r.host]);
+    else if (!generates('no-host-header')) headers.push(['Host', v.host]);
+    if (r.apiKey) headers.push(['Authorization', `apikey ${v.apiKey}`]);
+    if (r.json) headers.push(['Content-Type', 'application/json']);
+    headers.push(...r.headers, ...(r.upgrade ?? [['Connection', 'close']]));
+    const request: RawRequest = {
+      method: r.method,
+      target: r.path + r.query,
+      headers,
+      body: r.body ?? Buffer.alloc(0),
+      chunked: r.chunked && r.body !== undefined,
+    };
+    // fast-check prints a counterexample with this: the request as it went over the wire.
+    return Object.assign(request, { [fc.toStringMethod]: () => describeRequest(request) });
+  });
 }
 
 function encodeRequest(r: RawRequest): Buffer {

@@ -2,7 +2,6 @@ import { CloseCodes, ErrorCodes } from '@herald/protocol';
 import fc from 'fast-check';
 import WebSocket from 'ws';
 import { type CommandVocabulary, commandArbitraries } from '../../../../test/support/commands.ts';
-import { generates } from '../../../../test/support/fuzz.ts';
 
 /** One WebSocket message as the fuzzer sends it. */
 export interface WireFrame {
@@ -101,21 +100,12 @@ export function wireFrames(vocabulary: CommandVocabulary): fc.Arbitrary<WireFram
         .map((n) => text(publishOf(JSON.stringify('x'.repeat(n))))),
     },
     {
-      weight: 1,
+      weight: 2,
+      // Around maxPayloadDepth (64), and deep enough to overflow the stack of a recursive encoder.
       arbitrary: fc
-        .integer({ min: 1, max: 200 })
+        .oneof(fc.integer({ min: 1, max: 200 }), fc.integer({ min: 1_000, max: 5_000 }))
         .map((depth) => text(publishOf('['.repeat(depth) + ']'.repeat(depth)))),
     },
-    ...(generates('deep-data')
-      ? [
-          {
-            weight: 1,
-            arbitrary: fc
-              .integer({ min: 1_000, max: 5_000 })
-              .map((d) => text(publishOf('['.repeat(d) + ']'.repeat(d)))),
-          },
-        ]
-      : []),
   );
 }
 
