@@ -268,7 +268,11 @@ async function apiPublish(hub: TestHub, channel: string): Promise<[number, strin
 }
 
 async function channelList(hub: TestHub): Promise<string[]> {
-  const res = await fetch(`${hub.url}/api/channels`, { method: 'POST', body: '{}' });
+  const res = await fetch(`${hub.url}/api/channels`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{}',
+  });
   return (await res.json()).channels;
 }
 
