@@ -1,9 +1,11 @@
-import type {
-  HistoryResult,
-  PresenceMember,
-  PresenceResult,
-  Publication,
-  StreamPosition,
+import {
+  type HistoryOptions,
+  type HistoryResult,
+  type PresenceMember,
+  type PresenceResult,
+  type Publication,
+  readWholeHistory,
+  type StreamPosition,
 } from '@herald/protocol';
 import { Channel, type ChannelListener, type ChannelStatus } from './channel.ts';
 import { Connection, type ConnectionOptions, type TokenSource } from './connection.ts';
@@ -83,11 +85,7 @@ export interface Subscription {
   unsubscribe(): void;
 }
 
-export interface HistoryOptions {
-  since?: StreamPosition;
-  limit?: number;
-  reverse?: boolean;
-}
+export type { HistoryOptions };
 
 interface ClientEvents {
   state: ConnectionState;
@@ -339,8 +337,12 @@ export class HeraldClient {
     return this.outbox.list(channel);
   }
 
+  /** What history holds of `channel` as asked; pages the hub cut to fit its send queue are followed. */
   async history(channel: string, options: HistoryOptions = {}): Promise<HistoryResult> {
-    return (await this.link.request({ type: 'history', channel, ...options })) as HistoryResult;
+    return readWholeHistory(
+      async (query) => (await this.link.request({ type: 'history', channel, ...query })) as HistoryResult,
+      options,
+    );
   }
 
   async presence(channel: string): Promise<PresenceMember[]> {

@@ -6,6 +6,7 @@ import {
   type HistoryResult,
   type PresenceResult,
   type PublishResult,
+  readWholeHistory,
   type StreamPosition,
 } from '@herald/protocol';
 import { callApi } from '@herald/server';
@@ -74,7 +75,8 @@ export function createPublisher(target?: { hub: HubSource } | RemoteHub): Publis
       };
       return results;
     },
-    history: (channel, query = {}) => call('history', { channel, ...query }) as Promise<HistoryResult>,
+    history: (channel, query = {}) =>
+      readWholeHistory(async (page) => (await call('history', { channel, ...page })) as HistoryResult, query),
     presence: async (channel) => {
       const { members } = (await call('presence', { channel })) as PresenceResult;
       return members;

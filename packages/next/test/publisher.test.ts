@@ -47,6 +47,22 @@ describe('in-process publisher', () => {
   });
 });
 
+describe('history the hub sends in pages', () => {
+  it('is read whole, in process and over the HTTP API', async () => {
+    const hub = await start({ maxQueueBytes: 64 * 1024 });
+    const chunk = 'x'.repeat(4 * 1024);
+    for (let i = 0; i < 40; i++) await hub.publish('log:paged', { chunk });
+    // One reply holds at most 32 KiB here: 7 of these.
+    expect((await hub.server.hub.history('log:paged', {})).next).toBeDefined();
+    for (const publisher of [createPublisher({ hub: hub.server.hub }), createPublisher({ url: hub.url })]) {
+      const all = await publisher.history('log:paged');
+      expect(all.publications.map((p) => p.offset)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+      const newest = await publisher.history('log:paged', { reverse: true, limit: 20 });
+      expect(newest.publications.map((p) => p.offset)).toEqual(Array.from({ length: 20 }, (_, i) => 40 - i));
+    }
+  });
+});
+
 describe('remote publisher over the HTTP API', () => {
   it('authorises with the API key and surfaces the hub error codes', async () => {
     const hub = await start({ apiKey: 'secret' });

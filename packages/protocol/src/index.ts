@@ -2,4 +2,5 @@ export * from './close-codes.ts';
 export * from './codec.ts';
 export * from './cursor.ts';
 export * from './errors.ts';
+export * from './history.ts';
 export type * from './types.ts';

@@ -123,6 +123,11 @@ export interface PublishResult extends StreamPosition {
 }
 export interface HistoryResult extends StreamPosition {
   publications: Publication[];
+  /**
+   * Present when the reply was cut to fit the connection's send queue: the rest of what was asked for is
+   * the same `history` command with these `since` and `limit` (and the same `reverse`).
+   */
+  next?: { since: StreamPosition; limit: number };
 }
 export interface PresenceResult {
   members: Record<string, PresenceMember>;

@@ -1,10 +1,13 @@
 import type { PresenceMember, Publication } from '@herald/protocol';
-import { HeraldError } from '@herald/protocol';
+import { HeraldError, readWholeHistory } from '@herald/protocol';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createBroker } from '../src/brokers/create-broker.ts';
+import { MemoryBroker } from '../src/brokers/memory-broker.ts';
 import { RedisBroker, type RedisBrokerOptions } from '../src/brokers/redis-broker.ts';
+import { parseConfig } from '../src/config.ts';
 import type { PublishOptions } from '../src/core/broker.ts';
+import { Hub } from '../src/core/hub.ts';
 import { RedisServer } from './support/redis-server.ts';
 import { eventually } from './support/ws-client.ts';
 
@@ -93,6 +96,60 @@ describe('redis broker: streams', () => {
     expect(otherEpoch).toMatchObject({ epoch, offset: 20, publications: [] });
     const position = await a.broker.history(channel, { limit: 0 });
     expect(position).toEqual({ epoch, offset: 20, publications: [] });
+  });
+
+  it('stops a read once the data passes maxBytes (at least one), whichever way it reads', async () => {
+    const n = await node();
+    const channel = fresh();
+    // 1,012 bytes of data each: the fifth passes 5,000 and ends the read.
+    const chunk = 'x'.repeat(1000);
+    let epoch = '';
+    for (const _ of range(1, 100)) epoch = (await publish(n, channel, { chunk })).epoch;
+    const read = async (query: Parameters<RedisBroker['history']>[1]) =>
+      (await n.broker.history(channel, query)).publications.map((p) => p.offset);
+
+    expect(await read({ maxBytes: 5000 })).toEqual(range(1, 5));
+    expect(await read({ maxBytes: 5000, limit: 3 })).toEqual(range(1, 3));
+    expect(await read({ maxBytes: 5000, since: { epoch, offset: 10 } })).toEqual(range(11, 15));
+    expect(await read({ maxBytes: 5000, reverse: true, limit: 50 })).toEqual(range(96, 100).reverse());
+    expect(await read({ maxBytes: 5000, reverse: true, since: { epoch, offset: 10 }, limit: 50 })).toEqual(
+      range(56, 60).reverse(),
+    );
+    expect(await read({ maxBytes: 1 })).toEqual([1]);
+    // Past the first chunks (16, 32, ...), across their seams.
+    expect(await read({ maxBytes: 60_000 })).toEqual(range(1, 60));
+    expect(await read({})).toEqual(range(1, 100));
+
+    // The hub pages its history replies on it and a reader following `next` gets the whole range.
+    const hub = new Hub({ broker: n.broker, config: parseConfig({ maxQueueBytes: 16 * 1024 }) });
+    const whole = await readWholeHistory((query) => hub.history(channel, query), {
+      reverse: true,
+      limit: 70,
+    });
+    expect(whole.publications.map((p) => p.offset)).toEqual(range(31, 100).reverse());
+    const forward = await readWholeHistory((query) => hub.history(channel, query));
+    expect(forward.publications.map((p) => p.offset)).toEqual(range(1, 100));
+  });
+
+  it('reads newest first after a position by offsets, as the memory broker does, also past trimmed history', async () => {
+    const memory = new MemoryBroker();
+    await memory.start({ publication: () => undefined, presence: () => undefined });
+    const channel = fresh();
+    for (const broker of [(await node()).broker, memory]) {
+      let epoch = '';
+      for (const i of range(1, 30))
+        epoch = (await broker.publish(channel, { i }, undefined, { ...rules, historySize: 10 })).epoch;
+      const read = async (query: Parameters<RedisBroker['history']>[1]) =>
+        (await broker.history(channel, query)).publications.map((p) => p.offset);
+      // History holds 21..30.
+      expect(await read({ since: { epoch, offset: 0 }, limit: 25, reverse: true })).toEqual(
+        range(21, 25).reverse(),
+      );
+      expect(await read({ since: { epoch, offset: 22 }, limit: 3, reverse: true })).toEqual([25, 24, 23]);
+      expect(await read({ limit: 25, reverse: true })).toEqual(range(21, 30).reverse());
+      expect(await read({ since: { epoch, offset: 0 }, limit: 3 })).toEqual([21, 22, 23]);
+    }
+    await memory.close();
   });
 
   it('keeps data and event names intact, whatever they hold', async () => {

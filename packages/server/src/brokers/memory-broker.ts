@@ -77,8 +77,10 @@ export class MemoryBroker implements Broker {
     const limit = query.limit ?? Number.MAX_SAFE_INTEGER;
     let publications = [] as ReturnType<MemoryStream['since']>;
     if (query.since) {
-      if (query.since.epoch === stream.epoch) publications = stream.since(query.since.offset, limit);
-      if (query.reverse) publications.reverse();
+      const { epoch, offset } = query.since;
+      if (epoch === stream.epoch) publications = stream.since(offset, limit);
+      // Newest first after `since`: the offsets up to `since + limit`, as the Redis broker reads them.
+      if (query.reverse) publications = publications.filter((p) => p.offset <= offset + limit).reverse();
     } else {
       publications = query.reverse ? stream.latest(limit) : stream.since(0, limit);
     }

@@ -219,7 +219,7 @@ export class RedisBroker implements Broker {
   history(channel: string, query: HistoryQuery): Promise<HistoryPage> {
     const feed = query.subscriber ? this.feeds.get(channel) : undefined;
     if (!feed) return this.read(channel, query);
-    const key = `${query.since?.epoch ?? ''}\n${query.since?.offset ?? ''}\n${query.limit ?? ''}\n${query.reverse === true}\n${channel}`;
+    const key = `${query.since?.epoch ?? ''}\n${query.since?.offset ?? ''}\n${query.limit ?? ''}\n${query.reverse === true}\n${query.maxBytes ?? ''}\n${channel}`;
     const shared = this.positioning.get(key);
     if (shared && shared.feed === feed && shared.epoch === feed.epoch && shared.offset === feed.offset) {
       return shared.page;
@@ -242,6 +242,7 @@ export class RedisBroker implements Broker {
     const k = this.keys;
     const limit = Math.min(query.limit ?? Number.MAX_SAFE_INTEGER, 1_000_000);
     const since = query.since;
+    // Newest first after `since` means the `limit` publications after it, newest first: read downwards.
     const [epoch, offset, entries] = await this.call('history', () =>
       this.scripts.heraldRead(
         k.meta(channel),
@@ -252,10 +253,11 @@ export class RedisBroker implements Broker {
         limit,
         query.reverse ? '1' : '0',
         READ_META_TTL,
+        query.maxBytes ?? 0,
+        since && query.reverse ? `${since.offset + limit}-0` : '+',
       ),
     );
     const publications = entries.map((entry) => fromEntry(channel, epoch, entry));
-    if (since && query.reverse) publications.reverse();
     return { epoch, offset: Number(offset), publications };
   }
 

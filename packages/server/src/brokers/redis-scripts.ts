@@ -138,9 +138,12 @@ return {0, epoch, offset}
 `;
 
 /**
- * KEYS: meta, stream. ARGV: candidate epoch, since epoch ("" for none), first ID to read when since is
- * given, limit, "1" for newest first (without since), the least TTL (ms) the meta key keeps after a read.
- * Returns {epoch, offset, entries}; entries are XRANGE replies, still within the history TTL.
+ * KEYS: meta, stream. ARGV: candidate epoch, since epoch ("" for none), lowest ID to read ("-" or the one
+ * after since), limit, "1" for newest first, the least TTL (ms) the meta key keeps after a read, a byte
+ * budget (0: none), highest ID to read ("+", or since + limit when reading newest first after since).
+ * Returns {epoch, offset, entries}; entries are XRANGE replies, still within the history TTL. With a budget
+ * the stream is read in growing chunks and the read stops at the entry whose data passes it, so a large
+ * history costs Redis and the network what one page needs, not all of it.
  */
 export const READ_SCRIPT = `${common}
 local meta, stream = KEYS[1], KEYS[2]
@@ -150,19 +153,37 @@ local pttl = redis.call('PTTL', meta)
 if pttl >= 0 and pttl < minTtl then redis.call('PEXPIRE', meta, minTtl) end
 local offset = tonumber(redis.call('HGET', meta, 'offset'))
 local limit = tonumber(ARGV[4])
+local budget = tonumber(ARGV[7])
 local entries = {}
 if limit > 0 and (ARGV[2] == '' or ARGV[2] == epoch) then
   local ttl = tonumber(redis.call('HGET', meta, 'ttl') or '0')
   if ttl > 0 then
     local now = nowMs()
     trimExpired(stream, ttl, now, 1024)
-    local raw
-    if ARGV[2] ~= '' then raw = redis.call('XRANGE', stream, ARGV[3], '+', 'COUNT', limit)
-    elseif ARGV[5] == '1' then raw = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', limit)
-    else raw = redis.call('XRANGE', stream, '-', '+', 'COUNT', limit) end
     local cutoff = now - ttl
-    for _, e in ipairs(raw) do
-      if tonumber(e[2][2]) >= cutoff then entries[#entries + 1] = e end
+    local newestFirst = ARGV[5] == '1'
+    local low, high = ARGV[3], ARGV[8]
+    local from = newestFirst and high or low
+    local chunk = budget > 0 and 16 or limit
+    local bytes = 0
+    local left = limit
+    while left > 0 do
+      local count = math.min(chunk, left)
+      local raw
+      if newestFirst then raw = redis.call('XREVRANGE', stream, from, low, 'COUNT', count)
+      else raw = redis.call('XRANGE', stream, from, high, 'COUNT', count) end
+      local full = false
+      for _, e in ipairs(raw) do
+        left = left - 1
+        if tonumber(e[2][2]) >= cutoff then
+          entries[#entries + 1] = e
+          bytes = bytes + #e[2][4] + #e[2][6]
+          if budget > 0 and bytes > budget then full = true break end
+        end
+      end
+      if full or #raw < count then break end
+      from = '(' .. raw[#raw][1]
+      chunk = chunk * 2
     end
   end
 end

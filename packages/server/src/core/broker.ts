@@ -22,8 +22,14 @@ export interface HistoryQuery {
   since?: StreamPosition;
   /** At most this many; 0 returns only the current position. */
   limit?: number;
-  /** Newest first. */
+  /** Newest first: the newest `limit` publications, or with `since` those up to `since.offset + limit`. */
   reverse?: boolean;
+  /**
+   * A hint: the reader takes only publications whose data fits in about this many bytes, so the broker
+   * may stop once their data passes it (always returning at least one). Fewer than `limit` then does not
+   * mean history ends there.
+   */
+  maxBytes?: number;
   /**
    * The read positions a subscriber whose live publications queue up meanwhile, so a slightly older
    * read serves it as well as a new one: a broker may share a read already under way (see RedisBroker).

@@ -23,6 +23,7 @@ import { ConnectionCounter, type RateKind, rateOf, TokenBucket } from './limits.
 import type { Logger } from './logger.ts';
 import { silentLogger } from './logger.ts';
 import { isOriginAllowed } from './origin.ts';
+import { fitting, publicationBytes } from './paging.ts';
 import { encodePayload } from './payload.ts';
 import { PresenceTracker } from './presence.ts';
 import { Session } from './session.ts';
@@ -67,6 +68,11 @@ export class Hub {
   readonly broker: Broker;
   readonly auth: Authenticator;
   readonly log: Logger;
+  /**
+   * The most one page (a history reply, a catch-up's share of history) may add to a connection's send
+   * queue: half of `maxQueueBytes`, so a page and the live traffic meanwhile fit under the cap.
+   */
+  readonly pageBytes: number;
   readonly sessions = new Set<Session>();
   private readonly channels = new Map<string, Set<Subscription>>();
   /** Per channel, the tail of broker subscribe/unsubscribe calls, so they reach the broker in order. */
@@ -95,6 +101,7 @@ export class Hub {
     this.broker = options.broker ?? new MemoryBroker();
     this.auth = options.authenticator ?? new ConfigAuthenticator(this.config);
     this.log = options.logger ?? silentLogger;
+    this.pageBytes = Math.floor(this.config.maxQueueBytes / 2);
     this.presenceTracker = new PresenceTracker(this.broker, this.log, this.config.presenceTtl * 1000);
   }
 
@@ -266,7 +273,12 @@ export class Hub {
     return result;
   }
 
-  /** `session`: the client asking, whose IP a channel it brings into existence counts against. */
+  /**
+   * Reads history, at most a page of publications (always at least one): what fits in the room left in
+   * `session`'s send queue, or in a page for a request of its own. A cut reply says in `next` how to ask
+   * for the rest, so no reply outgrows the connection's send queue. `session`: the client asking, whose IP
+   * a channel it brings into existence counts against.
+   */
   async history(
     channel: string,
     query: { since?: StreamPosition; limit?: number; reverse?: boolean },
@@ -274,10 +286,29 @@ export class Hub {
   ): Promise<HistoryResult> {
     const ns = this.namespace(channel);
     const limit = Math.min(query.limit ?? ns.historySize, ns.historySize);
+    const { since, reverse } = query;
+    const budget = session ? this.room(session) : this.pageBytes;
     const page = await this.withChannel(channel, session, () =>
-      this.broker.history(channel, { since: query.since, limit, reverse: query.reverse }),
+      this.broker.history(channel, { since, limit, reverse, maxBytes: budget }),
     );
-    return { epoch: page.epoch, offset: page.offset, publications: page.publications };
+    const all = page.publications;
+    const { count } = fitting(all, budget, publicationBytes, 1);
+    const publications = count === all.length ? all : all.slice(0, count);
+    const result: HistoryResult = { epoch: page.epoch, offset: page.offset, publications };
+    if (count === 0) return result;
+    // What is left of the range asked for (the broker may have stopped early too) is a run of offsets:
+    // going forward, after the last one sent unless the stream ends there; going newest first, from where
+    // the range starts up to below the last one sent.
+    const last = publications[count - 1].offset;
+    const start = reverse ? Math.max(0, since ? since.offset : page.offset - limit) : last;
+    const left = reverse ? last - 1 - start : last < page.offset ? limit - count : 0;
+    if (left > 0) result.next = { since: { epoch: page.epoch, offset: start }, limit: left };
+    return result;
+  }
+
+  /** Bytes a page may still add to the session's send queue (negative when it is already past a page). */
+  room(session: Session): number {
+    return this.pageBytes - session.sink.queuedBytes() - session.unsentBytes;
   }
 
   /**
@@ -365,7 +396,7 @@ export class Hub {
     session.subscriptions.set(sub);
     try {
       await this.withChannel(channel, session, () => this.attach(sub));
-      const { recovered, deliveries } = await this.position(sub, options.since);
+      const { recovered, deliveries, bytes, end } = await this.position(sub, options.since, 0);
       const publications = deliveries.map((delivery) => delivery.pub);
       const result: SubscribeResult = { channel, epoch: sub.epoch, offset: sub.offset, publications };
       if (options.since) result.recovered = recovered;
@@ -373,7 +404,9 @@ export class Hub {
         result,
         deliveries,
         activate: () => {
-          this.activate(sub);
+          session.unsentBytes -= bytes;
+          if (sub.offset < end) void this.catchUp(sub);
+          else this.activate(sub);
           if (ns.presence && !session.closed && session.subscriptions.get(channel) === sub) {
             const { user, info } = session.identity;
             const lease = session.context.perRequest === true;
@@ -411,42 +444,94 @@ export class Hub {
   }
 
   /**
-   * Reads the stream from `since` and moves `sub` to the position after what it returns. When `since`
-   * cannot be honoured the subscription starts at the current end of the stream; so it does when a
-   * publication to recover cannot be encoded (see Delivery.encodable): told `recovered: false`, never
-   * sent a gap, and never left half subscribed by a reply that fails to encode.
+   * Reads the stream from `since` and moves `sub` to the position after the page it returns: the first
+   * missed publications that fit in the room left in the session's send queue (at least `min`), as
+   * deliveries known to encode, their `bytes` reserved in `session.unsentBytes` until the caller has
+   * queued them. `sub` is caught up once at `end`, the stream's end when read. When `since` cannot be
+   * honoured the subscription starts at the current end of the stream; so it does when a publication of
+   * the page cannot be encoded (see Delivery.encodable): told `recovered: false`, never sent a gap, and
+   * never left half subscribed by a reply that fails to encode. `limit`: read at most this many.
    */
   private async position(
     sub: Subscription,
     since: StreamPosition | undefined,
-  ): Promise<{ recovered: boolean; deliveries: Delivery[] }> {
+    min: 0 | 1,
+    limit = Number.POSITIVE_INFINITY,
+  ): Promise<{ recovered: boolean; deliveries: Delivery[]; bytes: number; end: number }> {
     const ns = this.namespace(sub.channel);
     const page = await this.broker.history(sub.channel, {
       since,
-      limit: since ? ns.historySize : 0,
+      limit: since ? Math.min(limit, ns.historySize) : 0,
       subscriber: true,
     });
     sub.epoch = page.epoch;
     sub.offset = page.offset;
-    if (!since) return { recovered: false, deliveries: [] };
+    const end = page.offset;
+    const fresh = { recovered: false, deliveries: [], bytes: 0, end };
+    if (!since) return fresh;
     const pubs = page.publications;
     const recovered =
       since.epoch === page.epoch &&
       since.offset <= page.offset &&
       (pubs.length > 0 ? pubs[0].offset === since.offset + 1 : since.offset === page.offset);
-    if (!recovered) return { recovered: false, deliveries: [] };
-    const deliveries = pubs.map((pub) => new Delivery(pub));
+    if (!recovered) return fresh;
+    const all = pubs.map((pub) => new Delivery(pub));
+    const session = sub.session;
+    const { count, bytes } = fitting(all, this.room(session), (d) => (d.encodable ? d.json.length : 0), min);
+    const deliveries = count === all.length ? all : all.slice(0, count);
     const broken = deliveries.find((delivery) => !delivery.encodable);
     if (broken) {
       this.log.error(
         { channel: sub.channel, offset: broken.pub.offset },
         'a stored publication cannot be encoded: the subscriber starts from the end, recovered: false',
       );
-      return { recovered: false, deliveries: [] };
+      return fresh;
     }
-    // Publications newer than the page's end can't be in it; the page ends at its own last entry.
-    sub.offset = pubs.length > 0 ? pubs[pubs.length - 1].offset : since.offset;
-    return { recovered: true, deliveries };
+    session.unsentBytes += bytes;
+    sub.offset = count > 0 ? deliveries[count - 1].pub.offset : since.offset;
+    return { recovered: true, deliveries, bytes, end };
+  }
+
+  /**
+   * Sends `sub` what it is missing from history, a page at a time as its connection drains (never more
+   * than the queue has room for), then switches it to live delivery: what waited in `pending` meanwhile
+   * is merged by offset. `since`: where to read from when it is not the subscription's own position (the
+   * start of a new epoch). History that no longer covers the way resets the subscription.
+   */
+  private async catchUp(sub: Subscription, since?: StreamPosition): Promise<void> {
+    const { session } = sub;
+    const current = () => !session.closed && session.subscriptions.get(sub.channel) === sub;
+    // After the first page, each read asks for about two pages' worth, judged by the sizes seen so far,
+    // so a long catch-up does not read the whole rest of history (from Redis) for every page.
+    let limit: number | undefined;
+    try {
+      for (let from = since; ; from = undefined) {
+        await session.sink.drained();
+        if (!current()) return;
+        const position = from ?? { epoch: sub.epoch, offset: sub.offset };
+        const { recovered, deliveries, bytes, end } = await this.position(sub, position, 1, limit);
+        // Queued below at once, or not at all.
+        session.unsentBytes -= bytes;
+        if (!current()) return;
+        if (!recovered) {
+          this.resetSubscription(sub, 'history no longer covers the gap');
+          return;
+        }
+        if (bytes > 0) limit = Math.max(16, Math.ceil((2 * this.pageBytes * deliveries.length) / bytes));
+        for (const delivery of deliveries) {
+          if (session.closed) return;
+          session.sink.sendPublication(delivery, sub);
+          this.stats.delivered++;
+        }
+        if (sub.offset >= end) break;
+        // Live publications up to `end` come again from history with the next page: no need to hold them.
+        sub.pending = sub.pending?.filter((d) => d.pub.epoch !== sub.epoch || d.pub.offset > end) ?? null;
+      }
+      this.activate(sub);
+    } catch (err) {
+      this.log.warn({ err, channel: sub.channel }, 'could not read history to catch up');
+      if (current()) this.resetSubscription(sub, 'history unavailable while catching up');
+    }
   }
 
   /** Sends what waited in `pending` (only what follows the position) and switches to live delivery. */
@@ -481,39 +566,14 @@ export class Hub {
           return;
         }
         sub.offset = offset;
-        const sink = sub.session.sink;
-        sink.sendPublication(delivery, sub);
+        sub.session.sink.sendPublication(delivery, sub);
         this.stats.delivered++;
-        if (sink.queuedBytes() > this.config.maxQueueBytes) this.dropSlowConsumer(sub.session);
         return;
       }
     }
     // A gap, or the stream was reset (new epoch): heal from history before going on.
-    void this.heal(sub, delivery);
-  }
-
-  private async heal(sub: Subscription, trigger: Delivery): Promise<void> {
-    sub.pending = [trigger];
-    const since =
-      trigger.pub.epoch === sub.epoch
-        ? { epoch: sub.epoch, offset: sub.offset }
-        : { epoch: trigger.pub.epoch, offset: 0 };
-    try {
-      const { recovered, deliveries } = await this.position(sub, since);
-      if (sub.session.closed || sub.session.subscriptions.get(sub.channel) !== sub) return;
-      if (!recovered) {
-        this.resetSubscription(sub, 'history no longer covers the gap');
-        return;
-      }
-      for (const delivery of deliveries) {
-        sub.session.sink.sendPublication(delivery, sub);
-        this.stats.delivered++;
-      }
-      this.activate(sub);
-    } catch (err) {
-      this.log.warn({ err, channel: sub.channel }, 'could not heal a gap from history');
-      this.resetSubscription(sub, 'history unavailable while healing a gap');
-    }
+    sub.pending = [delivery];
+    void this.catchUp(sub, epoch === sub.epoch ? undefined : { epoch, offset: 0 });
   }
 
   /**
@@ -526,7 +586,8 @@ export class Hub {
     sub.session.sink.send({ type: 'unsub', channel: sub.channel, code, reason, resubscribe: true });
   }
 
-  private dropSlowConsumer(session: Session): void {
+  /** Cuts a connection whose send queue passed `maxQueueBytes`; its queue is dropped with it. */
+  dropSlowConsumer(session: Session): void {
     this.stats.slowConsumers++;
     this.log.warn({ client: session.id, queued: session.sink.queuedBytes() }, 'slow consumer disconnected');
     session.close(CloseCodes.slowConsumer, 'slow consumer: send queue over limit');

@@ -34,10 +34,17 @@ export class Session {
   connected = false;
   /** Whether the `refresh` push for the current token's expiry was sent. */
   expiryNotified = false;
+  /** Bytes of publications in subscribe results being made, not yet queued: they count as queued. */
+  unsentBytes = 0;
   /** Set by `connect`; other commands wait for it so they run with the right identity. */
   private connecting: Promise<void> | null = null;
   /** Client publishes and commands per second; each created on first use. */
   private readonly buckets: { publish?: TokenBucket; command?: TokenBucket } = {};
+  /**
+   * The last history command's turn, while one runs: history replies are read and queued one at a time,
+   * each sized to the room its predecessors left, so a burst of them cannot build more than the queue holds.
+   */
+  private historyTurn: Promise<void> | null = null;
 
   constructor(
     readonly hub: Hub,
@@ -79,6 +86,18 @@ export class Session {
         const positioned = await this.subscribe(command.channel, command);
         this.reply(command.id, positioned.result);
         positioned.activate();
+        return;
+      }
+      if (command.type === 'history') {
+        const run = async () => this.reply(command.id, await this.execute(command));
+        const turn = this.historyTurn ? this.historyTurn.then(run) : run();
+        const tail = turn.catch(() => undefined);
+        this.historyTurn = tail;
+        try {
+          await turn;
+        } finally {
+          if (this.historyTurn === tail) this.historyTurn = null;
+        }
         return;
       }
       this.reply(command.id, await this.execute(command));
@@ -233,6 +252,12 @@ export class Session {
 
   reply(id: number, result: unknown): void {
     if (!this.closed) this.sink.send({ id, result });
+  }
+
+  /** Sinks call it after queuing output: past `maxQueueBytes` the connection is a slow consumer. */
+  checkQueue(): void {
+    if (!this.closed && this.sink.queuedBytes() > this.hub.config.maxQueueBytes)
+      this.hub.dropSlowConsumer(this);
   }
 
   /** Tells the client why, closes the transport, and releases every subscription. Idempotent. */

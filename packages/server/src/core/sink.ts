@@ -11,8 +11,16 @@ export interface Sink {
   send(frame: ServerFrame): void;
   /** Hot path: one publication for one subscription (whose position is already advanced). */
   sendPublication(delivery: Delivery, subscription: Subscription): void;
-  /** Bytes accepted but not yet written to the network. */
+  /**
+   * Bytes accepted but not yet written to the network. A sink calls `session.checkQueue()` after queuing,
+   * so every byte counts against `maxQueueBytes`.
+   */
   queuedBytes(): number;
+  /**
+   * Resolves once what is queued has gone to the network (the socket's buffer is under its high-water
+   * mark) or the connection has ended: a catch-up sends its next page then.
+   */
+  drained(): Promise<void>;
   /** Ends the connection; `code` is a Herald close code (4000-4999). */
   close(code: number, reason: string): void;
 }

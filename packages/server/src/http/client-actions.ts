@@ -28,6 +28,9 @@ class ActionSink implements Sink {
   queuedBytes(): number {
     return 0;
   }
+  drained(): Promise<void> {
+    return Promise.resolve();
+  }
   close(): void {}
 }
 

@@ -54,22 +54,29 @@ class PollSink implements Sink {
   }
 
   sendPublication(delivery: Delivery): void {
-    this.take(delivery.pub);
-    this.bytes += delivery.json.length;
+    this.take(delivery.pub, delivery.json.length);
     if (this.holding) {
       this.holding = false;
       this.transport.flushQueue.add(this);
     }
   }
 
-  take(pub: Publication): void {
+  take(pub: Publication, bytes: number): void {
     if (this.done) return;
     this.positions.advance(pub);
     this.publications.push(pub);
+    this.bytes += bytes;
+    // A full page answers at once; what follows is the next poll's, read from history.
+    if (this.bytes >= this.session.hub.pageBytes) this.finish();
   }
 
   queuedBytes(): number {
     return this.bytes;
+  }
+
+  /** The answer is built in memory up to a page, never waiting on the network. */
+  drained(): Promise<void> {
+    return Promise.resolve();
   }
 
   close(): void {
@@ -173,7 +180,7 @@ export class PollTransport {
         const { subscribed, positioned } = outcome.value;
         // Plain continuations are not news; fresh positions and lost ones are.
         if (subscribed.recovered !== true) sink.subscribed.push(subscribed);
-        for (const pub of positioned.result.publications) sink.take(pub);
+        for (const delivery of positioned.deliveries) sink.take(delivery.pub, delivery.json.length);
         positioned.activate();
       }
     } catch (err) {

@@ -60,18 +60,33 @@ interface StreamOutput {
   write(chunk: Buffer): void;
   /** Bytes written but not yet taken by the network. */
   buffered(): number;
+  /** Resolves once the output has taken what was written (or has ended). */
+  drained(): Promise<void>;
   end(): void;
   /** Ends at once, dropping what is buffered (a slow consumer's backlog). */
   abort(): void;
 }
 
 class NodeOutput implements StreamOutput {
+  private draining: Promise<void> | null = null;
   constructor(private readonly res: ServerResponse) {}
   write(chunk: Buffer): void {
     if (!this.res.destroyed) this.res.write(chunk);
   }
   buffered(): number {
     return this.res.writableLength;
+  }
+  drained(): Promise<void> {
+    const res = this.res;
+    if (res.destroyed || !res.writableNeedDrain) return Promise.resolve();
+    // A response that closes instead never drains: whatever waits is collected with it.
+    this.draining ??= new Promise((resolve) =>
+      res.once('drain', () => {
+        this.draining = null;
+        resolve();
+      }),
+    );
+    return this.draining;
   }
   end(): void {
     this.res.end();
@@ -81,14 +96,32 @@ class NodeOutput implements StreamOutput {
   }
 }
 
-/** A `ReadableStream` controller whose queue is measured in bytes (high-water mark 0). */
+/**
+ * A `ReadableStream` controller whose queue is measured in bytes (high-water mark 0): the stream pulls
+ * (`pulled`) when its reader asks for more with nothing queued.
+ */
 class WebOutput implements StreamOutput {
+  private draining: Promise<void> | null = null;
+  private wake: (() => void) | null = null;
   constructor(private readonly controller: ReadableStreamDefaultController<Uint8Array>) {}
   write(chunk: Buffer): void {
     this.controller.enqueue(chunk);
   }
   buffered(): number {
     return Math.max(0, -(this.controller.desiredSize ?? 0));
+  }
+  drained(): Promise<void> {
+    if (this.buffered() === 0) return Promise.resolve();
+    this.draining ??= new Promise((resolve) => {
+      this.wake = resolve;
+    });
+    return this.draining;
+  }
+  pulled(): void {
+    const wake = this.wake;
+    this.wake = null;
+    this.draining = null;
+    wake?.();
   }
   end(): void {
     this.controller.close();
@@ -115,6 +148,9 @@ class SseSink implements Sink {
   private pendingBytes = 0;
   private output: StreamOutput | null = null;
   private closing = false;
+  /** Resolves when the response starts, for catch-ups waiting to send their first page; null if none. */
+  private starting: Promise<void> | null = null;
+  private begin: (() => void) | null = null;
 
   constructor(private readonly transport: SseTransport) {
     const { maxStreamDuration, retry } = transport.hub.config.sse;
@@ -146,10 +182,22 @@ class SseSink implements Sink {
       this.enqueue(this.positions.idLine());
       this.enqueue(sseBody(delivery));
     }
+    this.session.checkQueue();
   }
 
   queuedBytes(): number {
     return this.pendingBytes + (this.output?.buffered() ?? 0);
+  }
+
+  async drained(): Promise<void> {
+    if (!this.output) {
+      this.starting ??= new Promise((resolve) => {
+        this.begin = resolve;
+      });
+      await this.starting;
+    }
+    this.flush();
+    await this.output?.drained();
   }
 
   /**
@@ -180,6 +228,7 @@ class SseSink implements Sink {
   control(message: ServerFrame | SseControlEvent, withCursor = false): void {
     const id = withCursor ? `id: ${this.positions.cursor()}\n` : '';
     this.enqueue(Buffer.from(`event: ${CONTROL_EVENT}\n${id}data: ${JSON.stringify(message)}\n\n`));
+    this.session.checkQueue();
   }
 
   heartbeat(): void {
@@ -197,6 +246,7 @@ class SseSink implements Sink {
   start(output: StreamOutput): void {
     this.output = output;
     this.flush();
+    this.begin?.();
   }
 
   flush(): void {
@@ -279,9 +329,14 @@ export class SseTransport {
       throw new HeraldError('not_connected', 'the client went away');
     }
     request.signal.addEventListener('abort', () => sink.gone(), { once: true });
+    let output: WebOutput | undefined;
     const body = new ReadableStream<Uint8Array>(
       {
-        start: (controller) => sink.start(new WebOutput(controller)),
+        start: (controller) => {
+          output = new WebOutput(controller);
+          sink.start(output);
+        },
+        pull: () => output?.pulled(),
         cancel: () => sink.gone(),
       },
       { highWaterMark: 0, size: (chunk) => chunk.byteLength },

@@ -57,6 +57,8 @@ class WebSocketSink implements Sink {
   /** Cleared by every heartbeat tick, set by any frame from the client. */
   alive = true;
   private closing = false;
+  /** Resolves when the socket drains; shared by every catch-up waiting for it, null when none waits. */
+  private draining: Promise<void> | null = null;
 
   constructor(
     readonly transport: WebSocketTransport,
@@ -98,6 +100,21 @@ class WebSocketSink implements Sink {
       this.pending.push(frame);
     }
     this.pendingBytes += frame.length;
+    this.session.checkQueue();
+  }
+
+  drained(): Promise<void> {
+    this.flush();
+    const socket = this.socket;
+    if (this.closing || socket.destroyed || !socket.writableNeedDrain) return Promise.resolve();
+    // A socket that closes instead never drains: whatever waits is collected with it.
+    this.draining ??= new Promise((resolve) =>
+      socket.once('drain', () => {
+        this.draining = null;
+        resolve();
+      }),
+    );
+    return this.draining;
   }
 
   flush(): void {
