@@ -16,6 +16,8 @@ export interface RawRequest {
   body: Buffer;
   /** Send the body with `Transfer-Encoding: chunked` instead of `Content-Length`. */
   chunked: boolean;
+  /** The client sends only the head and part of the body, then goes away: nobody waits for an answer. */
+  abandoned: boolean;
 }
 
 export interface HttpVocabulary extends CommandVocabulary {
@@ -295,7 +297,11 @@ export function rawRequests(v: HttpVocabulary): fc.Arbitrary<RawRequest> {
     chunked: fc.boolean(),
   });
 
-  return fc.oneof({ weight: 3, arbitrary: coherent }, { weight: 2, arbitrary: anything }).map((r) => {
+  const parts = fc.tuple(
+    fc.oneof({ weight: 3, arbitrary: coherent }, { weight: 2, arbitrary: anything }),
+    fc.nat(19).map((n) => n === 0),
+  );
+  return parts.map(([r, abandoned]) => {
     const headers: Array<[string, string]> = [];
     if (r.host !== undefined) headers.push(['Host', r.host]);
     else if (!generates('no-host-header')) headers.push(['Host', v.host]);
@@ -308,6 +314,7 @@ export function rawRequests(v: HttpVocabulary): fc.Arbitrary<RawRequest> {
       headers,
       body: r.body ?? Buffer.alloc(0),
       chunked: r.chunked && r.body !== undefined,
+      abandoned: abandoned && r.body !== undefined,
     };
     // fast-check prints a counterexample with this: the request as it went over the wire.
     return Object.assign(request, { [fc.toStringMethod]: () => describeRequest(request) });
@@ -330,7 +337,8 @@ function encodeRequest(r: RawRequest): Buffer {
 }
 
 export function describeRequest(r: RawRequest): string {
-  const text = encodeRequest(r).toString('latin1');
+  const text =
+    (r.abandoned ? '(abandoned halfway through the body)\n' : '') + encodeRequest(r).toString('latin1');
   return text.length > 800 ? `${text.slice(0, 800)}... (${text.length} bytes)` : text;
 }
 
@@ -445,6 +453,16 @@ function exchange(port: number, request: RawRequest, timeoutMs: number): Promise
   });
 }
 
+/** Sends the head and half the body of `request`, then resets the connection. */
+async function abandon(port: number, request: RawRequest): Promise<void> {
+  const bytes = encodeRequest(request);
+  const socket = connect(port, '127.0.0.1');
+  socket.on('error', () => undefined);
+  socket.write(bytes.subarray(0, bytes.length - Math.ceil(request.body.length / 2)));
+  await new Promise((r) => setTimeout(r, 20));
+  socket.resetAndDestroy();
+}
+
 /** Sends fuzzed requests and checks each gets a complete response, errors in the JSON error shape. */
 export class HttpFuzzer {
   requests = 0;
@@ -453,6 +471,10 @@ export class HttpFuzzer {
 
   async run(request: RawRequest, timeoutMs = 15_000): Promise<void> {
     this.requests++;
+    if (request.abandoned) {
+      await abandon(this.port, request);
+      return;
+    }
     const response = await exchange(this.port, request, timeoutMs).catch((err: Error) => {
       throw new Error(`${err.message} to\n${describeRequest(request)}`);
     });
