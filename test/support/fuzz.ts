@@ -65,7 +65,7 @@ export function fuzzParameters<T>(numRuns: number): fc.Parameters<T> {
 export const PENDING: Readonly<Record<string, string>> = {
   'no-host-header': "issue 13 item 7: a request without Host gets Node's bare 400, no JSON error body",
   'json-upgrade-refusal':
-    'found by the fuzzer: a refused WebSocket upgrade (unknown path, bad handshake) has no JSON error body',
+    'found by the fuzzer: a WebSocket handshake that ws refuses (POST, bad key or version) answers text/html',
 };
 
 const turnedOn = new Set((process.env.HERALD_FUZZ_PENDING ?? '').split(','));
