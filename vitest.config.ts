@@ -1,10 +1,20 @@
+import { defaultServerConditions } from 'vite';
 import { defineConfig } from 'vitest/config';
 
+// Tests import the workspace packages from their TypeScript sources (the `@herald/source` export
+// condition), so editing a package needs no build. The rest are Vitest's defaults, for every environment
+// (happy-dom too): Node's conditions, never `browser` (ws, for one, has a browser stub).
+const conditions = ['@herald/source', ...defaultServerConditions.filter((c) => c !== 'module')];
+
 export default defineConfig({
+  resolve: { conditions },
+  ssr: { resolve: { conditions } },
   test: {
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // The `herald` CLI and Next.js builds under test use dist/ as an installed package would: fresh each run.
+    globalSetup: ['scripts/build-packages.ts'],
     projects: [
       {
         extends: true,

@@ -1,7 +1,7 @@
 /**
  * Fan-out through the Redis broker with 1, 2 and 3 hub nodes, next to the memory broker, in one run.
  *
- *   npx tsx bench/redis-fanout.ts [--subscribers 300] [--burst 2000] [--paced 600] [--rate 300]
+ *   npx tsx --conditions=@herald/source bench/redis-fanout.ts [--subscribers 300] [--burst 2000] [--paced 600] [--rate 300]
  *
  * Each configuration runs `herald serve` processes (one per node) on loopback; the Redis ones share a
  * private `redis-server` on a free port (no persistence). WebSocket subscribers are spread evenly over
@@ -24,6 +24,7 @@ import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { HeraldNodes } from '../packages/server/test/support/herald-nodes.ts';
 import { RedisServer } from '../packages/server/test/support/redis-server.ts';
+import { buildPackages } from '../scripts/build-packages.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -240,6 +241,7 @@ async function measure(broker: 'memory' | 'redis', nodeCount: number, redis: Red
   }
 }
 
+await buildPackages(); // the nodes are `herald serve` processes: compiled dist/, kept fresh
 const loadBefore = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
 const redis = await RedisServer.start();
 const rows: Row[] = [];

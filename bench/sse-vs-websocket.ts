@@ -3,7 +3,7 @@
  * deliveries per second, p50/p99 latency (publish in the hub to parse in the client) and the hub's
  * memory per connection. Loopback only, bounded in count and time.
  *
- *     npx tsx bench/sse-vs-websocket.ts [--clients 500] [--messages 400] [--rate 100] [--channels 1] [--json]
+ *     npx tsx --conditions=@herald/source bench/sse-vs-websocket.ts [--clients 500] [--messages 400] [--rate 100] [--channels 1] [--json]
  *
  * Per transport: `messages` publications at `rate` per second for latency, then `messages` as fast as the
  * hub takes them for throughput; the two transports alternate. The hub runs in a child process (this

@@ -16,6 +16,7 @@ import WebSocket from 'ws';
 import { nonReadingClient } from '../packages/server/test/support/non-reading-client.ts';
 import { freePort, runHerald, waitListening } from '../packages/server/test/support/process.ts';
 import { RedisServer } from '../packages/server/test/support/redis-server.ts';
+import { buildPackages } from './build-packages.ts';
 
 const { values } = parseArgs({
   options: {
@@ -94,6 +95,7 @@ class Inspector {
 }
 
 const redis = values.broker === 'redis' ? await RedisServer.start() : undefined;
+await buildPackages(); // the hub is the `herald` CLI, which runs the compiled dist/
 const port = await freePort();
 const inspectPort = await freePort();
 const hub = runHerald(['serve', '--port', String(port), '--broker', redis?.url ?? 'memory'], {

@@ -43,6 +43,8 @@ await build({
   platform: 'node',
   target: 'node20',
   format: 'cjs',
+  // The workspace packages from their sources (as the binary test's freshness check assumes), not dist/.
+  conditions: ['@herald/source'],
   plugins: [inlineVersion, absentOptionals],
   logLevel: 'warning',
 });

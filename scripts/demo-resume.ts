@@ -8,6 +8,7 @@
 import { parseArgs } from 'node:util';
 import { freePort, runHerald, waitListening } from '../packages/server/test/support/process.ts';
 import { ResumingSubscriber } from '../packages/server/test/support/resuming-subscriber.ts';
+import { buildPackages } from './build-packages.ts';
 
 const { values } = parseArgs({
   options: {
@@ -19,6 +20,7 @@ const subscriberCount = Number(values.subscribers);
 const total = Number(values.publications);
 const channel = 'demo:resume';
 
+await buildPackages(); // the hub is the `herald` CLI, which runs the compiled dist/
 const port = await freePort();
 const hub = runHerald(['serve', '--port', String(port)]);
 await waitListening(hub);

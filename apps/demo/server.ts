@@ -1,6 +1,9 @@
 // The demo's server: Next.js and the embedded Herald hub on one port (WebSocket included).
 // `npm start` runs it in production mode, building first when the sources changed since the last build.
+// It imports the packages from source (tsx, `--conditions=@herald/source`); Next.js compiles the app
+// against their dist/, as in any app that installs them, so both modes build the packages first.
 import { startNextServer } from '@herald/next/server';
+import { buildPackages } from '../../scripts/build-packages.ts';
 import { demoHub } from './lib/herald.ts';
 import { DEMO_DIR, ensureBuild } from './scripts/build.ts';
 
@@ -8,7 +11,8 @@ const dev = process.env.NODE_ENV !== 'production';
 const port = Number(process.env.PORT ?? 3000);
 const hostname = process.env.HOST ?? '127.0.0.1';
 
-if (!dev && (await ensureBuild())) console.log('herald demo: built');
+if (dev) await buildPackages();
+else if (await ensureBuild()) console.log('herald demo: built');
 await demoHub();
 const app = await startNextServer({ dir: DEMO_DIR, dev, port, hostname, basePath: '/realtime' }).catch(
   (err: NodeJS.ErrnoException) => {

@@ -23,7 +23,7 @@ export interface ChildOptions {
 }
 
 /**
- * Runs a TypeScript module in a Node child pinned to one core (`taskset -c`), with an IPC channel.
+ * Runs a TypeScript module (and the workspace packages, from source) in a Node child pinned to one core (`taskset -c`), with an IPC channel.
  * nice and taskset exec in place, so the child's pid is node's and the IPC descriptor is inherited.
  */
 export function spawnPinned(script: string, args: string[], options: ChildOptions): ChildProcess {
@@ -36,6 +36,7 @@ export function spawnPinned(script: string, args: string[], options: ChildOption
     process.execPath,
     '--import',
     'tsx',
+    '--conditions=@herald/source',
     ...(options.nodeFlags ?? []),
     script,
     ...args,

@@ -4,6 +4,7 @@ import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildPackages } from '../../../scripts/build-packages.ts';
 
 export const DEMO_DIR = fileURLToPath(new URL('..', import.meta.url));
 const ROOT = join(DEMO_DIR, '../..');
@@ -104,12 +105,13 @@ function isAlive(pid: number): boolean {
 }
 
 /**
- * Builds the demo for production unless `.next` already holds a build of exactly these sources.
- * Returns whether it built.
+ * Builds the packages' dist/ (what Next.js bundles, as in any app that installs them), then the demo for
+ * production unless `.next` already holds a build of exactly these sources. Returns whether it built.
  */
 export async function ensureBuild(
   options: { force?: boolean; output?: 'inherit' | 'pipe' } = {},
 ): Promise<boolean> {
+  await buildPackages();
   return withLock(async () => {
     const hash = await sourceHash();
     const built = await readFile(STAMP, 'utf8').then(

@@ -1,6 +1,11 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly (tsx), so the CLI needs no build step.
-import { register } from 'tsx/esm/api';
+// Runs the compiled CLI: no TypeScript loader at run time. In a checkout, `npm run build` makes dist/.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
-register();
-await import('../src/cli.ts');
+const cli = new URL('../dist/cli.js', import.meta.url);
+if (!existsSync(cli)) {
+  console.error(`herald: ${fileURLToPath(cli)} is missing; build the packages first (npm run build)`);
+  process.exit(1);
+}
+await import(cli.href);

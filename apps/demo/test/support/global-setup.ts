@@ -26,7 +26,7 @@ declare module 'vitest' {
 let stopping = false;
 
 function startDemo(): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [TSX, 'server.ts'], {
+  const child = spawn(process.execPath, [TSX, '--conditions=@herald/source', 'server.ts'], {
     cwd: DEMO_DIR,
     env: {
       ...process.env,
