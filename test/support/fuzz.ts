@@ -58,9 +58,10 @@ export function fuzzParameters<T>(numRuns: number): fc.Parameters<T> {
 }
 
 /**
- * Inputs that still find a bug listed in issue 13, by generator name, with the item that fixes it. They
- * stay out of the default run until the fix is on main (then the entry goes, and the generator is on for
- * good); HERALD_FUZZ_PENDING=1 turns them all on to check fixes, HERALD_FUZZ_PENDING=a,b the ones named.
+ * Inputs, and checks, that still find a known bug: an issue 13 item not fixed on main, or a finding of
+ * the fuzzer reported for a fix. Each stays out of the default run until the fix is on main (then its
+ * entry goes and it is on for good); HERALD_FUZZ_PENDING=1 turns them all on to check fixes,
+ * HERALD_FUZZ_PENDING=a,b the ones named.
  */
 export const PENDING: Readonly<Record<string, string>> = {
   'no-host-header': "issue 13 item 7: a request without Host gets Node's bare 400, no JSON error body",
@@ -70,7 +71,7 @@ export const PENDING: Readonly<Record<string, string>> = {
 
 const turnedOn = new Set((process.env.HERALD_FUZZ_PENDING ?? '').split(','));
 
-/** Whether the generator `name` runs: always, unless it is still pending and not turned on. */
+/** Whether the input or check `name` is on: always, unless it is still pending and not turned on. */
 export function generates(name: string): boolean {
   return !Object.hasOwn(PENDING, name) || turnedOn.has('1') || turnedOn.has(name);
 }
