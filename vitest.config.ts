@@ -21,6 +21,7 @@ export default defineConfig({
         test: {
           name: 'node',
           include: ['packages/*/test/**/*.test.{ts,tsx}', 'bench/test/**/*.test.ts', 'test/**/*.test.ts'],
+          exclude: ['test/consumer/**', '**/node_modules/**'],
         },
       },
       {
@@ -34,6 +35,17 @@ export default defineConfig({
           // an `expect.poll` waits up to 30 s for a page to show what arrived, a test runs up to 2 minutes.
           expect: { poll: { timeout: 30_000, interval: 50 } },
           testTimeout: 120_000,
+        },
+      },
+      {
+        // Packs every package and installs the tarballs into a Next.js app outside the repository, as a user
+        // does: npm install, next build, next start and Chromium take minutes, not the node project's seconds.
+        extends: true,
+        test: {
+          name: 'consumer',
+          include: ['test/consumer/**/*.test.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 600_000,
         },
       },
     ],

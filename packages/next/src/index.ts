@@ -7,3 +7,4 @@ export {
   type RemoteHub,
 } from './publisher.ts';
 export { type HeraldRoutesOptions, heraldRoutes, type RouteContext, type RouteHandler } from './routes.ts';
+export { type ConnectionTokenOptions, connectionToken } from './token.ts';

@@ -22,10 +22,11 @@ export interface HeraldRoutesOptions {
  *
  * ```ts
  * // app/realtime/[...herald]/route.ts
- * export const dynamic = 'force-dynamic';
- * export const runtime = 'nodejs';
- * export const { GET, POST, OPTIONS } = heraldRoutes(getHub);
+ * export const { GET, POST, OPTIONS } = heraldRoutes();
  * ```
+ *
+ * `hub` defaults to the process-wide `getHub()`. A catch-all is rendered on demand, on Node.js (the
+ * defaults); a route file that set `runtime = 'edge'` or `dynamic = 'force-static'` would break it.
  */
 export function heraldRoutes(hub: HubSource = getHub, options: HeraldRoutesOptions = {}) {
   const handle: RouteHandler = async (request, context) => {

@@ -11,23 +11,28 @@ export type HeraldProviderProps =
       client: HeraldClient;
       children?: ReactNode;
     }
-  | (ClientOptions & {
+  | (Omit<ClientOptions, 'url'> & {
+      /** The hub's base URL. Default `/realtime`: the hub mounted in this Next.js app (same origin). */
+      url?: string;
       client?: undefined;
       children?: ReactNode;
     });
 
+/** Where `heraldRoutes` and `startNextServer` mount the hub in a Next.js app. */
+const DEFAULT_HUB_URL = '/realtime';
+
 /**
- * Makes a Herald client available to the hooks below it. Given `client`, it uses that one; given client
- * options (`url`, `getToken`…), it creates one after mounting (never during server rendering), keeps it
- * while `url` stays the same, and closes it on unmount. `getToken` may change between renders: the latest
- * one is called.
+ * Makes a Herald client available to the hooks below it. Given `client`, it uses that one; otherwise it
+ * creates one from the client options (`url`, default `/realtime`; `getToken`…) after mounting (never
+ * during server rendering), keeps it while `url` stays the same, and closes it on unmount. `getToken` may
+ * change between renders: the latest one is called.
  */
 export function HeraldProvider(props: HeraldProviderProps): ReactNode {
   const { children, client: given, ...options } = props;
-  const latest = useRef(options as ClientOptions);
-  latest.current = options as ClientOptions;
+  const latest = useRef(options as Partial<ClientOptions>);
+  latest.current = options as Partial<ClientOptions>;
   const [owned, setOwned] = useState<HeraldClient | null>(null);
-  const url = given ? undefined : (options as ClientOptions).url;
+  const url = given ? undefined : (latest.current.url ?? DEFAULT_HUB_URL);
 
   useEffect(() => {
     if (url === undefined) return;

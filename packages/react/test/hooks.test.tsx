@@ -1,6 +1,10 @@
 // @vitest-environment happy-dom
+
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { HeraldClient, OutboxMessage } from '@herald/client';
 import type { Publication } from '@herald/protocol';
+import { createHub, WebSocketTransport } from '@herald/server';
 import { act, StrictMode, useState } from 'react';
 import { describe, expect, it } from 'vitest';
 import { hubPerTest, type TestHub } from '../../server/test/support/hub.ts';
@@ -220,5 +224,39 @@ describe('@herald/react with a real hub', () => {
       ),
     );
     await waitFor(() => late.text() === full, 'replayed');
+  });
+
+  it('connects without options to the hub mounted at /realtime of its own origin', async () => {
+    // What a Next.js app gets from `heraldRoutes` and `startNextServer`: the hub below `/realtime`.
+    const hub = await createHub();
+    const http = createServer((_req, res) => res.writeHead(404).end());
+    const websocket = new WebSocketTransport(hub);
+    websocket.attach(http, { path: '/realtime/connection/websocket' });
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    hubs.onCleanup(async () => {
+      await websocket.close(4000, 'test over');
+      await hub.close();
+      http.closeAllConnections();
+      await new Promise((resolve) => http.close(resolve));
+    });
+    const page = `http://127.0.0.1:${(http.address() as AddressInfo).port}/inbox`;
+    const dom = (window as unknown as { happyDOM: { setURL(url: string): void } }).happyDOM;
+    const previous = location.href;
+    dom.setURL(page);
+    hubs.onCleanup(() => dom.setURL(previous));
+
+    const root = track(
+      await mount(
+        <HeraldProvider {...testClientOptions()}>
+          <Status />
+          <Feed channel="inbox" />
+        </HeraldProvider>,
+      ),
+    );
+    await waitFor(() => root.text().includes('connected:websocket'), 'connected to /realtime');
+    await waitFor(() => feedLive(root, 'inbox'), 'subscribed');
+    await hub.publish('inbox', { data: 'hello' });
+    await waitFor(() => root.text().includes('inbox=hello;'), 'delivered');
+    expect(hub.sessions.size).toBe(1);
   });
 });
