@@ -57,25 +57,6 @@ export function fuzzParameters<T>(numRuns: number): fc.Parameters<T> {
   };
 }
 
-/**
- * Inputs, and checks, that still find a known bug: an issue 13 item not fixed on main, or a finding of
- * the fuzzer reported for a fix. Each stays out of the default run until the fix is on main (then its
- * entry goes and it is on for good); HERALD_FUZZ_PENDING=1 turns them all on to check fixes,
- * HERALD_FUZZ_PENDING=a,b the ones named.
- */
-export const PENDING: Readonly<Record<string, string>> = {
-  'no-host-header': "issue 13 item 7: a request without Host gets Node's bare 400, no JSON error body",
-  'json-upgrade-refusal':
-    'found by the fuzzer: a WebSocket handshake that ws refuses (POST, bad key or version) answers text/html',
-};
-
-const turnedOn = new Set((process.env.HERALD_FUZZ_PENDING ?? '').split(','));
-
-/** Whether the input or check `name` is on: always, unless it is still pending and not turned on. */
-export function generates(name: string): boolean {
-  return !Object.hasOwn(PENDING, name) || turnedOn.has('1') || turnedOn.has(name);
-}
-
 /** Names every object inherits: a lookup by a user-supplied name that walks the prototype finds them. */
 export const PROTOTYPE_NAMES = [
   '__proto__',
