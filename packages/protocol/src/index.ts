@@ -4,4 +4,5 @@ export * from './codec.ts';
 export * from './cursor.ts';
 export * from './errors.ts';
 export * from './history.ts';
+export * from './position.ts';
 export type * from './types.ts';
