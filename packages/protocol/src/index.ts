@@ -1,3 +1,4 @@
+export * from './answer.ts';
 export * from './close-codes.ts';
 export * from './codec.ts';
 export * from './cursor.ts';
