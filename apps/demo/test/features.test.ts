@@ -19,23 +19,6 @@ it('a job started by a Server Action drives its progress bar to 100%', async () 
   await screenshot(page, 'jobs');
 });
 
-it('an answer streams token by token until done', async () => {
-  const context = await newContext(chrome.browser);
-  chrome.onCleanup(() => context.close());
-  const page = await context.newPage();
-  await page.goto('/answer');
-  await page.getByLabel('question').fill('What is an epoch?');
-  await page.getByRole('button', { name: 'Ask' }).click();
-  const answer = page.getByTestId('answer');
-  await expect.poll(() => answer.getAttribute('data-done')).toBe('false');
-  await expect.poll(() => answer.getAttribute('data-done')).toBe('true');
-  const text = await answer.locator('p').first().textContent();
-  expect(text).toMatch(
-    /^You asked about "What is an epoch"\. .* This answer was streamed token by token over one channel\.$/,
-  );
-  await screenshot(page, 'answer');
-});
-
 it('the dashboard starts from history and keeps charting live samples', async () => {
   const context = await newContext(chrome.browser);
   chrome.onCleanup(() => context.close());

@@ -1,9 +1,12 @@
-import type {
-  HistoryResult,
-  PresenceMember,
-  Publication,
-  StreamPosition,
-  SubscribeResult,
+import {
+  follows,
+  type HistoryResult,
+  OrderedFollower,
+  type PresenceMember,
+  type Publication,
+  resumeOutcome,
+  type StreamPosition,
+  type SubscribeResult,
 } from '@herald/protocol';
 import { reportListenerError } from './emitter.ts';
 import type { HeraldClientError } from './errors.ts';
@@ -46,20 +49,20 @@ export type ChannelStatus = 'subscribing' | 'subscribed' | 'failed';
 /**
  * One channel as this client delivers it: every publication once, in offset order. It drops what it has
  * seen (a resume that overlaps, a second connection), holds back what comes after a gap while it fetches
- * the missing offsets from history, and reports a reset when continuity cannot be restored.
+ * the missing offsets from history, and reports a reset when continuity cannot be restored. Its position
+ * is the client's one position for the channel: resubscribes, a new leader tab and `client.position` ask it.
  */
 export class Channel {
   readonly listeners = new Set<ChannelListener>();
   status: ChannelStatus = 'subscribing';
-  /** The last publication delivered (or where delivery starts). */
-  position: StreamPosition | undefined;
-  /** Publications waiting: before the first result, or behind a gap being healed. Sorted by offset. */
-  private waiting: Publication[] = [];
-  private ready = false;
+  /** Where delivery stands; none until the first subscribe result when there was no `since`. */
+  private follower: OrderedFollower<Publication> | undefined;
+  /** Publications that arrive before the first subscribe result wait for it (null from then on). */
+  private early: Publication[] | null = [];
   private healing = false;
-  /** The highest offset known to exist in the current epoch (a subscribe result's end of stream). */
-  private knownEnd = 0;
   private closed = false;
+  /** Epochs the stream has left (epochs are never reused): a late publication of one is dropped. */
+  private readonly retired = new Set<string>();
 
   constructor(
     readonly name: string,
@@ -68,38 +71,50 @@ export class Channel {
     /** Told of every publication delivered, after the listeners. */
     private readonly delivered?: (publication: Publication) => void,
   ) {
-    this.position = since && { ...since };
+    if (since) this.follower = this.follow(since);
+  }
+
+  /** The last publication delivered (or where delivery starts), as a copy. */
+  get position(): StreamPosition | undefined {
+    const position = this.follower?.position;
+    return position && { epoch: position.epoch, offset: position.offset };
   }
 
   /** A (re)established subscription: the first one, or one after a reconnect. */
   onResult(result: SubscribeResult): void {
     if (this.closed) return;
     this.status = 'subscribed';
-    if (!this.position) {
+    let pubs = this.early ?? [];
+    this.early = null;
+    const outcome = resumeOutcome(this.follower?.position, result);
+    if (outcome === 'start' || !this.follower) {
       // Nothing delivered yet, so nothing to lose: start where the stream is (a fresh channel on an SSE or
       // long-poll connection that resumes others is reported as not recovered).
-      this.position = { epoch: result.epoch, offset: result.offset };
-    } else if (result.recovered === false) {
-      this.reset('not_recovered', result);
-    } else if (result.epoch !== this.position.epoch) {
-      this.reset('epoch_changed', result);
-    } else {
-      for (const pub of result.publications) this.insert(pub);
+      this.follower = this.follow(result);
+    } else if (outcome === 'continue') {
+      pubs = [...pubs, ...result.publications];
       // The stream may be further than anything we hold: the part in between is then missing.
-      this.knownEnd = Math.max(this.knownEnd, result.offset);
+      this.follower.know(result.offset);
+    } else {
+      this.reset(outcome, result);
+      pubs = pubs.filter((p) => p.epoch === result.epoch);
     }
-    this.ready = true;
-    const position = this.position!;
+    const position = this.follower.position;
     const event: SubscribedEvent = { epoch: position.epoch, offset: position.offset };
     if (result.recovered !== undefined) event.recovered = result.recovered;
     this.notify((l) => l.onSubscribed?.(event));
+    for (const pub of pubs) if (!this.closed) this.take(pub);
     this.drain();
   }
 
   /** A live publication. */
   onPublication(pub: Publication): void {
     if (this.closed) return;
-    this.insert(pub);
+    if (this.early) {
+      this.early.push(pub);
+      return;
+    }
+    this.take(pub);
     this.drain();
   }
 
@@ -114,45 +129,37 @@ export class Channel {
 
   close(): void {
     this.closed = true;
-    this.waiting = [];
+    this.early = null;
   }
 
-  /** Adds to `waiting` in offset order, once per offset. */
-  private insert(pub: Publication): void {
-    const w = this.waiting;
-    let i = w.length;
-    while (i > 0 && w[i - 1].offset > pub.offset) i--;
-    if (i > 0 && w[i - 1].offset === pub.offset && w[i - 1].epoch === pub.epoch) return;
-    w.splice(i, 0, pub);
-  }
-
-  /** Delivers what follows the position without a hole; on a hole, heals it from history. */
-  private drain(): void {
-    if (!this.ready || this.healing || this.closed) return;
-    const position = () => this.position!;
-    while (this.waiting.length > 0) {
-      const pub = this.waiting[0];
-      if (pub.epoch !== position().epoch) {
-        // A publication of a new incarnation of the stream: what we hold of the old one is moot.
-        this.reset('epoch_changed', { epoch: pub.epoch, offset: pub.offset - 1 });
-        continue;
-      }
-      if (pub.offset <= position().offset) {
-        this.waiting.shift(); // seen already
-        continue;
-      }
-      if (pub.offset > position().offset + 1) break;
-      this.waiting.shift();
-      position().offset = pub.offset;
+  private follow(from: StreamPosition): OrderedFollower<Publication> {
+    return new OrderedFollower<Publication>(from, (pub) => {
       this.notify((l) => l.onPublication?.(pub));
       this.delivered?.(pub);
-    }
-    if (this.waiting.length > 0 || this.knownEnd > position().offset) void this.heal();
+    });
+  }
+
+  /** Delivers `pub` if it follows, holds it after a gap, drops it if seen; a new epoch is a reset. */
+  private take(pub: Publication): void {
+    const follower = this.follower as OrderedFollower<Publication>;
+    if (this.retired.has(pub.epoch) || follower.offer(pub) !== 'epoch') return;
+    // A publication of a new incarnation of the stream: what we hold of the old one is moot.
+    this.reset('epoch_changed', { epoch: pub.epoch, offset: pub.offset - 1 });
+    follower.offer(pub);
+  }
+
+  /** Delivers what now follows the position without a hole; on a hole, heals it from history. */
+  private drain(): void {
+    const follower = this.follower;
+    if (!follower || this.early || this.closed) return;
+    follower.flush();
+    if (!this.healing && follower.missing) void this.heal();
   }
 
   private async heal(): Promise<void> {
+    const follower = this.follower as OrderedFollower<Publication>;
     this.healing = true;
-    const from = { ...this.position! };
+    const from = { ...follower.position };
     let page: HistoryResult | undefined;
     try {
       page = await this.history(from);
@@ -161,7 +168,7 @@ export class Channel {
     }
     this.healing = false;
     if (this.closed) return;
-    const position = this.position!;
+    const position = follower.position;
     if (position.epoch !== from.epoch || position.offset !== from.offset) {
       this.drain(); // moved on meanwhile (a resubscribe delivered the gap)
       return;
@@ -169,21 +176,21 @@ export class Channel {
     const pubs = page?.publications.filter((p) => p.offset > from.offset) ?? [];
     if (page && page.epoch !== from.epoch) {
       this.reset('epoch_changed', page);
-    } else if (pubs.length > 0 && pubs[0].offset === from.offset + 1) {
-      for (const pub of pubs) this.insert(pub);
+    } else if (pubs.length > 0 && follows(from, pubs[0])) {
+      for (const pub of pubs) this.take(pub);
     } else {
-      // History no longer holds the missing offsets (or could not be read): skip to what we hold.
-      const next = this.waiting.find((p) => p.epoch === from.epoch && p.offset > from.offset);
-      const offset = next ? next.offset - 1 : Math.max(page?.offset ?? 0, this.knownEnd);
-      this.reset('not_recovered', { epoch: from.epoch, offset });
+      // History no longer holds the missing offsets (or could not be read): skip to what we hold, or to
+      // the end of the stream.
+      if (page) follower.know(page.offset);
+      this.reset('not_recovered', { epoch: from.epoch, offset: follower.missing?.to ?? from.offset });
     }
     this.drain();
   }
 
   private reset(reason: ResetEvent['reason'], to: StreamPosition): void {
-    this.position = { epoch: to.epoch, offset: to.offset };
-    this.waiting = this.waiting.filter((p) => p.epoch === to.epoch && p.offset > to.offset);
-    this.knownEnd = to.offset;
+    const left = this.follower?.position.epoch;
+    if (left !== undefined && left !== to.epoch) this.retired.add(left);
+    this.follower?.reset(to);
     const event: ResetEvent = { reason, epoch: to.epoch, offset: to.offset };
     this.notify((l) => l.onReset?.(event));
   }

@@ -1,6 +1,8 @@
 import {
+  follows,
   type HistoryOptions,
   type HistoryResult,
+  isDuplicate,
   type PresenceMember,
   type PresenceResult,
   type Publication,
@@ -132,9 +134,10 @@ export class HeraldClient {
       requestTimeout: options.requestTimeout ?? 15_000,
     };
     const shared = share && { ...share, key: share.key ?? scope };
+    const positionOf = (channel: string) => this.position(channel);
     this.link = shared
-      ? new SharedLink(this.id, shared, connection, (channel) => this.position(channel))
-      : new Connection(connection);
+      ? new SharedLink(this.id, shared, connection, positionOf)
+      : new Connection(connection, positionOf);
     this.link.on((event) => this.onLinkEvent(event));
     this.outbox = new Outbox(this.link, store ?? defaultOutboxStore(scope), {
       owner: this.id,
@@ -227,7 +230,7 @@ export class HeraldClient {
         return held.status;
       },
       get position() {
-        return held.position && { ...held.position };
+        return held.position;
       },
       unsubscribe: () => {
         if (!active) return;
@@ -249,17 +252,18 @@ export class HeraldClient {
     until: number,
   ): ChannelListener {
     let held: Publication[] | null = [];
+    const caughtUp = { epoch: since.epoch, offset: until };
     const deliver = (pub: Publication) => listener.onPublication?.(pub);
     const release = () => {
       const waiting = held ?? [];
       held = null;
-      for (const pub of waiting) if (pub.offset > until) deliver(pub);
+      for (const pub of waiting) if (!isDuplicate(caughtUp, pub)) deliver(pub);
     };
     this.history(channel, { since, limit: until - since.offset }).then(
       (page) => {
         if (held === null) return;
         const pubs = page.publications.filter((p) => p.epoch === since.epoch && p.offset <= until);
-        if (pubs.length === 0 || pubs[0].offset !== since.offset + 1) {
+        if (pubs.length === 0 || !follows(since, pubs[0])) {
           listener.onReset?.({ reason: 'not_recovered', epoch: since.epoch, offset: until });
         } else for (const pub of pubs) deliver(pub);
         listener.onSubscribed?.({ epoch: since.epoch, offset: until, recovered: pubs.length > 0 });
@@ -326,10 +330,12 @@ export class HeraldClient {
     return this.outbox.publish(channel, data, options);
   }
 
-  /** The last publication delivered on a channel this client is subscribed to. */
+  /**
+   * The last publication delivered on a channel this client is subscribed to: the client's one position
+   * for it, which every resubscribe (on any transport, or by a new leader tab) resumes from.
+   */
   position(channel: string): StreamPosition | undefined {
-    const position = this.channels.get(channel)?.position;
-    return position && { ...position };
+    return this.channels.get(channel)?.position;
   }
 
   /** Unfinished outbox messages, for showing their state. */

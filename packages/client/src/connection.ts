@@ -3,6 +3,7 @@ import {
   type Command,
   type ConnectResult,
   type ErrorBody,
+  isDuplicate,
   type Push,
   type ServerFrame,
   type StreamPosition,
@@ -42,7 +43,11 @@ export interface ConnectionOptions {
 interface WireSub {
   channel: string;
   consumers: Set<string>;
-  /** The last position that reached this connection: where a resubscribe resumes. */
+  /**
+   * The last position that reached this connection. A resubscribe resumes from the client's position
+   * for the channel (`positionOf`); this one stands in only for channels no local client holds (those a
+   * leader tab serves for other tabs).
+   */
   position: StreamPosition | undefined;
   getToken: WireSubscribeOptions['getToken'];
   status: 'idle' | 'subscribing' | 'subscribed' | 'unsubscribing' | 'failed';
@@ -144,7 +149,11 @@ export class Connection implements Link {
   private probe: TransportConnection | undefined;
   private lastToken: string | undefined;
 
-  constructor(private readonly options: ConnectionOptions) {
+  constructor(
+    private readonly options: ConnectionOptions,
+    /** The client's position for a channel: where its delivery stands (see Channel). */
+    private readonly positionOf: (channel: string) => StreamPosition | undefined = () => undefined,
+  ) {
     if (options.transports.length === 0) throw new Error('herald: no transports to connect with');
     this.backoff = new Backoff(options.minReconnectDelay, options.maxReconnectDelay);
     this.upgradeDelay = options.upgradeRetryDelay;
@@ -309,7 +318,8 @@ export class Connection implements Link {
 
   private async subscribeOptions(sub: WireSub): Promise<SubscribeOptions> {
     const options: SubscribeOptions = {};
-    if (sub.position) options.since = sub.position;
+    const since = this.positionOf(sub.channel) ?? sub.position;
+    if (since) options.since = since;
     const token = await sub.getToken?.();
     if (token) options.token = token;
     return options;
@@ -439,7 +449,7 @@ export class Connection implements Link {
         return;
       case 'pub': {
         const sub = this.subs.get(push.channel);
-        if (sub && (sub.position?.epoch !== push.epoch || push.offset > sub.position.offset))
+        if (sub && (!sub.position || !isDuplicate(sub.position, push)))
           sub.position = { epoch: push.epoch, offset: push.offset };
         this.emit({ type: 'push', push });
         return;

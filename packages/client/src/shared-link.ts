@@ -263,7 +263,7 @@ export class SharedLink implements Link {
 
   private async lead(): Promise<void> {
     if (this.closed) return;
-    const connection = new Connection(this.connectionOptions);
+    const connection = new Connection(this.connectionOptions, this.positionOf);
     this.connection = connection;
     this.leader = this.tab;
     connection.on((event) => {

@@ -1,7 +1,7 @@
 'use client';
 
 import type { HeraldClientError } from '@herald/client';
-import type { Publication, StreamPosition } from '@herald/protocol';
+import { isDuplicate, type Publication, type StreamPosition } from '@herald/protocol';
 import { useEffect, useState } from 'react';
 import { useHerald } from './provider.tsx';
 import { useLatest } from './use-latest.ts';
@@ -66,7 +66,7 @@ export function useStream<S = unknown[]>(
     let position: StreamPosition | undefined;
     let sub: { unsubscribe(): void } | undefined;
     const fold = (pub: Publication) => {
-      if (position && pub.epoch === position.epoch && pub.offset <= position.offset) return;
+      if (position && isDuplicate(position, pub)) return;
       position = { epoch: pub.epoch, offset: pub.offset };
       const { reduce = collect as unknown as (v: S, p: Publication) => S, doneEvent = 'done' } =
         latest.current;

@@ -55,7 +55,9 @@ export class HeraldServer {
     this.configuredOrigins = [...hub.config.allowedOrigins, ...hub.config.apiAllowedOrigins];
     this.websocket = new WebSocketTransport(hub);
     this.sse = hub.http.sse;
-    this.http = createServer(options.http ?? {}, (req, res) => this.serve(req, res));
+    this.http = createServer({ requireHostHeader: false, ...options.http }, (req, res) =>
+      this.serve(req, res),
+    );
     this.websocket.attach(this.http, { guard: (req) => this.hostRefusal(req) });
     answerClientErrors(this.http);
   }
@@ -65,6 +67,10 @@ export class HeraldServer {
    * loopback (403).
    */
   private hostRefusal(req: IncomingMessage): HeraldError | undefined {
+    // Node's own refusal of a missing Host is a bare 400 (so the server turns it off): HTTP/1.0 may
+    // leave Host out, HTTP/1.1 must send it (RFC 9112 3.2).
+    if (req.headers.host === undefined && req.httpVersion !== '1.0')
+      return new HeraldError('bad_request', `HTTP/${req.httpVersion} requests need a Host header`);
     try {
       checkHost(req.headers.host);
     } catch (err) {

@@ -110,6 +110,27 @@ describe('requests that used to kill herald serve', () => {
       'headers_too_large',
     ],
     ['a request line that is not HTTP', () => 'hello there\r\n\r\n', 400, 'bad_request'],
+    ['an HTTP/1.1 request without Host', () => 'GET /health HTTP/1.1\r\n\r\n', 400, 'bad_request'],
+    [
+      'a WebSocket handshake with a malformed key',
+      () =>
+        `GET /connection/websocket HTTP/1.1\r\nHost: 127.0.0.1\r\n${UPGRADE.replace('dGhlIHNhbXBsZSBub25jZQ==', 'short')}\r\n`,
+      400,
+      'bad_request',
+    ],
+    [
+      'a WebSocket handshake with an unknown version',
+      () =>
+        `GET /connection/websocket HTTP/1.1\r\nHost: 127.0.0.1\r\n${UPGRADE.replace('Version: 13', 'Version: 99')}\r\n`,
+      400,
+      'bad_request',
+    ],
+    [
+      'a WebSocket handshake by POST',
+      () => `POST /connection/websocket HTTP/1.1\r\nHost: 127.0.0.1\r\n${UPGRADE}\r\n`,
+      405,
+      'method_not_allowed',
+    ],
   ];
 
   it.each(cases)('%s: answered in the error shape', async (_name, request, status, code) => {

@@ -1,4 +1,4 @@
-import type { Publication, StreamPosition } from '@herald/protocol';
+import { OrderedFollower, type Publication, type StreamPosition } from '@herald/protocol';
 import type { HistoryPage } from '../core/broker.ts';
 
 /** Reads the channel's stream: after `since` (nothing if its epoch is not current), or only the position. */
@@ -18,9 +18,11 @@ const CATCH_UP_BATCH = 1000;
  * subscriptions with `recovered: false`, never silently.
  */
 export class ChannelFeed {
-  /** The last position handed to the hub. */
-  epoch = '';
-  offset = 0;
+  /**
+   * The last position handed to the hub. It holds nothing ahead of a gap (bound 0): what pub/sub brings
+   * out of order waits in `waiting` with its arrival order, which decides what a new epoch means.
+   */
+  private readonly follower: OrderedFollower<Publication>;
   private positioned = false;
   private catchingUp = false;
   /** A catch-up failed (Redis unreachable); the next message or sweep tries again. */
@@ -34,15 +36,24 @@ export class ChannelFeed {
     readonly channel: string,
     private readonly read: StreamReader,
     private readonly retire: EpochRetirer,
-    private readonly emit: (pub: Publication) => void,
-  ) {}
+    emit: (pub: Publication) => void,
+  ) {
+    this.follower = new OrderedFollower({ epoch: '', offset: 0 }, emit, 0);
+  }
+
+  get epoch(): string {
+    return this.follower.position.epoch;
+  }
+
+  get offset(): number {
+    return this.follower.position.offset;
+  }
 
   /** Called once pub/sub delivery is live: takes the stream's current end as the starting point. */
   async start(): Promise<void> {
     const page = await this.read(undefined, 0);
     if (this.closed) return;
-    this.epoch = page.epoch;
-    this.offset = page.offset;
+    this.follower.reset(page);
     this.positioned = true;
     if (this.waiting.length > 0) await this.catchUp();
   }
@@ -54,14 +65,11 @@ export class ChannelFeed {
       this.waiting.push({ pub, seq: ++this.received });
       return;
     }
-    if (!this.stale && pub.epoch === this.epoch) {
-      if (pub.offset <= this.offset) return;
-      if (pub.offset === this.offset + 1) {
-        this.offset = pub.offset;
-        this.emit(pub);
-        return;
-      }
+    if (!this.stale) {
+      const offered = this.follower.offer(pub);
+      if (offered === 'delivered' || offered === 'duplicate') return;
     }
+    // A gap or another epoch: pub/sub cannot be trusted to have brought everything.
     this.waiting.push({ pub, seq: ++this.received });
     void this.catchUp();
   }
@@ -77,18 +85,17 @@ export class ChannelFeed {
     try {
       for (;;) {
         const readAt = this.received;
-        const page = await this.read({ epoch: this.epoch, offset: this.offset }, CATCH_UP_BATCH);
+        const page = await this.read({ ...this.follower.position }, CATCH_UP_BATCH);
         if (this.closed) return;
         if (page.epoch === this.epoch && page.offset < this.offset) {
           // Redis lost publications this node already delivered (a restart from an older snapshot or
           // AOF): new publications would reuse their offsets. A new epoch makes that a plain reset.
-          await this.retire({ epoch: this.epoch, offset: this.offset });
+          await this.retire({ ...this.follower.position });
           continue;
         }
         if (page.epoch !== this.epoch) {
           // The stream was reset (lost by Redis, or expired): read the new incarnation from its start.
-          this.epoch = page.epoch;
-          this.offset = 0;
+          this.follower.reset({ epoch: page.epoch, offset: 0 });
           continue;
         }
         for (const pub of page.publications) this.take(pub);
@@ -125,9 +132,9 @@ export class ChannelFeed {
 
   /** Delivers a publication of the current epoch beyond the position, even after a gap (see class doc). */
   private take(pub: Publication): void {
-    if (pub.offset <= this.offset) return;
-    this.offset = pub.offset;
-    this.emit(pub);
+    if (this.follower.offer(pub) !== 'ahead') return;
+    this.follower.reset({ epoch: pub.epoch, offset: pub.offset - 1 });
+    this.follower.offer(pub);
   }
 
   get needsCatchUp(): boolean {

@@ -201,6 +201,12 @@ export class WebSocketTransport {
       clientTracking: false,
       WebSocket: HeraldSocket,
     });
+    // Handshakes ws itself refuses (bad key, version or method) get the JSON error shape too, not ws's
+    // text body; ws leaves writing the answer to this listener.
+    this.server.on('wsClientError', (err: Error, socket: Duplex, request: IncomingMessage) => {
+      const code = request.method === 'GET' ? 'bad_request' : 'method_not_allowed';
+      replyOnSocket(socket, new HeraldError(code, `WebSocket handshake refused: ${err.message}`));
+    });
     this.heartbeat = setInterval(() => this.beat(), hub.config.pingInterval * 1000);
     this.heartbeat.unref();
   }

@@ -1,16 +1,23 @@
-import { AnswerBox } from './answer-box.tsx';
+import { randomUUID } from 'node:crypto';
+import { redirect } from 'next/navigation';
+import { CHAT_ID, loadChat } from '../../../lib/answer.ts';
+import { AnswerChat } from './answer-chat.tsx';
 
-export default function AnswerPage() {
+export const dynamic = 'force-dynamic';
+
+export default async function AnswerPage({ searchParams }: { searchParams: Promise<{ chat?: string }> }) {
+  const { chat } = await searchParams;
+  if (!chat || !CHAT_ID.test(chat)) redirect(`/answer?chat=${randomUUID().slice(0, 8)}`);
   return (
     <>
       <h1>Streamed answer</h1>
       <p className="muted">
-        The ChatGPT pattern without a model: a Server Action starts generating an answer on the server
-        (locally, from a few canned sentences), and every token is a publication on{' '}
-        <code>answers:&lt;id&gt;</code>. Offsets keep the tokens in order, and a reconnect mid-answer resumes
-        where it left off.
+        An AI SDK chat (<code>useChat</code>) whose answer comes over Herald: the route starts{' '}
+        <code>streamText</code> with the AI SDK's mock model and publishes its chunks on{' '}
+        <code>answers:{chat}</code>. Reload mid-answer, or open this page on another device: the answer picks
+        up from history and goes on live, every token once.
       </p>
-      <AnswerBox />
+      <AnswerChat id={chat} initialMessages={loadChat(chat)} />
     </>
   );
 }
