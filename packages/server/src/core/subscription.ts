@@ -1,4 +1,4 @@
-import type { StreamPosition } from '@herald/protocol';
+import { continuity, recovers, type StreamPosition } from '@herald/protocol';
 import type { Channels } from './channels.ts';
 import { Delivery } from './delivery.ts';
 import { fitting } from './paging.ts';
@@ -15,9 +15,10 @@ export interface PositionedPage {
 }
 
 /**
- * One session's subscription to one channel, how far along the stream it has been sent, and the rule
- * that keeps it in order: each publication is offered (`offer`) and sent only if it is the next one;
- * duplicates are dropped, and a gap or a new epoch is healed from history before going on.
+ * One session's subscription to one channel, how far along the stream it has been sent, and what keeps
+ * it in order: each publication is offered (`offer`) and placed by the protocol's position rule
+ * (`continuity`): the next one is sent, duplicates are dropped, and a gap or a new epoch is healed from
+ * history before going on (publications arriving meanwhile wait in `pending`, merged by offset after).
  */
 export class Subscription {
   epoch = '';
@@ -50,22 +51,21 @@ export class Subscription {
       return;
     }
     const { offset, epoch } = delivery.pub;
-    if (epoch === this.epoch) {
-      if (offset <= this.offset) return;
-      if (offset === this.offset + 1) {
-        if (!delivery.encodable) {
-          this.channels.log.error({ channel: this.channel, offset }, 'a publication cannot be encoded');
-          this.reset(`publication ${offset} cannot be encoded`, 'invalid_data');
-          return;
-        }
-        this.offset = offset;
-        this.session.sink.sendPublication(delivery, this);
-        this.channels.stats.delivered++;
+    const next = continuity(this, delivery.pub);
+    if (next === 'duplicate') return;
+    if (next === 'next') {
+      if (!delivery.encodable) {
+        this.channels.log.error({ channel: this.channel, offset }, 'a publication cannot be encoded');
+        this.reset(`publication ${offset} cannot be encoded`, 'invalid_data');
         return;
       }
+      this.offset = offset;
+      this.session.sink.sendPublication(delivery, this);
+      this.channels.stats.delivered++;
+      return;
     }
     this.pending = [delivery];
-    void this.catchUp(epoch === this.epoch ? undefined : { epoch, offset: 0 });
+    void this.catchUp(next === 'gap' ? undefined : { epoch, offset: 0 });
   }
 
   /**
@@ -93,13 +93,8 @@ export class Subscription {
     const end = page.offset;
     const fresh = { recovered: false, deliveries: [], bytes: 0, end };
     if (!since) return fresh;
-    const pubs = page.publications;
-    const recovered =
-      since.epoch === page.epoch &&
-      since.offset <= page.offset &&
-      (pubs.length > 0 ? pubs[0].offset === since.offset + 1 : since.offset === page.offset);
-    if (!recovered) return fresh;
-    const all = pubs.map((pub) => new Delivery(pub));
+    if (!recovers(since, page)) return fresh;
+    const all = page.publications.map((pub) => new Delivery(pub));
     const session = this.session;
     const { count, bytes } = fitting(all, session.room(), (d) => (d.encodable ? d.json.length : 0), min);
     const deliveries = count === all.length ? all : all.slice(0, count);
