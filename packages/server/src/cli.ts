@@ -1,7 +1,16 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { pino } from 'pino';
+import { type Logger, pino } from 'pino';
 import { redactBrokerUrl } from './brokers/redis-broker.ts';
-import { ConfigError, configFromEnv, type HeraldConfigInput, loadConfigFile, parseConfig } from './config.ts';
+import {
+  ConfigError,
+  configFromEnv,
+  type HeraldConfigInput,
+  loadConfigFile,
+  logLevelFromEnv,
+  PORT_RULE,
+  parseConfig,
+  parsePort,
+} from './config.ts';
 import { logDestination } from './log-destination.ts';
 import { keepServingThroughFaults, stopOnSignals } from './process-lifecycle.ts';
 import { HeraldServer } from './server.ts';
@@ -10,10 +19,9 @@ import { version } from './version.ts';
 /** How long SIGTERM waits for connections to drain before exiting anyway. */
 const DRAIN_TIMEOUT_MS = 10_000;
 
-function parsePort(value: string): number {
-  const port = Number(value);
-  if (!/^\d+$/.test(value) || port > 65_535)
-    throw new InvalidArgumentError('must be an integer from 0 to 65535');
+function portFlag(value: string): number {
+  const port = parsePort(value);
+  if (port === undefined) throw new InvalidArgumentError(PORT_RULE);
   return port;
 }
 
@@ -37,9 +45,10 @@ async function resolveConfig(flags: ServeFlags) {
 }
 
 async function serve(flags: ServeFlags): Promise<void> {
-  const log = pino({ level: process.env.HERALD_LOG_LEVEL ?? 'info' }, logDestination());
   let server: HeraldServer;
+  let log: Logger;
   try {
+    log = pino({ level: logLevelFromEnv() }, logDestination());
     const config = await resolveConfig(flags);
     server = await HeraldServer.create({ config, logger: log });
     try {
@@ -88,7 +97,7 @@ const program = new Command('herald')
 program
   .command('serve')
   .description('run the hub: WebSocket, SSE, long-polling and the HTTP API on one port')
-  .option('-p, --port <port>', 'port to listen on (env HERALD_PORT, default 8080)', parsePort)
+  .option('-p, --port <port>', 'port to listen on (env HERALD_PORT, default 8080)', portFlag)
   .option('-H, --host <host>', 'interface to bind (env HERALD_HOST, default 127.0.0.1)')
   .option('-b, --broker <broker>', 'memory | redis://host:port (env HERALD_BROKER, default memory)')
   .option('-c, --config <file>', 'JSON config file: namespaces, limits, auth… (default none)')

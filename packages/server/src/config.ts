@@ -175,7 +175,10 @@ export const ConfigSchema = z
       .int()
       .min(1024)
       .default(4 * 1024 * 1024),
-    /** Seconds between heartbeats on every transport. */
+    /**
+     * Seconds between `ping` pushes on every WebSocket (a silent one is closed after one interval); SSE
+     * streams beat every `sse.heartbeat` instead. The hub's shared sweep runs at least this often too.
+     */
     pingInterval: z.number().min(0.05).max(3600).default(25),
     /** Seconds an idempotency key is remembered. */
     idempotencyWindow: z.number().min(0).max(86_400).default(120),
@@ -209,13 +212,36 @@ export function parseConfig(input: unknown, source = 'config'): HeraldConfig {
   return result.data;
 }
 
+export const PORT_RULE = 'must be an integer from 0 to 65535';
+
+/** A TCP port written as text (`--port`, `HERALD_PORT`): digits only, 0 to 65535; otherwise undefined. */
+export function parsePort(text: string): number | undefined {
+  const port = Number(text);
+  return /^\d+$/.test(text) && port <= 65_535 ? port : undefined;
+}
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** `HERALD_LOG_LEVEL`, default `info`; any other value is a ConfigError rather than a crash in pino. */
+export function logLevelFromEnv(env: NodeJS.ProcessEnv = process.env): LogLevel {
+  const level = env.HERALD_LOG_LEVEL;
+  if (level === undefined || level === '') return 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new ConfigError(
+      `HERALD_LOG_LEVEL="${level.slice(0, 100)}" must be one of ${LOG_LEVELS.join(', ')}`,
+    );
+  }
+  return level as LogLevel;
+}
+
 /** The `HERALD_*` environment variables that are set, as config: `herald serve` and embedded hubs read them. */
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): HeraldConfigInput {
   const config: HeraldConfigInput = {};
   if (env.HERALD_PORT !== undefined) {
-    if (!/^\d+$/.test(env.HERALD_PORT) || Number(env.HERALD_PORT) > 65_535)
-      throw new ConfigError(`HERALD_PORT="${env.HERALD_PORT}" must be an integer from 0 to 65535`);
-    config.port = Number(env.HERALD_PORT);
+    const port = parsePort(env.HERALD_PORT);
+    if (port === undefined) throw new ConfigError(`HERALD_PORT="${env.HERALD_PORT}" ${PORT_RULE}`);
+    config.port = port;
   }
   if (env.HERALD_HOST) config.host = env.HERALD_HOST;
   if (env.HERALD_BROKER) config.broker = env.HERALD_BROKER;

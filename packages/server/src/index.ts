@@ -26,14 +26,16 @@ export type {
   PublishOutcome,
 } from './core/broker.ts';
 export { validateChannelName } from './core/channel-name.ts';
-export { Hub, type HubOptions, type PublishInput } from './core/hub.ts';
+export type { HubCore, HubParts, PublishInput } from './core/hub.ts';
 export type { Logger } from './core/logger.ts';
 export type { Session } from './core/session.ts';
 export type { Sink } from './core/sink.ts';
 export { callApi } from './http/api.ts';
 export { handleRequest, routes } from './http/routes.ts';
 export { answerClientErrors, replyOnSocket } from './http/socket-reply.ts';
+export { Hub, type HubOptions } from './hub.ts';
 export { createHub, HeraldServer, type HeraldServerOptions } from './server.ts';
-export { POLL_PATH, type PollTransport, pollTransport } from './transports/poll.ts';
-export { SSE_PATH, type SseTransport, sseTransport } from './transports/sse.ts';
+export { POLL_PATH, type PollTransport } from './transports/http/poll.ts';
+export { SSE_PATH, type SseTransport } from './transports/http/sse.ts';
+export type { HttpTransports } from './transports/http/transports.ts';
 export { WEBSOCKET_PATH, WebSocketTransport } from './transports/websocket.ts';

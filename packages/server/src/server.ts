@@ -11,14 +11,14 @@ import { createBroker } from './brokers/create-broker.ts';
 import { ConfigError, type HeraldConfig, type HeraldConfigInput, parseConfig } from './config.ts';
 import type { Authenticator } from './core/auth.ts';
 import type { Broker } from './core/broker.ts';
-import { Hub } from './core/hub.ts';
 import type { Logger } from './core/logger.ts';
 import { isLoopbackHost, isOwnHost } from './core/origin.ts';
 import { errorResponse } from './http/json.ts';
 import { checkHost, sendWebResponse, toWebRequest } from './http/node-adapter.ts';
 import { handleRequest } from './http/routes.ts';
 import { answerClientErrors } from './http/socket-reply.ts';
-import { SSE_PATH, type SseTransport, sseTransport } from './transports/sse.ts';
+import { Hub } from './hub.ts';
+import { SSE_PATH, type SseTransport } from './transports/http/sse.ts';
 import { WebSocketTransport } from './transports/websocket.ts';
 
 export interface HeraldServerOptions {
@@ -54,7 +54,7 @@ export class HeraldServer {
     this.hub = hub;
     this.configuredOrigins = [...hub.config.allowedOrigins, ...hub.config.apiAllowedOrigins];
     this.websocket = new WebSocketTransport(hub);
-    this.sse = sseTransport(hub);
+    this.sse = hub.http.sse;
     this.http = createServer({ requireHostHeader: false, ...options.http }, (req, res) =>
       this.serve(req, res),
     );

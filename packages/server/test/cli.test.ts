@@ -117,6 +117,20 @@ describe('herald serve', () => {
     expect(await p.exited).toBe(1);
     expect(p.output()).toContain('unknown broker');
   });
+
+  it('exits non-zero on a HERALD_PORT that is not a port, naming the rule', async () => {
+    const p = herald(['serve'], { HERALD_PORT: '70000' });
+    expect(await p.exited).toBe(1);
+    expect(p.output()).toContain('HERALD_PORT="70000" must be an integer from 0 to 65535');
+  });
+
+  it('exits non-zero on an unknown HERALD_LOG_LEVEL, listing the levels', async () => {
+    const p = herald(['serve', '--port', String(await freePort())], { HERALD_LOG_LEVEL: 'loud' });
+    expect(await p.exited).toBe(1);
+    expect(p.output()).toContain(
+      'HERALD_LOG_LEVEL="loud" must be one of trace, debug, info, warn, error, fatal, silent',
+    );
+  });
 });
 
 describe('herald --version and --help', () => {

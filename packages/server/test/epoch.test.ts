@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { newEpoch } from '../src/core/stream.ts';
+import { newEpoch } from '../src/brokers/epoch.ts';
 
 test('every new epoch is distinct, also across refills of its random pool', () => {
   const epochs = Array.from({ length: 5_000 }, newEpoch);

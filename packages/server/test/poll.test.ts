@@ -1,6 +1,5 @@
 import { decodeCursor, encodeCursor } from '@herald/protocol';
 import { describe, expect, it } from 'vitest';
-import { pollTransport } from '../src/transports/poll.ts';
 import { publishInBursts } from './support/bursts.ts';
 import { hubPerTest } from './support/hub.ts';
 import { expectEveryPublicationOnce, Poller, poll } from './support/poll-client.ts';
@@ -22,7 +21,7 @@ describe('long-polling: GET /connection/poll', () => {
     expect(decodeCursor(first.cursor).position('lp:a')).toEqual(before);
 
     const held = poll(hub.url, `channel=lp:a&channel=lp:b&cursor=${first.cursor}`);
-    await eventually(() => pollTransport(hub.server.hub).waiting === 1, 'the poll is held');
+    await eventually(() => hub.server.hub.http.poll.waiting === 1, 'the poll is held');
     const published = await hub.publish('lp:b', { n: 1 }, { event: 'tick' });
     const second = await held;
     expect(second.subscribed).toEqual([]);
@@ -121,10 +120,10 @@ describe('long-polling: GET /connection/poll', () => {
     const first = await poll(hub.url, 'channel=lp:gone');
     const abort = new AbortController();
     const held = poll(hub.url, `channel=lp:gone&cursor=${first.cursor}`, { signal: abort.signal });
-    await eventually(() => pollTransport(hub.server.hub).waiting === 1, 'held');
+    await eventually(() => hub.server.hub.http.poll.waiting === 1, 'held');
     abort.abort();
     await expect(held).rejects.toThrow();
     await eventually(() => hub.server.hub.getStats().sessions === 0, 'session released');
-    expect(pollTransport(hub.server.hub).waiting).toBe(0);
+    expect(hub.server.hub.http.poll.waiting).toBe(0);
   });
 });

@@ -7,7 +7,7 @@ import { MemoryBroker } from '../src/brokers/memory-broker.ts';
 import { RedisBroker, type RedisBrokerOptions } from '../src/brokers/redis-broker.ts';
 import { parseConfig } from '../src/config.ts';
 import type { PublishOptions } from '../src/core/broker.ts';
-import { Hub } from '../src/core/hub.ts';
+import { Hub } from '../src/hub.ts';
 import { RedisServer } from './support/redis-server.ts';
 import { eventually } from './support/ws-client.ts';
 

@@ -7,7 +7,7 @@ import type {
   PublishOptions,
   PublishOutcome,
 } from '../core/broker.ts';
-import { MemoryStream } from '../core/stream.ts';
+import { MemoryStream } from './memory-stream.ts';
 
 interface RememberedKey {
   epoch: string;

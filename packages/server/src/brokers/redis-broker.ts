@@ -1,3 +1,8 @@
+/*
+ * Over 400 lines for a reason: the Redis broker is one class around one pair of clients (commands and
+ * pub/sub) whose publish, read, presence and health paths share their start timeout, health probe and
+ * sweep; the Lua scripts (redis-scripts.ts) and each channel's ordered feed (channel-feed.ts) are apart.
+ */
 import { HeraldError, type PresenceMember, type Publication, type StreamPosition } from '@herald/protocol';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type {
@@ -9,8 +14,8 @@ import type {
   PublishOutcome,
 } from '../core/broker.ts';
 import { type Logger, silentLogger } from '../core/logger.ts';
-import { newEpoch } from '../core/stream.ts';
 import { ChannelFeed } from './channel-feed.ts';
+import { newEpoch } from './epoch.ts';
 import {
   PRESENCE_ADD_SCRIPT,
   PRESENCE_LIST_SCRIPT,

@@ -1,3 +1,5 @@
+import type { RateKind, TokenBucket } from './limits.ts';
+
 /** Who a connection is, as established from its credentials (or anonymous). */
 export interface Identity {
   user: string | null;
@@ -21,6 +23,21 @@ export interface Credentials {
 /** Shared by every session that presented nothing. */
 export const NO_CREDENTIALS: Credentials = Object.freeze({});
 
+/** The session a `RequestClient` is asked about. */
+export interface ClientSession {
+  readonly id: string;
+  readonly identity: Identity;
+  readonly context: ConnectContext;
+}
+
+/** What outlives the one-request sessions of a client (see `ConnectContext.requestClient`). */
+export interface RequestClient {
+  /** The client's presence member id, the same across its requests. */
+  presenceId(session: ClientSession): string;
+  /** The client's publish or command bucket, shared by all its requests. */
+  bucket(session: ClientSession, kind: RateKind): TokenBucket;
+}
+
 /** Where a connection comes from; each transport fills in what it knows. */
 export interface ConnectContext {
   transport: string;
@@ -31,13 +48,11 @@ export interface ConnectContext {
   host?: string;
   cookie?: string;
   /**
-   * Set by transports whose every request is a new session (long-polling, client actions). The client's
-   * publish rate is then kept per client rather than per session, and its presence outlives the session:
-   * it expires `presenceTtl` after the client's last request.
+   * Set by transports whose every request is a new session (long-polling, client actions): the client
+   * those sessions belong to. Its publish and command rates are kept per client rather than per session,
+   * and its presence outlives the session: it expires `presenceTtl` after the client's last request.
    */
-  perRequest?: boolean;
-  /** With `perRequest`: the client's own id (`?client=`), to tell apart clients of one user or IP. */
-  clientId?: string;
+  requestClient?: RequestClient;
 }
 
 export interface SubscriptionRequest {

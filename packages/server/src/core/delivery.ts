@@ -1,22 +1,26 @@
 import { HeraldError, type Publication } from '@herald/protocol';
 
+/** A slot in every Delivery's encoding cache, owned by the transport that registered it. */
+export type EncodingSlot<T> = number & { readonly __encoding?: T };
+
+let slots = 0;
+
+/** Registers a cache slot for one encoding of publications (a transport's frame, say); call once, at load. */
+export function encodingSlot<T>(): EncodingSlot<T> {
+  return slots++ as EncodingSlot<T>;
+}
+
 /**
- * A publication on its way to subscribers. Each transport encodes it at most once and caches the bytes
- * here, so fan-out writes the same buffer to every connection of that transport.
+ * A publication on its way to subscribers. Each transport encodes it at most once per encoding it
+ * registered (`encodingSlot`) and caches the bytes here, so fan-out writes the same buffer to every
+ * connection of that transport, and a new transport needs no field here.
  */
 export class Delivery {
   private jsonBytes: Buffer | undefined;
   /** Encoding failed: tried once, not again for every subscriber. */
   private unencodable = false;
-  /** Complete WebSocket frame, filled by the WebSocket transport. */
-  wsFrame: Buffer | undefined;
-  /** `event:` and `data:` lines of the SSE message, filled by the SSE transport. */
-  sseBody: Buffer | undefined;
-  /**
-   * The whole SSE message, `id:` included, for streams subscribed to this channel alone: their cursor
-   * is the same, so they share these bytes too.
-   */
-  sseSolo: Buffer | undefined;
+  /** Transports' encodings by slot; made on first use. */
+  private encodings: unknown[] | undefined;
 
   constructor(readonly pub: Publication) {}
 
@@ -45,5 +49,23 @@ export class Delivery {
       );
     }
     return this.jsonBytes as Buffer;
+  }
+
+  /**
+   * The encoding in `slot`, made by `encode` the first time it is asked for. `context` is passed to
+   * `encode` as is, so a transport on the hot path hands over a module-level function, not a new closure.
+   */
+  encoded<T, C = undefined>(
+    slot: EncodingSlot<T>,
+    encode: (delivery: Delivery, context: C) => T,
+    context?: C,
+  ): T {
+    this.encodings ??= [];
+    let value = this.encodings[slot] as T | undefined;
+    if (value === undefined) {
+      value = encode(this, context as C);
+      this.encodings[slot] = value;
+    }
+    return value;
   }
 }

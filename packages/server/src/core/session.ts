@@ -14,7 +14,7 @@ import {
   shouldReconnect,
 } from '@herald/protocol';
 import { ANONYMOUS, type ConnectContext, type Credentials, type Identity, NO_CREDENTIALS } from './auth.ts';
-import type { Hub, PositionedSubscription } from './hub.ts';
+import type { HubCore, PositionedSubscription } from './hub.ts';
 import { type RateKind, rateOf, TokenBucket } from './limits.ts';
 import { SessionSubscriptions } from './session-subscriptions.ts';
 import type { Sink } from './sink.ts';
@@ -22,7 +22,10 @@ import type { Sink } from './sink.ts';
 /** The commands `execute` runs: all but the connection-level ones and `subscribe` (which has two steps). */
 export type SessionCommand = Exclude<Command, ConnectCommand | SubscribeCommand | PongCommand>;
 
-/** One client connection, whatever its transport: identity, subscriptions, and the command dispatcher. */
+/**
+ * One client connection, whatever its transport: it owns its identity and credentials, subscriptions,
+ * rate buckets and send-queue room, and dispatches the protocol commands.
+ */
 export class Session {
   readonly id = randomUUID();
   identity: Identity = ANONYMOUS;
@@ -47,7 +50,7 @@ export class Session {
   private historyTurn: Promise<void> | null = null;
 
   constructor(
-    readonly hub: Hub,
+    readonly hub: HubCore,
     readonly sink: Sink,
     readonly context: ConnectContext,
   ) {}
@@ -76,11 +79,11 @@ export class Session {
     if (command.type === 'pong') return;
     try {
       if (command.type === 'connect') {
-        await this.connect(command.token, command.subs ?? {}, command.id);
+        await this.connectCommand(command.token, command.subs ?? {}, command.id);
         return;
       }
       if (this.connecting) await this.connecting;
-      else if (!this.connected) await this.connect(undefined, {}, undefined);
+      else if (!this.connected) await this.connectCommand(undefined, {}, undefined);
       if (this.closed) return;
       if (command.type === 'subscribe') {
         const positioned = await this.subscribe(command.channel, command);
@@ -109,11 +112,16 @@ export class Session {
   }
 
   /**
-   * Admits the session with `credentials` (origin, limits, token). Transports without a `connect`
-   * command (SSE, long-polling) call it before anything else; throws the refusal.
+   * Admits the session with `credentials` (origin, limits, token) and takes them as its own. The
+   * `connect` command runs it; transports without one (SSE, long-polling) call it before anything else.
+   * Throws the refusal.
    */
-  async open(credentials: Credentials): Promise<void> {
-    await this.hub.connectSession(this, credentials);
+  async connect(credentials: Credentials): Promise<void> {
+    const identity = await this.hub.admission.admit(this, credentials);
+    if (!this.closed) {
+      this.connected = true;
+      this.identify(identity);
+    }
     this.credentials = credentials;
   }
 
@@ -139,23 +147,23 @@ export class Session {
       }
       case 'history': {
         const { channel, since, limit, reverse } = command;
-        await this.hub.authorizeRead(this, channel);
+        await this.hub.admission.authorizeRead(this, channel);
         return this.hub.history(channel, { since, limit, reverse }, this);
       }
       case 'presence': {
-        await this.hub.authorizeRead(this, command.channel);
+        await this.hub.admission.authorizeRead(this, command.channel);
         const members = await this.hub.presence(command.channel);
         const result: PresenceResult = { members: Object.fromEntries(members.map((m) => [m.client, m])) };
         return result;
       }
       case 'refresh': {
         const credentials = { ...this.credentials, token: command.token };
-        const identity = await this.hub.authenticate(credentials, this.context);
+        const identity = await this.hub.admission.authenticate(credentials, this.context);
         if (this.identity.user !== identity.user)
           throw new HeraldError('forbidden', 'a refreshed token must be for the same user');
         if (this.closed) throw new HeraldError('not_connected', 'the connection is closed');
         this.credentials = credentials;
-        this.hub.setIdentity(this, identity);
+        this.identify(identity);
         return { expires: identity.expiresAt };
       }
       case 'ping':
@@ -167,7 +175,7 @@ export class Session {
    * Authenticates and subscribes to the initial channels. A bad token closes the connection; a refused
    * channel is reported in `subs` and does not fail the others.
    */
-  private async connect(
+  private async connectCommand(
     token: string | undefined,
     subs: Record<string, { since?: StreamPosition; token?: string }>,
     id: number | undefined,
@@ -181,7 +189,7 @@ export class Session {
     try {
       try {
         const cookie = this.context.cookie;
-        await this.open(token === undefined && cookie === undefined ? NO_CREDENTIALS : { token, cookie });
+        await this.connect(token === undefined && cookie === undefined ? NO_CREDENTIALS : { token, cookie });
       } catch (err) {
         const error = toHeraldError(err);
         if (id !== undefined) this.sink.send({ id, error: error.toJSON() });
@@ -222,6 +230,37 @@ export class Session {
     }
   }
 
+  /** Takes a new identity (same user: a refreshed token), whose expiry the hub then watches. */
+  private identify(identity: Identity): void {
+    this.identity = identity;
+    this.expiryNotified = false;
+    this.hub.admission.identified(this);
+  }
+
+  /**
+   * Called by the hub's sweep while the token is past `exp`: the client is asked to refresh
+   * (`{"type":"refresh"}`) once, and closed with 4004 if it has not within `grace` ms.
+   */
+  expire(now: number, grace: number): void {
+    const expiresAt = (this.identity.expiresAt as number) * 1000;
+    if (now < expiresAt) return;
+    if (now >= expiresAt + grace) {
+      this.close(CloseCodes.tokenExpired, 'the connection token expired and was not refreshed');
+    } else if (!this.expiryNotified) {
+      this.expiryNotified = true;
+      this.sink.send({
+        type: 'refresh',
+        code: 'token_expired',
+        within: Math.ceil((expiresAt + grace - now) / 1000),
+      });
+    }
+  }
+
+  /** Bytes a page may still add to the send queue (negative when it is already past a page). */
+  room(): number {
+    return this.hub.pageBytes - this.sink.queuedBytes() - this.unsentBytes;
+  }
+
   /** Past `exp` only `refresh`, `unsubscribe` and `ping` are served; publications keep flowing until the grace ends. */
   private checkNotExpired(): void {
     const expiresAt = this.identity.expiresAt;
@@ -235,15 +274,13 @@ export class Session {
 
   /**
    * Takes one publish (`rate_limited` over `limits.publishRate`) or one command of any kind
-   * (`too_many_commands` over `limits.commandRate`). A per-request client's buckets are kept by the hub
-   * across its requests.
+   * (`too_many_commands` over `limits.commandRate`). A per-request client's buckets outlive its requests
+   * (`ConnectContext.requestClient`).
    */
   takeToken(kind: RateKind): void {
     const { rate, burst } = rateOf(this.hub.config.limits, kind);
     if (rate === 0) return;
-    this.buckets[kind] ??= this.context.perRequest
-      ? this.hub.clientBucket(this, kind)
-      : new TokenBucket(rate, burst);
+    this.buckets[kind] ??= this.context.requestClient?.bucket(this, kind) ?? new TokenBucket(rate, burst);
     if (this.buckets[kind].take()) return;
     throw kind === 'publish'
       ? new HeraldError('rate_limited', `at most ${rate} publishes per second (burst ${burst})`)
@@ -268,14 +305,14 @@ export class Session {
       this.sink.send({ type: 'disconnect', code, reason, reconnect: shouldReconnect(code) });
     }
     this.sink.close(code, reason);
-    this.hub.releaseSession(this);
+    this.hub.released(this);
   }
 
   /** The transport went away on its own (network, client closed). */
   transportClosed(): void {
     if (this.closed) return;
     this.closed = true;
-    this.hub.releaseSession(this);
+    this.hub.released(this);
   }
 }
 

@@ -2,11 +2,8 @@ import type { ServerFrame } from '@herald/protocol';
 import type { Delivery } from './delivery.ts';
 import type { Subscription } from './subscription.ts';
 
-export type TransportKind = 'websocket' | 'sse' | 'poll' | 'local';
-
 /** What the hub needs from a transport to reach one connection. */
 export interface Sink {
-  readonly kind: TransportKind;
   /** Replies and pushes other than publications. */
   send(frame: ServerFrame): void;
   /** Hot path: one publication for one subscription (whose position is already advanced). */

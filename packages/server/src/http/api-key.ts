@@ -1,8 +1,8 @@
 import { timingSafeEqual } from 'node:crypto';
 import { HeraldError } from '@herald/protocol';
-import type { Hub } from '../core/hub.ts';
+import type { HubCore } from '../core/hub.ts';
 import { errorResponse } from './json.ts';
-import type { RouteHandler } from './routes.ts';
+import type { RouteHandler } from './route.ts';
 
 /** How a key may be presented: `Authorization: apikey KEY`, `Bearer KEY` or HTTP Basic with KEY as password. */
 export type KeyScheme = 'apikey' | 'bearer' | 'basic';
@@ -45,7 +45,7 @@ export function presentsKey(
  */
 export function requireKey(
   handler: RouteHandler,
-  keysOf: (hub: Hub) => Array<string | undefined>,
+  keysOf: (hub: HubCore) => Array<string | undefined>,
   schemes: readonly KeyScheme[],
 ): RouteHandler {
   return (request, hub) => {

@@ -1,11 +1,11 @@
-import { HeraldError, parsePosition, type StreamPosition } from '@herald/protocol';
+import { CloseCodes, HeraldError, parsePosition, type StreamPosition } from '@herald/protocol';
 import { validateChannelName } from '../core/channel-name.ts';
-import type { Hub } from '../core/hub.ts';
+import type { HubCore } from '../core/hub.ts';
 import { presentsKey } from './api-key.ts';
 import { errorResponse, jsonResponse, readJsonObject } from './json.ts';
 
 type Body = Record<string, unknown>;
-type ApiMethod = (hub: Hub, body: Body) => Promise<unknown>;
+type ApiMethod = (hub: HubCore, body: Body) => Promise<unknown>;
 
 function str(body: Body, key: string, required: true): string;
 function str(body: Body, key: string, required?: false): string | undefined;
@@ -69,7 +69,7 @@ const methods: Record<string, ApiMethod> = {
     let disconnected = 0;
     for (const session of [...hub.sessions]) {
       if (session.identity.user === user) {
-        session.close(4504, 'disconnected by the server');
+        session.close(CloseCodes.disconnectedByServer, 'disconnected by the server');
         disconnected++;
       }
     }
@@ -84,12 +84,12 @@ function apiMethod(method: string): ApiMethod {
 }
 
 /** Runs an API method in-process, with the same checks and result as `POST /api/<method>`. */
-export async function callApi(hub: Hub, method: string, body: Body): Promise<unknown> {
+export async function callApi(hub: HubCore, method: string, body: Body): Promise<unknown> {
   return apiMethod(method)(hub, body);
 }
 
 /** Handles `POST /api/<method>`; `method` is the path segment after `/api/`. */
-export async function handleApi(hub: Hub, method: string, request: Request): Promise<Response> {
+export async function handleApi(hub: HubCore, method: string, request: Request): Promise<Response> {
   try {
     const run = apiMethod(method);
     if (request.method !== 'POST') {

@@ -1,5 +1,5 @@
 import { HeraldError } from '@herald/protocol';
-import type { Hub } from '../core/hub.ts';
+import type { HubCore } from '../core/hub.ts';
 import { isOriginAllowed, isOwnHost } from '../core/origin.ts';
 import { errorResponse } from './json.ts';
 
@@ -14,7 +14,7 @@ export interface OriginPolicy {
 }
 
 /** The client endpoints (SSE, long-polling, client actions, `/health`): `allowedOrigins`. */
-export function clientOrigins(hub: Hub): OriginPolicy {
+export function clientOrigins(hub: HubCore): OriginPolicy {
   return { allowed: hub.config.allowedOrigins, sameOrigin: true };
 }
 
@@ -24,7 +24,7 @@ export function clientOrigins(hub: Hub): OriginPolicy {
  * by a loopback name or a configured host; a same-origin request under any other Host is a DNS-rebinding
  * page (evil.example resolving to the hub) and is refused.
  */
-export function operatorOrigins(hub: Hub, host: string | undefined): OriginPolicy {
+export function operatorOrigins(hub: HubCore, host: string | undefined): OriginPolicy {
   const { apiKey, allowedOrigins, apiAllowedOrigins } = hub.config;
   return {
     allowed: apiAllowedOrigins,

@@ -1,13 +1,13 @@
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { Hub } from '../core/hub.ts';
+import type { HubCore } from '../core/hub.ts';
 
 /**
  * Prometheus metrics read from the hub's own counters at scrape time, so the hot path pays nothing
  * for them. One registry per hub, so several hubs in one process (tests, Next.js dev) do not clash.
  */
-export function createMetrics(hub: Hub): Registry {
+export function createMetrics(hub: HubCore): Registry {
   const registry = new Registry();
-  const stat = (name: keyof ReturnType<Hub['getStats']>) => () => hub.getStats()[name];
+  const stat = (name: keyof ReturnType<HubCore['getStats']>) => () => hub.getStats()[name];
   const gauge = (name: string, help: string, read: () => number) =>
     new Gauge({
       name,
@@ -36,9 +36,9 @@ export function createMetrics(hub: Hub): Registry {
   return registry;
 }
 
-const registries = new WeakMap<Hub, Registry>();
+const registries = new WeakMap<HubCore, Registry>();
 
-export async function metrics(_request: Request, hub: Hub): Promise<Response> {
+export async function metrics(_request: Request, hub: HubCore): Promise<Response> {
   let registry = registries.get(hub);
   if (!registry) {
     registry = createMetrics(hub);

@@ -1,17 +1,15 @@
 import { HeraldError } from '@herald/protocol';
-import type { Hub } from '../core/hub.ts';
-import { POLL_PATH, pollTransport } from '../transports/poll.ts';
-import { SSE_PATH, sseTransport } from '../transports/sse.ts';
+import type { Hub } from '../hub.ts';
+import { clientActions } from '../transports/http/actions.ts';
+import { POLL_PATH } from '../transports/http/poll.ts';
+import { SSE_PATH } from '../transports/http/sse.ts';
 import { admin } from './admin.ts';
 import { handleApi } from './api.ts';
 import { requireKey } from './api-key.ts';
-import { clientActions } from './client-actions.ts';
-import { clientEndpoint } from './connection.ts';
 import { clientOrigins, operatorOrigins, withCors } from './cors.ts';
 import { errorResponse, jsonResponse } from './json.ts';
 import { metrics } from './metrics.ts';
-
-export type RouteHandler = (request: Request, hub: Hub) => Promise<Response> | Response;
+import { clientEndpoint, type RouteHandler } from './route.ts';
 
 function health(_request: Request, hub: Hub): Response {
   const up = hub.broker.healthy();
@@ -28,8 +26,8 @@ export const routes: Record<string, RouteHandler> = {
   // Prometheus sends `Bearer`; a browser opening the admin page answers the Basic challenge.
   '/metrics': requireKey(metrics, (hub) => [hub.config.apiKey, hub.config.metricsKey], ['apikey', 'bearer']),
   '/admin': requireKey(admin, (hub) => [hub.config.apiKey], ['apikey', 'basic']),
-  [SSE_PATH]: clientEndpoint('GET', (request, hub) => sseTransport(hub).handle(request)),
-  [POLL_PATH]: clientEndpoint('GET', (request, hub) => pollTransport(hub).handle(request)),
+  [SSE_PATH]: clientEndpoint('GET', (request, hub) => hub.http.sse.handle(request)),
+  [POLL_PATH]: clientEndpoint('GET', (request, hub) => hub.http.poll.handle(request)),
   ...clientActions,
 };
 

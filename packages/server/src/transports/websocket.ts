@@ -3,8 +3,8 @@ import type { Duplex } from 'node:stream';
 import { CloseCodes, HeraldError, type ServerFrame } from '@herald/protocol';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import type { ConnectContext } from '../core/auth.ts';
-import type { Delivery } from '../core/delivery.ts';
-import type { Hub } from '../core/hub.ts';
+import { type Delivery, encodingSlot } from '../core/delivery.ts';
+import type { HubCore } from '../core/hub.ts';
 import type { Session } from '../core/session.ts';
 import type { Sink } from '../core/sink.ts';
 import { replyOnSocket } from '../http/socket-reply.ts';
@@ -44,12 +44,18 @@ export function textFrame(payload: Buffer): Buffer {
   return frame;
 }
 
+/** A publication's complete WebSocket frame, built once and written to every subscriber's socket. */
+const FRAME = encodingSlot<Buffer>();
+
+function encodeFrame(delivery: Delivery): Buffer {
+  return textFrame(delivery.json);
+}
+
 /**
  * One WebSocket connection. Frames queue in `pending` and are written once per event-loop turn,
  * corked together, so a burst of publications costs one syscall per socket instead of one per frame.
  */
 class WebSocketSink implements Sink {
-  readonly kind = 'websocket';
   session!: Session;
   /** Frames waiting for this turn's flush; null when none (most connections, most of the time). */
   pending: Buffer[] | null = null;
@@ -83,8 +89,7 @@ class WebSocketSink implements Sink {
   }
 
   sendPublication(delivery: Delivery): void {
-    if (delivery.wsFrame === undefined) delivery.wsFrame = textFrame(delivery.json);
-    this.enqueue(delivery.wsFrame);
+    this.enqueue(delivery.encoded(FRAME, encodeFrame));
   }
 
   queuedBytes(): number {
@@ -186,7 +191,7 @@ export class WebSocketTransport {
   readonly flushQueue = new FlushQueue<WebSocketSink>();
   private readonly heartbeat: NodeJS.Timeout;
 
-  constructor(private readonly hub: Hub) {
+  constructor(private readonly hub: HubCore) {
     this.server = new WebSocketServer({
       noServer: true,
       perMessageDeflate: false,
@@ -245,7 +250,7 @@ export class WebSocketTransport {
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     const context = connectContext(request);
     // Origin and per-IP limits refuse before the upgrade, with a plain HTTP error a browser can show.
-    const refusal = this.hub.admit(context);
+    const refusal = this.hub.admission.check(context);
     if (refusal) {
       replyOnSocket(socket, refusal);
       return;
@@ -257,7 +262,7 @@ export class WebSocketTransport {
 
   private accept(ws: HeraldSocket, socket: Duplex, context: ConnectContext): void {
     const sink = new WebSocketSink(this, ws, socket);
-    sink.session = this.hub.openSession(sink, context);
+    sink.session = this.hub.admit(sink, context);
     this.sinks.add(sink);
     ws.sink = sink;
   }

@@ -1,13 +1,12 @@
 import type { IncomingMessage } from 'node:http';
 import { HeraldError } from '@herald/protocol';
-import type { ConnectContext, Credentials } from '../core/auth.ts';
-import { validateChannelName } from '../core/channel-name.ts';
-import type { Hub } from '../core/hub.ts';
-import type { Session } from '../core/session.ts';
-import type { Sink } from '../core/sink.ts';
-import { errorResponse } from './json.ts';
-import { clientAddress, requestUrl } from './node-adapter.ts';
-import type { RouteHandler } from './routes.ts';
+import type { ConnectContext, Credentials } from '../../core/auth.ts';
+import { validateChannelName } from '../../core/channel-name.ts';
+import type { HubCore } from '../../core/hub.ts';
+import type { Session } from '../../core/session.ts';
+import type { Sink } from '../../core/sink.ts';
+import { clientAddress, requestUrl } from '../../http/node-adapter.ts';
+import type { RequestClients } from './request-clients.ts';
 
 /**
  * What the client-facing HTTP endpoints (SSE, long-polling, client actions) read from a request,
@@ -40,7 +39,12 @@ export function fromNodeRequest(req: IncomingMessage): ConnectionRequest {
   };
 }
 
-export function connectContext(request: ConnectionRequest, transport: 'sse' | 'poll'): ConnectContext {
+/** `clients`: for transports whose every request is a session of its own, the clients they belong to. */
+export function connectContext(
+  request: ConnectionRequest,
+  transport: 'sse' | 'poll',
+  clients?: RequestClients,
+): ConnectContext {
   const context: ConnectContext = {
     transport,
     ip: request.ip,
@@ -48,17 +52,8 @@ export function connectContext(request: ConnectionRequest, transport: 'sse' | 'p
     host: request.header('host'),
     cookie: request.header('cookie'),
   };
-  if (transport === 'poll') {
-    // Every poll is a session of its own: the hub keeps its rate and presence per client instead.
-    context.perRequest = true;
-    const client = request.url.searchParams.get('client');
-    if (client !== null) {
-      if (!/^[A-Za-z0-9_-]{1,64}$/.test(client)) {
-        throw new HeraldError('bad_request', '"client" must be 1-64 characters of A-Z a-z 0-9 _ -');
-      }
-      context.clientId = client;
-    }
-  }
+  // Every poll is a session of its own: its rate and presence are kept per client instead.
+  if (clients) context.requestClient = clients.of(request.url.searchParams.get('client'));
   return context;
 }
 
@@ -94,29 +89,22 @@ export function channelsOf(request: ConnectionRequest, max: number): string[] {
  * `sink`. On refusal it throws and nothing stays open.
  */
 export async function openClientSession(
-  hub: Hub,
+  hub: HubCore,
   sink: Sink & { session: Session },
   request: ConnectionRequest,
   transport: 'sse' | 'poll',
+  clients?: RequestClients,
 ): Promise<Session> {
-  const context = connectContext(request, transport);
-  const refusal = hub.admit(context);
+  const context = connectContext(request, transport, clients);
+  const refusal = hub.admission.check(context);
   if (refusal) throw refusal;
-  const session = hub.openSession(sink, context);
+  const session = hub.admit(sink, context);
   sink.session = session;
   try {
-    await session.open(credentialsOf(request));
+    await session.connect(credentialsOf(request));
   } catch (err) {
     session.transportClosed();
     throw err;
   }
   return session;
-}
-
-/** A client endpoint that answers one method; others get 405 with `Allow`. */
-export function clientEndpoint(method: 'GET' | 'POST', handler: RouteHandler): RouteHandler {
-  return (request, hub) =>
-    request.method === method
-      ? handler(request, hub)
-      : errorResponse(new HeraldError('method_not_allowed', `use ${method}`), { allow: method });
 }

@@ -6,16 +6,16 @@ import {
   type ServerFrame,
   type SubscribedEvent,
 } from '@herald/protocol';
-import type { Delivery } from '../core/delivery.ts';
-import type { Hub } from '../core/hub.ts';
-import type { Session } from '../core/session.ts';
-import type { Sink } from '../core/sink.ts';
-import { type ConnectionRequest, channelsOf, fromWebRequest, openClientSession } from '../http/connection.ts';
-import { jsonResponse } from '../http/json.ts';
-import { FlushQueue } from './flush-queue.ts';
-import { perHub } from './per-hub.ts';
+import type { Delivery } from '../../core/delivery.ts';
+import type { HubCore } from '../../core/hub.ts';
+import type { Session } from '../../core/session.ts';
+import type { Sink } from '../../core/sink.ts';
+import { jsonResponse } from '../../http/json.ts';
+import { FlushQueue } from '../flush-queue.ts';
+import { SharedTicker } from '../shared-ticker.ts';
 import { ChannelPositions } from './positions.ts';
-import { SharedTicker } from './shared-ticker.ts';
+import { type ConnectionRequest, channelsOf, fromWebRequest, openClientSession } from './request.ts';
+import type { RequestClients } from './request-clients.ts';
 
 export const POLL_PATH = '/connection/poll';
 
@@ -29,7 +29,6 @@ const TICK_MS = 250;
  * next poll's, read from history.
  */
 class PollSink implements Sink {
-  readonly kind = 'poll';
   session!: Session;
   readonly positions = new ChannelPositions();
   readonly subscribed: SubscribedEvent[] = [];
@@ -123,7 +122,10 @@ export class PollTransport {
   readonly flushQueue = new FlushQueue<PollSink>();
   readonly ticker: SharedTicker<PollSink>;
 
-  constructor(private readonly hub: Hub) {
+  constructor(
+    private readonly hub: HubCore,
+    private readonly clients: RequestClients,
+  ) {
     this.ticker = new SharedTicker(TICK_MS, (sinks, now) => {
       for (const sink of sinks) if (sink.deadline <= now + TICK_MS / 2) sink.finish();
     });
@@ -165,7 +167,7 @@ export class PollTransport {
     const cursorText = input.url.searchParams.get('cursor');
     const cursor = cursorText ? decodeCursor(cursorText) : undefined;
     const sink = new PollSink(this);
-    const session = await openClientSession(this.hub, sink, input, 'poll');
+    const session = await openClientSession(this.hub, sink, input, 'poll', this.clients);
     try {
       if (cursor) sink.positions.hold(cursor, channels);
       const outcomes = await Promise.allSettled(
@@ -190,6 +192,3 @@ export class PollTransport {
     return sink;
   }
 }
-
-/** The hub's long-poll transport. */
-export const pollTransport = perHub((hub) => new PollTransport(hub));

@@ -1,18 +1,16 @@
 import { type Command, HeraldError, validateCommand } from '@herald/protocol';
-import type { Hub } from '../core/hub.ts';
-import type { Session, SessionCommand } from '../core/session.ts';
-import type { Sink } from '../core/sink.ts';
-import { sseTransport } from '../transports/sse.ts';
+import type { Session, SessionCommand } from '../../core/session.ts';
+import type { Sink } from '../../core/sink.ts';
+import { jsonResponse, readJsonObject } from '../../http/json.ts';
+import { clientEndpoint, type RouteHandler } from '../../http/route.ts';
+import type { Hub } from '../../hub.ts';
 import {
   type ConnectionRequest,
-  clientEndpoint,
   connectContext,
   credentialsOf,
   fromWebRequest,
   openClientSession,
-} from './connection.ts';
-import { jsonResponse, readJsonObject } from './json.ts';
-import type { RouteHandler } from './routes.ts';
+} from './request.ts';
 
 type Action = 'publish' | 'subscribe' | 'unsubscribe' | 'refresh' | 'history' | 'presence';
 
@@ -21,7 +19,6 @@ const STANDALONE = new Set<string>(['publish', 'history', 'presence']);
 
 /** A session that lives for one action and has nowhere to push to. */
 class ActionSink implements Sink {
-  readonly kind = 'poll';
   session!: Session;
   send(): void {}
   sendPublication(): void {}
@@ -41,9 +38,9 @@ class ActionSink implements Sink {
  */
 async function streamOf(hub: Hub, request: ConnectionRequest, key: unknown, checkUser = true) {
   if (key === undefined) throw new HeraldError('bad_request', '"session" is required (from the SSE stream)');
-  const sink = sseTransport(hub).sinkFor(key);
+  const sink = hub.http.sse.sinkFor(key);
   if (!checkUser) return sink;
-  const identity = await hub.authenticate(credentialsOf(request), connectContext(request, 'sse'));
+  const identity = await hub.admission.authenticate(credentialsOf(request), connectContext(request, 'sse'));
   if (identity.user !== sink.session.identity.user) {
     throw new HeraldError('forbidden', 'these credentials are not those of the stream');
   }
@@ -66,7 +63,7 @@ async function run(hub: Hub, action: Action, request: Request): Promise<unknown>
   }
   if (key === undefined && STANDALONE.has(command.type)) {
     // No stream (a long-poll client, or none): authorised like a connection of its own.
-    const session = await openClientSession(hub, new ActionSink(), input, 'poll');
+    const session = await openClientSession(hub, new ActionSink(), input, 'poll', hub.http.clients);
     try {
       session.takeToken('command');
       return await session.execute(command as SessionCommand);

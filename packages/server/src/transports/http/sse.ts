@@ -11,24 +11,24 @@ import {
   type SubscribeOptions,
   shouldReconnect,
 } from '@herald/protocol';
-import type { Delivery } from '../core/delivery.ts';
-import type { Hub } from '../core/hub.ts';
-import type { Session } from '../core/session.ts';
-import type { Sink } from '../core/sink.ts';
+import { type Delivery, encodingSlot } from '../../core/delivery.ts';
+import type { HubCore } from '../../core/hub.ts';
+import type { Session } from '../../core/session.ts';
+import type { Sink } from '../../core/sink.ts';
+import { clientOrigins, corsHeaders } from '../../http/cors.ts';
+import { errorResponse } from '../../http/json.ts';
+import { sendWebResponse } from '../../http/node-adapter.ts';
+import { FlushQueue } from '../flush-queue.ts';
+import { SharedTicker } from '../shared-ticker.ts';
+import { ChannelPositions } from './positions.ts';
 import {
   type ConnectionRequest,
   channelsOf,
   fromNodeRequest,
   fromWebRequest,
   openClientSession,
-} from '../http/connection.ts';
-import { clientOrigins, corsHeaders } from '../http/cors.ts';
-import { errorResponse } from '../http/json.ts';
-import { sendWebResponse } from '../http/node-adapter.ts';
-import { FlushQueue } from './flush-queue.ts';
-import { perHub } from './per-hub.ts';
-import { ChannelPositions } from './positions.ts';
-import { SharedTicker } from './shared-ticker.ts';
+} from './request.ts';
+import { NodeOutput, type StreamOutput, WebOutput } from './sse-output.ts';
 
 export const SSE_PATH = '/connection/sse';
 
@@ -45,90 +45,29 @@ const NO_RECONNECT_RETRY_MS = 86_400_000;
 /** Spread of the reconnect advice when the hub shuts down, so clients do not all come back at once. */
 const SHUTDOWN_JITTER_MS = 2_000;
 
-/** `event:` and `data:` of a publication, encoded once and shared by every stream. */
-function sseBody(delivery: Delivery): Buffer {
-  delivery.sseBody ??= Buffer.concat([
+/** `event:` and `data:` lines of a publication's SSE message, encoded once and shared by every stream. */
+const BODY = encodingSlot<Buffer>();
+/**
+ * The whole SSE message, `id:` included, for streams subscribed to this channel alone: their cursor is
+ * the same, so they share these bytes too.
+ */
+const SOLO = encodingSlot<Buffer>();
+
+function encodeBody(delivery: Delivery): Buffer {
+  return Buffer.concat([
     Buffer.from(`event: ${delivery.pub.event ?? 'message'}\ndata: `),
     delivery.json,
     Buffer.from('\n\n'),
   ]);
-  return delivery.sseBody;
 }
 
-/** Where a stream's bytes go: a Node response (the hub's own server) or a web stream (route handlers). */
-interface StreamOutput {
-  write(chunk: Buffer): void;
-  /** Bytes written but not yet taken by the network. */
-  buffered(): number;
-  /** Resolves once the output has taken what was written (or has ended). */
-  drained(): Promise<void>;
-  end(): void;
-  /** Ends at once, dropping what is buffered (a slow consumer's backlog). */
-  abort(): void;
+function sseBody(delivery: Delivery): Buffer {
+  return delivery.encoded(BODY, encodeBody);
 }
 
-class NodeOutput implements StreamOutput {
-  private draining: Promise<void> | null = null;
-  constructor(private readonly res: ServerResponse) {}
-  write(chunk: Buffer): void {
-    if (!this.res.destroyed) this.res.write(chunk);
-  }
-  buffered(): number {
-    return this.res.writableLength;
-  }
-  drained(): Promise<void> {
-    const res = this.res;
-    if (res.destroyed || !res.writableNeedDrain) return Promise.resolve();
-    // A response that closes instead never drains: whatever waits is collected with it.
-    this.draining ??= new Promise((resolve) =>
-      res.once('drain', () => {
-        this.draining = null;
-        resolve();
-      }),
-    );
-    return this.draining;
-  }
-  end(): void {
-    this.res.end();
-  }
-  abort(): void {
-    this.res.destroy();
-  }
-}
-
-/**
- * A `ReadableStream` controller whose queue is measured in bytes (high-water mark 0): the stream pulls
- * (`pulled`) when its reader asks for more with nothing queued.
- */
-class WebOutput implements StreamOutput {
-  private draining: Promise<void> | null = null;
-  private wake: (() => void) | null = null;
-  constructor(private readonly controller: ReadableStreamDefaultController<Uint8Array>) {}
-  write(chunk: Buffer): void {
-    this.controller.enqueue(chunk);
-  }
-  buffered(): number {
-    return Math.max(0, -(this.controller.desiredSize ?? 0));
-  }
-  drained(): Promise<void> {
-    if (this.buffered() === 0) return Promise.resolve();
-    this.draining ??= new Promise((resolve) => {
-      this.wake = resolve;
-    });
-    return this.draining;
-  }
-  pulled(): void {
-    const wake = this.wake;
-    this.wake = null;
-    this.draining = null;
-    wake?.();
-  }
-  end(): void {
-    this.controller.close();
-  }
-  abort(): void {
-    this.controller.error(new Error('stream aborted: slow consumer'));
-  }
+/** The whole message for a stream on this channel alone: its one position (`positions`) and the body. */
+function encodeSolo(delivery: Delivery, positions: ChannelPositions): Buffer {
+  return Buffer.concat([positions.idLine(), sseBody(delivery)]);
 }
 
 /**
@@ -137,7 +76,6 @@ class WebOutput implements StreamOutput {
  * publication's `id:` encodes all of it, so whichever event the client saw last resumes every channel.
  */
 class SseSink implements Sink {
-  readonly kind = 'sse';
   session!: Session;
   /** Authorises client actions on this stream; the session id is public (presence lists it). */
   readonly key = randomBytes(18).toString('base64url');
@@ -176,8 +114,7 @@ class SseSink implements Sink {
   sendPublication(delivery: Delivery): void {
     this.positions.advance(delivery.pub);
     if (this.positions.size === 1) {
-      delivery.sseSolo ??= Buffer.concat([this.positions.idLine(), sseBody(delivery)]);
-      this.enqueue(delivery.sseSolo);
+      this.enqueue(delivery.encoded(SOLO, encodeSolo, this.positions));
     } else {
       this.enqueue(this.positions.idLine());
       this.enqueue(sseBody(delivery));
@@ -297,7 +234,7 @@ export class SseTransport {
   private readonly tickMs: number;
   private lastBeat = Date.now();
 
-  constructor(readonly hub: Hub) {
+  constructor(readonly hub: HubCore) {
     const { heartbeat, maxStreamDuration } = hub.config.sse;
     this.heartbeatMs = heartbeat * 1000;
     // Fine enough to end streams before their deadline and to beat on time; never more than once a second.
@@ -431,6 +368,3 @@ export class SseTransport {
     }
   }
 }
-
-/** The hub's SSE transport, shared by the route table and the Node fast path. */
-export const sseTransport = perHub((hub) => new SseTransport(hub));

@@ -1,19 +1,5 @@
-import { randomFillSync } from 'node:crypto';
 import type { Publication } from '@herald/protocol';
-
-/** Random bytes drawn in bulk: the Redis broker proposes a fresh epoch with every publish. */
-const EPOCH_BYTES = 6;
-const pool = Buffer.alloc(EPOCH_BYTES * 512);
-let poolUsed = pool.length;
-
-export function newEpoch(): string {
-  if (poolUsed === pool.length) {
-    randomFillSync(pool);
-    poolUsed = 0;
-  }
-  poolUsed += EPOCH_BYTES;
-  return pool.toString('base64url', poolUsed - EPOCH_BYTES, poolUsed);
-}
+import { newEpoch } from './epoch.ts';
 
 /**
  * One channel's stream in memory: an epoch, the last offset, and a bounded window of recent publications.

@@ -1,0 +1,37 @@
+import { ConfigAuthenticator } from './auth/config-authenticator.ts';
+import { MemoryBroker } from './brokers/memory-broker.ts';
+import { type HeraldConfig, parseConfig } from './config.ts';
+import type { Authenticator } from './core/auth.ts';
+import type { Broker } from './core/broker.ts';
+import { HubCore } from './core/hub.ts';
+import type { Logger } from './core/logger.ts';
+import { HttpTransports } from './transports/http/transports.ts';
+
+export interface HubOptions {
+  /** Default: every option at its default. */
+  config?: HeraldConfig;
+  /** Default: a memory broker (one node). */
+  broker?: Broker;
+  /** Default: the config's tokens and auth proxy (`ConfigAuthenticator`). */
+  authenticator?: Authenticator;
+  logger?: Logger;
+}
+
+/**
+ * A hub as apps and the server use it: the core wired with its defaults, and its HTTP transports made
+ * once beside it. WebSocket needs a Node server and is attached by `HeraldServer`.
+ */
+export class Hub extends HubCore {
+  readonly http: HttpTransports;
+
+  constructor(options: HubOptions = {}) {
+    const config = options.config ?? parseConfig({});
+    super({
+      config,
+      broker: options.broker ?? new MemoryBroker(),
+      authenticator: options.authenticator ?? new ConfigAuthenticator(config),
+      logger: options.logger,
+    });
+    this.http = new HttpTransports(this);
+  }
+}
