@@ -17,9 +17,9 @@ import { createPublisher } from '@herald/next';
 import { chatResponse, publishAnswer } from '@herald/next/ai';
 import { heraldChatTransport } from '@herald/react/ai';
 import { HeraldServer } from '@herald/server';
-import { simulateReadableStream, streamText, type UIMessageChunk } from 'ai';
-import { MockLanguageModelV3 } from 'ai/test';
+import { streamText, type UIMessageChunk } from 'ai';
 import WebSocket from 'ws';
+import { mockAnswerModel } from '../test/support/mock-answer-model.ts';
 
 const { values } = parseArgs({
   options: {
@@ -33,32 +33,8 @@ const TOKENS = Number(values.tokens);
 const ROUNDS = Number(values.rounds);
 const TOKEN_MS = Number(values['token-ms']);
 
-function model() {
-  const words = Array.from({ length: TOKENS }, (_, i) => `w${i} `);
-  return new MockLanguageModelV3({
-    doStream: async () => ({
-      stream: simulateReadableStream({
-        chunkDelayInMs: TOKEN_MS,
-        // 0 ms means no timer at all (a timer of 0 still waits ~1 ms): the model is then never the bottleneck.
-        _internal: TOKEN_MS === 0 ? { delay: () => Promise.resolve() } : undefined,
-        chunks: [
-          { type: 'stream-start', warnings: [] },
-          { type: 'text-start', id: 't' },
-          ...words.map((delta) => ({ type: 'text-delta' as const, id: 't', delta })),
-          { type: 'text-end', id: 't' },
-          {
-            type: 'finish',
-            finishReason: { unified: 'stop', raw: undefined },
-            usage: {
-              inputTokens: { total: 1, noCache: 1, cacheRead: 0, cacheWrite: 0 },
-              outputTokens: { total: TOKENS, text: TOKENS, reasoning: 0 },
-            },
-          },
-        ],
-      }),
-    }),
-  });
-}
+const words = Array.from({ length: TOKENS }, (_, i) => `w${i} `);
+const model = () => mockAnswerModel(words, { delayMs: TOKEN_MS, noTimer: TOKEN_MS === 0 }).model;
 
 const answerStream = (abortSignal?: AbortSignal) =>
   streamText({ model: model(), prompt: 'Tell me a story', abortSignal }).toUIMessageStream();

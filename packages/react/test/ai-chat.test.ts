@@ -1,8 +1,8 @@
 import { createPublisher, type Publisher } from '@herald/next';
 import { type Answer, chatResponse, publishAnswer } from '@herald/next/ai';
 import { convertToModelMessages, streamText, type UIMessage, type UIMessageChunk } from 'ai';
-import { MockLanguageModelV3, simulateReadableStream } from 'ai/test';
 import { describe, expect, it } from 'vitest';
+import { mockAnswerModel } from '../../../test/support/mock-answer-model.ts';
 import { clientPerTest, connected, waitForState } from '../../client/test/support/client.ts';
 import { hubPerTest, type TestHub } from '../../server/test/support/hub.ts';
 import { TcpProxy } from '../../server/test/support/tcp-proxy.ts';
@@ -13,37 +13,6 @@ const client = clientPerTest();
 const API_KEY = 'test-key';
 
 const tokens = (n: number) => Array.from({ length: n }, (_, i) => `t${i} `);
-
-/** The AI SDK's mock model: `words` as text deltas, one every `delayMs`; records the abort signal it got. */
-function mockModel(words: string[], delayMs: number, failure?: string) {
-  const calls: { signal?: AbortSignal }[] = [];
-  const model = new MockLanguageModelV3({
-    doStream: async ({ abortSignal }) => {
-      calls.push({ signal: abortSignal });
-      if (failure) throw new Error(failure);
-      return {
-        stream: simulateReadableStream({
-          chunkDelayInMs: delayMs,
-          chunks: [
-            { type: 'stream-start', warnings: [] },
-            { type: 'text-start', id: 't' },
-            ...words.map((delta) => ({ type: 'text-delta' as const, id: 't', delta })),
-            { type: 'text-end', id: 't' },
-            {
-              type: 'finish',
-              finishReason: { unified: 'stop', raw: undefined },
-              usage: {
-                inputTokens: { total: 1, noCache: 1, cacheRead: 0, cacheWrite: 0 },
-                outputTokens: { total: words.length, text: words.length, reasoning: 0 },
-              },
-            },
-          ],
-        }),
-      };
-    },
-  });
-  return { model, calls };
-}
 
 /**
  * The app: a hub (reached by browsers through a TCP proxy that can cut them), the chat route as a Next.js
@@ -62,7 +31,10 @@ async function chatApp(options: {
   const publisher: Publisher = options.remote
     ? createPublisher({ url: hub.url, apiKey: API_KEY })
     : createPublisher({ hub: hub.server.hub });
-  const { model, calls } = mockModel(options.words, options.delayMs, options.failure);
+  const { model, calls } = mockAnswerModel(options.words, {
+    delayMs: options.delayMs,
+    failure: options.failure,
+  });
   const answers: Answer[] = [];
   const waiting: Promise<unknown>[] = [];
   const route = async (request: Request) => {
