@@ -28,7 +28,23 @@ export function textFrame(payload: Buffer): Buffer {
  * and are written once per event-loop turn, corked together, so a burst of publications costs one
  * syscall per socket instead of one per frame.
  */
-export abstract class SocketSink {
+/** What a socket reports to: its sink, or a stand-in for a socket being refused. */
+export interface SocketEvents {
+  alive: boolean;
+  received(data: RawData, isBinary: boolean): void;
+  errored(err: Error): void;
+  ended(): void;
+}
+
+/** For a socket accepted only to be told why it is refused: it reports to nobody. */
+export const IGNORED: SocketEvents = {
+  alive: true,
+  received() {},
+  errored() {},
+  ended() {},
+};
+
+export abstract class SocketSink implements SocketEvents {
   session!: Session;
   /** Frames waiting for this turn's flush; null when none (most connections, most of the time). */
   pending: Buffer[] | null = null;
@@ -122,7 +138,7 @@ export abstract class SocketSink {
  * connection, which is most of what an idle socket costs beyond ws's own (see BENCHMARKS.md, memory).
  */
 export class SinkSocket extends WebSocket {
-  sink!: SocketSink;
+  sink!: SocketEvents;
 
   override emit(event: string | symbol, a?: unknown, b?: unknown): boolean {
     const sink = this.sink;
