@@ -11,7 +11,7 @@ import { FlushQueue } from '../flush-queue.ts';
 import { SharedTicker } from '../shared-ticker.ts';
 import { IGNORED, SinkSocket, type SocketSink } from '../socket-sink.ts';
 import { type Exclusion, PusherConnection } from './connection.ts';
-import { PROTOCOLS, PusherCodes, pusherFrame } from './wire.ts';
+import { PROTOCOLS, PusherCodes } from './wire.ts';
 
 /** `/app/{key}`: where pusher-js connects. */
 const APP_PATH = /^\/app\/([^/]*)$/;
@@ -109,7 +109,7 @@ export class PusherTransport {
       if (app === undefined || why !== undefined) {
         sinkSocket.sink = IGNORED;
         const [code, message] = why ?? [PusherCodes.unknownApp, 'unknown app'];
-        sinkSocket.send(pusherFrame('pusher:error', undefined, { code, message }));
+        sinkSocket.send(JSON.stringify({ event: 'pusher:error', data: { code, message } }));
         sinkSocket.close(code, message);
         return;
       }
