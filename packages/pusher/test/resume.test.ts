@@ -1,37 +1,29 @@
-import { afterEach, describe, expect, test } from 'vitest';
-import { hubPerTest, type TestHub } from '../../server/test/support/hub.ts';
+import { describe, expect, test } from 'vitest';
+import type { TestHub } from '../../server/test/support/hub.ts';
 import {
   APP,
   collect,
   next,
   type Pusher,
-  pusherClient,
+  pusherPerTest,
   serverSdk,
   subscribed,
 } from '../../server/test/support/pusher.ts';
 import { resumable } from '../src/index.ts';
 
-const { start } = hubPerTest();
-const clients: Pusher[] = [];
-afterEach(() => {
-  for (const client of clients.splice(0)) client.disconnect();
-});
-
-function client(hub: TestHub): Pusher {
-  const pusher = pusherClient(hub);
-  clients.push(pusher);
-  return pusher;
-}
+const { start, client } = pusherPerTest();
 
 /** Cuts every pusher-js connection of the hub as a network failure would (no close handshake). */
 function dropConnections(hub: TestHub): void {
   for (const connection of hub.server.hub.pusher?.connections ?? []) connection.ws.terminate();
 }
 
-/** Triggers `from..to` on `feed` while every client is cut off, then waits for them to reconnect. */
+/** Triggers `from..to` on `feed` while every client is cut off, then waits until they are subscribed again. */
 async function missWhileDown(hub: TestHub, clients: Pusher[], from: number, to: number) {
   const sdk = serverSdk(hub);
-  const back = clients.map((pusher) => next(pusher.connection, 'connected', 'reconnect'));
+  const back = clients.map((pusher) =>
+    next(pusher.channel('feed'), 'pusher:subscription_succeeded', 'a subscription after reconnecting'),
+  );
   dropConnections(hub);
   for (let n = from; n <= to; n++) await sdk.trigger('feed', 'item', { n });
   await Promise.all(back);

@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream';
+import { CloseCodes } from '@herald/protocol';
 import { type RawData, WebSocket } from 'ws';
 import type { Session } from '../core/session.ts';
 import type { FlushQueue } from './flush-queue.ts';
@@ -159,5 +160,24 @@ export class SinkSocket extends WebSocket {
       default:
         return super.emit(event, a, b);
     }
+  }
+}
+
+/**
+ * One heartbeat tick over every sink of a transport: a sink silent since the last tick is closed
+ * (`heartbeatTimeout`), the others are pinged with the transport's own ping.
+ */
+export function heartbeat<T extends SocketSink>(
+  sinks: Iterable<T>,
+  ping: (sink: T) => void,
+  reason: string,
+): void {
+  for (const sink of sinks) {
+    if (!sink.alive) {
+      sink.session.close(CloseCodes.heartbeatTimeout, reason);
+      continue;
+    }
+    sink.alive = false;
+    ping(sink);
   }
 }

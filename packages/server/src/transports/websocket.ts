@@ -8,7 +8,7 @@ import type { HubCore } from '../core/hub.ts';
 import type { Sink } from '../core/sink.ts';
 import { replyOnSocket } from '../http/socket-reply.ts';
 import { FlushQueue } from './flush-queue.ts';
-import { SinkSocket, SocketSink, textFrame } from './socket-sink.ts';
+import { heartbeat, SinkSocket, SocketSink, textFrame } from './socket-sink.ts';
 
 export const WEBSOCKET_PATH = '/connection/websocket';
 
@@ -30,6 +30,8 @@ const FRAME = encodingSlot<Buffer>();
 function encodeFrame(delivery: Delivery): Buffer {
   return textFrame(delivery.json);
 }
+
+const ping = (sink: WebSocketSink): void => sink.send({ type: 'ping' });
 
 /** One WebSocket connection speaking Herald's protocol. */
 class WebSocketSink extends SocketSink implements Sink {
@@ -98,7 +100,10 @@ export class WebSocketTransport {
       const code = request.method === 'GET' ? 'bad_request' : 'method_not_allowed';
       replyOnSocket(socket, new HeraldError(code, `WebSocket handshake refused: ${err.message}`));
     });
-    this.heartbeat = setInterval(() => this.beat(), hub.config.pingInterval * 1000);
+    this.heartbeat = setInterval(
+      () => heartbeat(this.sinks, ping, 'no pong within the heartbeat interval'),
+      hub.config.pingInterval * 1000,
+    );
     this.heartbeat.unref();
   }
 
@@ -162,17 +167,6 @@ export class WebSocketTransport {
 
   forget(sink: WebSocketSink): void {
     this.sinks.delete(sink);
-  }
-
-  private beat(): void {
-    for (const sink of this.sinks) {
-      if (!sink.alive) {
-        sink.session.close(CloseCodes.heartbeatTimeout, 'no pong within the heartbeat interval');
-        continue;
-      }
-      sink.alive = false;
-      sink.send({ type: 'ping' });
-    }
   }
 
   /** Closes every connection with `code`; resolves when all sockets are gone. */

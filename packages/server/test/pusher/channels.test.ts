@@ -1,5 +1,5 @@
-import { afterEach, describe, expect, test } from 'vitest';
-import { hubPerTest, type TestHub } from '../support/hub.ts';
+import { describe, expect, test } from 'vitest';
+import type { TestHub } from '../support/hub.ts';
 import {
   APP,
   type AuthEndpoint,
@@ -8,29 +8,16 @@ import {
   connected,
   next,
   type Pusher,
-  pusherClient,
+  pusherPerTest,
   serverSdk,
   subscribed,
 } from '../support/pusher.ts';
 
-const { start, onCleanup } = hubPerTest();
-const clients: Pusher[] = [];
-afterEach(() => {
-  for (const client of clients.splice(0)) client.disconnect();
-});
+const pusherTest = pusherPerTest();
+const { start, onCleanup, setup } = pusherTest;
 
-async function setup(app: Partial<typeof APP & { clientEvents: boolean; clientEventRate: number }> = {}) {
-  const hub = await start({ pusher: { apps: [{ ...APP, ...app }] } });
-  const sdk = serverSdk(hub);
-  const auth = await authEndpoint(sdk);
-  onCleanup(() => auth.close());
-  return { hub, sdk, auth };
-}
-
-function client(hub: TestHub, auth: AuthEndpoint, user?: string, key?: string): Pusher {
-  const pusher = pusherClient(hub, { auth, user, key });
-  clients.push(pusher);
-  return pusher;
+function client(hub: TestHub, auth?: AuthEndpoint, user?: string, key?: string): Pusher {
+  return pusherTest.client(hub, { auth, user, key });
 }
 
 describe('connecting', () => {

@@ -1,6 +1,6 @@
 import { createHash, createHmac } from 'node:crypto';
-import { afterEach, describe, expect, test } from 'vitest';
-import { hubPerTest, type TestHub } from '../support/hub.ts';
+import { describe, expect, test } from 'vitest';
+import type { TestHub } from '../support/hub.ts';
 import {
   APP,
   type AuthEndpoint,
@@ -9,29 +9,16 @@ import {
   connected,
   next,
   type Pusher,
-  pusherClient,
+  pusherPerTest,
   serverSdk,
   subscribed,
 } from '../support/pusher.ts';
 
-const { start, onCleanup } = hubPerTest();
-const clients: Pusher[] = [];
-afterEach(() => {
-  for (const client of clients.splice(0)) client.disconnect();
-});
+const pusherTest = pusherPerTest();
+const { start, onCleanup, setup } = pusherTest;
 
-async function setup() {
-  const hub = await start({ pusher: { apps: [APP] } });
-  const sdk = serverSdk(hub);
-  const auth = await authEndpoint(sdk);
-  onCleanup(() => auth.close());
-  return { hub, sdk, auth };
-}
-
-function client(hub: TestHub, auth: AuthEndpoint, user?: string): Pusher {
-  const pusher = pusherClient(hub, { auth, user });
-  clients.push(pusher);
-  return pusher;
+function client(hub: TestHub, auth?: AuthEndpoint, user?: string, key?: string): Pusher {
+  return pusherTest.client(hub, { auth, user, key });
 }
 
 /** A request signed by hand, as the SDKs sign it, with a timestamp of our choosing. */

@@ -1,32 +1,26 @@
 import Echo from 'laravel-echo';
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { RedisBroker } from '../../src/brokers/redis-broker.ts';
-import { hubPerTest } from '../support/hub.ts';
 import {
   APP,
   authEndpoint,
   collect,
   next,
   Pusher,
-  pusherClient,
+  pusherPerTest,
   serverSdk,
   subscribed,
 } from '../support/pusher.ts';
 import { RedisServer } from '../support/redis-server.ts';
 import { WsTestClient } from '../support/ws-client.ts';
 
-const { start, onCleanup } = hubPerTest();
-const clients: Pusher[] = [];
-afterEach(() => {
-  for (const client of clients.splice(0)) client.disconnect();
-});
+const { start, onCleanup, client } = pusherPerTest();
 
 describe('one channel, both protocols', () => {
   test('a Herald publication with an event reaches pusher-js; a Pusher trigger reaches Herald clients', async () => {
     const hub = await start({ pusher: { apps: [APP] } });
     const sdk = serverSdk(hub);
-    const pusher = pusherClient(hub);
-    clients.push(pusher);
+    const pusher = client(hub);
     const { channel } = await subscribed(pusher, 'orders');
     const shipped = collect(channel, 'shipped');
     const herald = await WsTestClient.open(hub.wsUrl);
@@ -50,8 +44,7 @@ describe('one channel, both protocols', () => {
 
   test('publications may not speak for the hub: pusher: events are not relayed to pusher-js', async () => {
     const hub = await start({ pusher: { apps: [APP] } });
-    const pusher = pusherClient(hub);
-    clients.push(pusher);
+    const pusher = client(hub);
     const { channel } = await subscribed(pusher, 'room');
     const all: string[] = [];
     channel.bind_global((event: string) => all.push(event));
@@ -70,9 +63,8 @@ describe('two hubs on one Redis', () => {
     const two = await start(config, { broker: new RedisBroker({ url: redis.url }) });
     const auth = await authEndpoint(serverSdk(one));
     onCleanup(() => auth.close());
-    const alice = pusherClient(one, { auth, user: 'alice' });
-    const bob = pusherClient(two, { auth, user: 'bob' });
-    clients.push(alice, bob);
+    const alice = client(one, { auth, user: 'alice' });
+    const bob = client(two, { auth, user: 'bob' });
     const { channel: aliceRoom } = await subscribed(alice, 'presence-room');
     const added = next<{ id: string }>(aliceRoom, 'pusher:member_added');
     const { channel: bobRoom, data } = await subscribed(bob, 'presence-room');

@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import PusherServer from 'pusher';
 import type { Channel, Options } from 'pusher-js';
 import PusherJs from 'pusher-js';
-import type { TestHub } from './hub.ts';
+import { afterEach } from 'vitest';
+import { hubPerTest, type TestHub } from './hub.ts';
 
 // pusher-js's type declarations miss the default export its Node build has.
 type PusherClass = typeof import('pusher-js/types/src/core/pusher.js').default;
@@ -138,4 +139,41 @@ export function collect(channel: Channel, event: string): unknown[] {
   const seen: unknown[] = [];
   channel.bind(event, (data: unknown) => seen.push(data));
   return seen;
+}
+
+/** App options a test may change. */
+export type AppOverrides = Partial<typeof APP> & {
+  clientEvents?: boolean;
+  clientEventRate?: number;
+  maxPresenceMembers?: number;
+  userAuthentication?: 'optional' | 'required';
+  signinTimeout?: number;
+};
+
+/**
+ * For a test file: `hubPerTest`'s hubs, plus `setup` (a hub with the app, its SDK and a real auth
+ * endpoint) and `client` (pusher-js on a hub), all closed after each test.
+ */
+export function pusherPerTest() {
+  const { start, onCleanup } = hubPerTest();
+  const clients: Pusher[] = [];
+  afterEach(() => {
+    for (const client of clients.splice(0)) client.disconnect();
+  });
+  return {
+    start,
+    onCleanup,
+    async setup(app: AppOverrides = {}) {
+      const hub = await start({ pusher: { apps: [{ ...APP, ...app }] } });
+      const sdk = serverSdk(hub);
+      const auth = await authEndpoint(sdk);
+      onCleanup(() => auth.close());
+      return { hub, sdk, auth };
+    },
+    client(hub: TestHub, options: Parameters<typeof pusherClient>[1] = {}): Pusher {
+      const pusher = pusherClient(hub, options);
+      clients.push(pusher);
+      return pusher;
+    },
+  };
 }

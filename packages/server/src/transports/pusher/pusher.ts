@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { CloseCodes, type PublishResult } from '@herald/protocol';
+import type { PublishResult } from '@herald/protocol';
 import { WebSocketServer } from 'ws';
 import type { PusherApp, PusherConfig } from '../../config.ts';
 import type { ConnectContext } from '../../core/auth.ts';
@@ -9,7 +9,7 @@ import type { HubCore } from '../../core/hub.ts';
 import { replyOnSocket } from '../../http/socket-reply.ts';
 import { FlushQueue } from '../flush-queue.ts';
 import { SharedTicker } from '../shared-ticker.ts';
-import { IGNORED, SinkSocket, type SocketSink } from '../socket-sink.ts';
+import { heartbeat, IGNORED, SinkSocket, type SocketSink } from '../socket-sink.ts';
 import { type Exclusion, PusherConnection } from './connection.ts';
 import { PROTOCOLS, PusherCodes } from './wire.ts';
 
@@ -18,6 +18,8 @@ const APP_PATH = /^\/app\/([^/]*)$/;
 
 /** How long a `socket_id` exclusion waits for its publication to come by. */
 const EXCLUSION_MS = 10_000;
+
+const ping = (connection: PusherConnection): void => connection.emit('pusher:ping', {});
 
 export function isPusherPath(url: string | undefined): boolean {
   return APP_PATH.test(url?.split('?', 1)[0] ?? '');
@@ -59,7 +61,10 @@ export class PusherTransport {
       clientTracking: false,
       WebSocket: SinkSocket,
     });
-    this.heartbeat = setInterval(() => this.beat(), config.activityTimeout * 1000);
+    this.heartbeat = setInterval(
+      () => heartbeat(this.connections, ping, 'Pong reply not received'),
+      config.activityTimeout * 1000,
+    );
     this.heartbeat.unref();
     this.unsigned = new SharedTicker(1000, (connections, now) => {
       for (const connection of [...connections]) {
@@ -182,17 +187,6 @@ export class PusherTransport {
     } finally {
       // Fan-out may come after the publish resolves (another broker node's round trip).
       setTimeout(() => connection.unexclude(exclusion), EXCLUSION_MS).unref();
-    }
-  }
-
-  private beat(): void {
-    for (const connection of this.connections) {
-      if (!connection.alive) {
-        connection.session.close(CloseCodes.heartbeatTimeout, 'Pong reply not received');
-        continue;
-      }
-      connection.alive = false;
-      connection.emit('pusher:ping', {});
     }
   }
 
