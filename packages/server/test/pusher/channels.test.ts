@@ -9,6 +9,7 @@ import {
   next,
   type Pusher,
   pusherPerTest,
+  rawPusher,
   serverSdk,
   subscribed,
 } from '../support/pusher.ts';
@@ -56,18 +57,77 @@ describe('connecting', () => {
 
   test('pusher:ping is answered with pusher:pong; a bad frame gets pusher:error', async () => {
     const { hub } = await setup();
-    const { WebSocket } = await import('ws');
-    const ws = new WebSocket(`ws://127.0.0.1:${hub.port}/app/${APP.key}?protocol=7&client=js&version=8.6.0`);
-    const frames: { event: string; data: unknown }[] = [];
-    ws.on('message', (data) => frames.push(JSON.parse(data.toString())));
-    await expect.poll(() => frames.length).toBe(1);
-    expect(frames[0].event).toBe('pusher:connection_established');
-    ws.send(JSON.stringify({ event: 'pusher:ping', data: {} }));
-    ws.send('not json');
-    await expect.poll(() => frames.length).toBe(3);
-    expect(frames[1]).toEqual({ event: 'pusher:pong', data: {} });
-    expect(frames[2].event).toBe('pusher:error');
-    ws.close();
+    const raw = await rawPusher(hub);
+    raw.send('pusher:ping', {});
+    raw.ws.send('not json');
+    raw.ws.send(Buffer.from([1, 2, 3]), { binary: true });
+    raw.send('pusher:nonsense', {});
+    const [pong, notJson, binary, unknown] = await raw.next(4);
+    expect(pong).toEqual({ event: 'pusher:pong', data: {} });
+    for (const frame of [notJson, binary]) {
+      expect(frame).toEqual({
+        event: 'pusher:error',
+        data: { code: null, message: 'send JSON text frames: {"event", "data", "channel"?}' },
+      });
+    }
+    expect(unknown).toEqual({
+      event: 'pusher:error',
+      data: { code: null, message: 'unknown event pusher:nonsense' },
+    });
+    raw.ws.close();
+  });
+});
+
+describe('bad subscriptions get their own error', () => {
+  test('bad names, bad presence data, a bad resume position, a second subscribe', async () => {
+    const { hub } = await setup();
+    const raw = await rawPusher(hub);
+    raw.send('pusher:subscribe', { channel: 'has space' });
+    const noUser = JSON.stringify({ user_info: {} });
+    raw.send('pusher:subscribe', {
+      channel: 'presence-x',
+      channel_data: noUser,
+      auth: raw.sign(`${raw.socketId}:presence-x:${noUser}`),
+    });
+    raw.send('pusher:subscribe', { channel: 'feed', herald: { since: { epoch: 1 } } });
+    raw.send('pusher:subscribe', { channel: 'private-encrypted-x', auth: 'nope' });
+    raw.send('pusher:subscribe', { channel: 'twice' });
+    const [badName, badPresence, badSince, badAuth, first] = await raw.next(5);
+    expect(badName).toMatchObject({
+      event: 'pusher:error',
+      data: { message: expect.stringContaining('1-200 characters') },
+    });
+    expect(badPresence).toMatchObject({
+      event: 'pusher:subscription_error',
+      channel: 'presence-x',
+      data: { type: 'AuthError', status: 400, error: 'channel_data must be JSON with a "user_id"' },
+    });
+    expect(badSince).toMatchObject({
+      event: 'pusher:subscription_error',
+      channel: 'feed',
+      data: { status: 400 },
+    });
+    expect(badAuth).toMatchObject({ event: 'pusher:subscription_error', data: { status: 401 } });
+    expect(first).toMatchObject({ event: 'pusher_internal:subscription_succeeded', channel: 'twice' });
+    raw.send('pusher:subscribe', { channel: 'twice' });
+    const [, , , , , again] = await raw.next(6);
+    expect(again).toMatchObject({
+      event: 'pusher:subscription_error',
+      data: { type: 'AlreadySubscribed', status: 409 },
+    });
+    raw.ws.close();
+  });
+
+  test('a client event on a channel it has not subscribed to is refused', async () => {
+    const { hub } = await setup({ clientEvents: true });
+    const raw = await rawPusher(hub);
+    raw.send('client-x', { a: 1 }, 'private-elsewhere');
+    const [refused] = await raw.next(1);
+    expect(refused).toMatchObject({
+      event: 'pusher:error',
+      data: { message: expect.stringContaining('subscribed') },
+    });
+    raw.ws.close();
   });
 });
 
@@ -130,23 +190,21 @@ describe('private and presence channels', () => {
     expect((await refused).error).toContain('invalid signature');
   });
 
-  test('a private channel without auth is refused', async () => {
+  test('a private channel without a valid signature is refused', async () => {
     const { hub } = await setup();
-    const { WebSocket } = await import('ws');
-    const ws = new WebSocket(`ws://127.0.0.1:${hub.port}/app/${APP.key}?protocol=7`);
-    const frames: { event: string; channel?: string; data: unknown }[] = [];
-    ws.on('message', (data) => frames.push(JSON.parse(data.toString())));
-    await expect.poll(() => frames.length).toBe(1);
-    ws.send(
-      JSON.stringify({ event: 'pusher:subscribe', data: { channel: 'private-x', auth: `${APP.key}:00` } }),
-    );
-    await expect.poll(() => frames.length).toBe(2);
-    expect(frames[1]).toMatchObject({
-      event: 'pusher:subscription_error',
-      channel: 'private-x',
-      data: { status: 401 },
-    });
-    ws.close();
+    const raw = await rawPusher(hub, 'protocol=7');
+    raw.send('pusher:subscribe', { channel: 'private-x', auth: `${APP.key}:00` });
+    // Signed for another socket: a signature is good for one connection only.
+    raw.send('pusher:subscribe', { channel: 'private-y', auth: raw.sign(`1.1:private-y`) });
+    const refusals = await raw.next(2);
+    expect(refusals).toMatchObject([
+      { event: 'pusher:subscription_error', channel: 'private-x', data: { status: 401 } },
+      { event: 'pusher:subscription_error', channel: 'private-y', data: { status: 401 } },
+    ]);
+    raw.send('pusher:subscribe', { channel: 'private-y', auth: raw.sign(`${raw.socketId}:private-y`) });
+    const [, , ok] = await raw.next(3);
+    expect(ok).toMatchObject({ event: 'pusher_internal:subscription_succeeded', channel: 'private-y' });
+    raw.ws.close();
   });
 
   test('presence: members with info, member_added and member_removed, counts', async () => {

@@ -1,9 +1,11 @@
+import { createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import PusherServer from 'pusher';
 import type { Channel, Options } from 'pusher-js';
 import PusherJs from 'pusher-js';
-import { afterEach } from 'vitest';
+import { afterEach, expect } from 'vitest';
+import WebSocket from 'ws';
 import { hubPerTest, type TestHub } from './hub.ts';
 
 // pusher-js's type declarations miss the default export its Node build has.
@@ -174,6 +176,35 @@ export function pusherPerTest() {
       const pusher = pusherClient(hub, options);
       clients.push(pusher);
       return pusher;
+    },
+  };
+}
+
+export interface RawFrame {
+  event: string;
+  channel?: string;
+  data?: unknown;
+}
+
+/** A bare Pusher-protocol socket, to send what pusher-js never would; resolves once established. */
+export async function rawPusher(hub: TestHub, query = 'protocol=7&client=js&version=8.6.0') {
+  const ws = new WebSocket(`ws://127.0.0.1:${hub.port}/app/${APP.key}?${query}`);
+  const frames: RawFrame[] = [];
+  ws.on('message', (data) => frames.push(JSON.parse(data.toString())));
+  await expect.poll(() => frames.length).toBe(1);
+  const { socket_id: socketId } = JSON.parse(frames[0].data as string) as { socket_id: string };
+  return {
+    ws,
+    frames,
+    socketId,
+    send: (event: string, data: unknown, channel?: string) =>
+      ws.send(JSON.stringify({ event, data, channel })),
+    /** The app's signature of `text`, as its auth endpoint would make it. */
+    sign: (text: string) => `${APP.key}:${createHmac('sha256', APP.secret).update(text).digest('hex')}`,
+    /** Resolves with the frames after the first `count` (the handshake is frame 0). */
+    async next(count: number): Promise<RawFrame[]> {
+      await expect.poll(() => frames.length).toBeGreaterThanOrEqual(count + 1);
+      return frames.slice(1, count + 1);
     },
   };
 }
