@@ -24,8 +24,8 @@ export class Admission {
 
   /**
    * Why a connection from `context` would be refused (its Origin, connections per IP), if it would.
-   * Transports ask before accepting, to refuse with a plain HTTP error; `Session.connect` checks again
-   * for every transport.
+   * The WebSocket transport asks before accepting the upgrade, to refuse with a plain HTTP error;
+   * `admit` checks again for every transport.
    */
   check(context: ConnectContext): HeraldError | undefined {
     return this.refusal(context, 0);

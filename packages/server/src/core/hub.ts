@@ -12,7 +12,7 @@ import {
 import type { HeraldConfig, NamespaceOptions } from '../config.ts';
 import { checkPublish } from './access.ts';
 import { Admission } from './admission.ts';
-import type { Authenticator, ConnectContext } from './auth.ts';
+import type { Authenticator, ConnectContext, Credentials } from './auth.ts';
 import type { Broker } from './broker.ts';
 import { resolveNamespace } from './channel-name.ts';
 import { Channels, type Counters } from './channels.ts';
@@ -21,8 +21,7 @@ import type { Logger } from './logger.ts';
 import { silentLogger } from './logger.ts';
 import { fitting, publicationBytes } from './paging.ts';
 import { encodePayload } from './payload.ts';
-import { Session } from './session.ts';
-import type { Sink } from './sink.ts';
+import { Session, type SessionSink } from './session.ts';
 import { Subscription } from './subscription.ts';
 
 /** What the core is built from: it makes none of them itself (`Hub` in ../hub.ts picks the defaults). */
@@ -114,12 +113,33 @@ export class HubCore {
   }
 
   /**
-   * Lets a client in: opens its session on `sink`, counted against its IP. Every transport calls it once
-   * per connection (after `admission.check` if it refuses early); the session is admitted with its
-   * credentials by `Session.connect`.
+   * Lets a client in: the one verb for every transport whose client presents its credentials with the
+   * connection (SSE, long-polling, client actions; a new transport too). Opens the session on `sink`
+   * (`sink.session` is set at once, so a shutdown meanwhile reaches it), counts it against its IP and
+   * admits it with `credentials`: Origin, connections per IP and per user, the authenticator. Resolves
+   * with the admitted session, or rejects with the refusal (a HeraldError), leaving nothing open or counted.
    */
-  admit(sink: Sink, context: ConnectContext): Session {
+  async connect(sink: SessionSink, context: ConnectContext, credentials: Credentials): Promise<Session> {
+    const session = this.open(sink, context);
+    try {
+      await session.admit(credentials);
+    } catch (err) {
+      session.transportClosed();
+      throw err;
+    }
+    return session;
+  }
+
+  /**
+   * Opens a session whose client presents its credentials in-band, with its first command: Herald's
+   * WebSocket protocol, whose `connect` command admits the session (`Session.admit`, the same path as
+   * `connect`). The session exists, counted against its IP, from the upgrade on: a socket that has not
+   * sent `connect` yet counts against `connectionsPerIp`, and its frames have a session to be answered by.
+   * A transport that knows the credentials when the connection opens calls `connect` instead.
+   */
+  open(sink: SessionSink, context: ConnectContext): Session {
     const session = new Session(this, sink, context);
+    sink.session = session;
     this.sessions.add(session);
     this.admission.opened(session);
     return session;

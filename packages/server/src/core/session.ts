@@ -19,6 +19,11 @@ import { type RateKind, rateOf, TokenBucket } from './limits.ts';
 import { SessionSubscriptions } from './session-subscriptions.ts';
 import type { Sink } from './sink.ts';
 
+/** A transport's connection, told its session when the hub opens it (`HubCore.connect`, `HubCore.open`). */
+export interface SessionSink extends Sink {
+  session: Session;
+}
+
 /** The commands `execute` runs: all but the connection-level ones and `subscribe` (which has two steps). */
 export type SessionCommand = Exclude<Command, ConnectCommand | SubscribeCommand | PongCommand>;
 
@@ -112,11 +117,10 @@ export class Session {
   }
 
   /**
-   * Admits the session with `credentials` (origin, limits, token) and takes them as its own. The
-   * `connect` command runs it; transports without one (SSE, long-polling) call it before anything else.
-   * Throws the refusal.
+   * Admits the session with `credentials` (origin, limits, token) and takes them as its own. Run by
+   * `HubCore.connect` and by the WebSocket protocol's `connect` command, nothing else. Throws the refusal.
    */
-  async connect(credentials: Credentials): Promise<void> {
+  async admit(credentials: Credentials): Promise<void> {
     const identity = await this.hub.admission.admit(this, credentials);
     if (!this.closed) {
       this.connected = true;
@@ -189,7 +193,7 @@ export class Session {
     try {
       try {
         const cookie = this.context.cookie;
-        await this.connect(token === undefined && cookie === undefined ? NO_CREDENTIALS : { token, cookie });
+        await this.admit(token === undefined && cookie === undefined ? NO_CREDENTIALS : { token, cookie });
       } catch (err) {
         const error = toHeraldError(err);
         if (id !== undefined) this.sink.send({ id, error: error.toJSON() });
