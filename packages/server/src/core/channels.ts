@@ -4,6 +4,7 @@ import type { Broker } from './broker.ts';
 import { ChannelLedger } from './channel-ledger.ts';
 import { resolveNamespace } from './channel-name.ts';
 import { Delivery } from './delivery.ts';
+import type { Lifecycle } from './lifecycle.ts';
 import type { Logger } from './logger.ts';
 import { PresenceTracker } from './presence.ts';
 import type { Session } from './session.ts';
@@ -41,8 +42,9 @@ export class Channels {
     readonly stats: Counters,
     /** The most one page of history may add to a connection's send queue (see `HubCore.pageBytes`). */
     readonly pageBytes: number,
+    private readonly lifecycle: Lifecycle,
   ) {
-    this.presence = new PresenceTracker(broker, log, config.presenceTtl * 1000);
+    this.presence = new PresenceTracker(broker, log, config.presenceTtl * 1000, lifecycle);
   }
 
   /** Channels with a subscriber on this node. */
@@ -61,6 +63,7 @@ export class Channels {
       subs = new Set();
       this.subscribers.set(sub.channel, subs);
       this.brokerOp(sub.channel, () => this.broker.subscribe(sub.channel));
+      if (this.lifecycle.observed) this.lifecycle.emit({ type: 'channel.occupied', channel: sub.channel });
     }
     subs.add(sub);
     await this.brokerOps.get(sub.channel);
@@ -70,10 +73,28 @@ export class Channels {
   detach(sub: Subscription): void {
     sub.pending = null;
     this.presence.leave(sub);
-    const subs = this.subscribers.get(sub.channel);
+    const { channel } = sub;
+    if (sub.announced) {
+      sub.announced = false;
+      this.emitSubscription('channel.unsubscribed', sub);
+    }
+    const subs = this.subscribers.get(channel);
     if (!subs?.delete(sub) || subs.size > 0) return;
-    this.subscribers.delete(sub.channel);
-    this.brokerOp(sub.channel, () => this.broker.unsubscribe(sub.channel));
+    this.subscribers.delete(channel);
+    this.brokerOp(channel, () => this.broker.unsubscribe(channel));
+    if (this.lifecycle.observed) this.lifecycle.emit({ type: 'channel.vacated', channel });
+  }
+
+  /** The subscription went live (its result was sent): observers learn of it, and of its end later. */
+  announce(sub: Subscription): void {
+    sub.announced = true;
+    this.emitSubscription('channel.subscribed', sub);
+  }
+
+  private emitSubscription(type: 'channel.subscribed' | 'channel.unsubscribed', sub: Subscription): void {
+    if (!this.lifecycle.observed) return;
+    const { channel, session } = sub;
+    this.lifecycle.emit({ type, channel, client: session.id, user: session.identity.user });
   }
 
   /** A publication from the broker, offered to every subscription of its channel with shared encodings. */

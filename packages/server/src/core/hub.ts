@@ -17,6 +17,7 @@ import type { Broker } from './broker.ts';
 import { resolveNamespace } from './channel-name.ts';
 import { Channels, type Counters } from './channels.ts';
 import type { Delivery } from './delivery.ts';
+import { Lifecycle, type LifecycleListener } from './lifecycle.ts';
 import type { Logger } from './logger.ts';
 import { silentLogger } from './logger.ts';
 import { fitting, publicationBytes } from './paging.ts';
@@ -68,6 +69,8 @@ export class HubCore {
   readonly pageBytes: number;
   readonly admission: Admission;
   readonly channels: Channels;
+  /** Who learns of clients and channels coming and going (see `observe`). */
+  readonly lifecycle: Lifecycle;
   readonly sessions = new Set<Session>();
   private readonly stats: Counters = { published: 0, delivered: 0, slowConsumers: 0 };
   private started = false;
@@ -80,7 +83,15 @@ export class HubCore {
     this.log = parts.logger ?? silentLogger;
     this.pageBytes = Math.floor(this.config.maxQueueBytes / 2);
     this.admission = new Admission(this.config, parts.authenticator);
-    this.channels = new Channels(this.config, this.broker, this.log, this.stats, this.pageBytes);
+    this.lifecycle = new Lifecycle(this.log);
+    this.channels = new Channels(
+      this.config,
+      this.broker,
+      this.log,
+      this.stats,
+      this.pageBytes,
+      this.lifecycle,
+    );
   }
 
   async start(): Promise<void> {
@@ -145,12 +156,33 @@ export class HubCore {
     return session;
   }
 
+  /**
+   * Registers a lifecycle observer (webhooks, a transport's own events): told of clients connected and
+   * disconnected, subscriptions, channels occupied and vacated on this node, presence joins and leaves.
+   * Returns what unregisters it.
+   */
+  observe(listener: LifecycleListener): () => void {
+    return this.lifecycle.observe(listener);
+  }
+
   /** Called by the session once it is closed: drops its subscriptions and its counts. */
-  released(session: Session): void {
+  released(session: Session, code: number, reason: string): void {
     if (!this.sessions.delete(session)) return;
     for (const sub of session.subscriptions.values()) this.channels.detach(sub);
     session.subscriptions.clear();
     this.admission.released(session);
+    if (session.connected && this.lifecycle.observed) {
+      const { id: client, identity, context, connectedAt } = session;
+      this.lifecycle.emit({
+        type: 'client.disconnected',
+        client,
+        user: identity.user,
+        transport: context.transport,
+        code,
+        reason,
+        durationMs: Date.now() - connectedAt,
+      });
+    }
   }
 
   // ---- publish, history, presence
@@ -273,7 +305,9 @@ export class HubCore {
         activate: () => {
           session.unsentBytes -= bytes;
           sub.start(end);
-          if (ns.presence && sub.current) {
+          if (!sub.current) return;
+          this.channels.announce(sub);
+          if (ns.presence) {
             const { user, info } = session.identity;
             const requestClient = session.context.requestClient;
             const lease = requestClient !== undefined;

@@ -40,6 +40,8 @@ export class Session {
   closed = false;
   /** True once admitted (identity set and counted). */
   connected = false;
+  /** When it was admitted (ms since the epoch). */
+  connectedAt = 0;
   /** Whether the `refresh` push for the current token's expiry was sent. */
   expiryNotified = false;
   /** Bytes of publications in subscribe results being made, not yet queued: they count as queued. */
@@ -122,11 +124,16 @@ export class Session {
    */
   async admit(credentials: Credentials): Promise<void> {
     const identity = await this.hub.admission.admit(this, credentials);
-    if (!this.closed) {
-      this.connected = true;
-      this.identify(identity);
-    }
     this.credentials = credentials;
+    if (this.closed) return;
+    this.connected = true;
+    this.connectedAt = Date.now();
+    this.identify(identity);
+    const { lifecycle } = this.hub;
+    if (lifecycle.observed) {
+      const { id: client, context } = this;
+      lifecycle.emit({ type: 'client.connected', client, user: identity.user, transport: context.transport });
+    }
   }
 
   /** Subscribes and positions; the caller sends `result` to the client, then calls `activate`. */
@@ -309,14 +316,17 @@ export class Session {
       this.sink.send({ type: 'disconnect', code, reason, reconnect: shouldReconnect(code) });
     }
     this.sink.close(code, reason);
-    this.hub.released(this);
+    this.hub.released(this, code, reason);
   }
 
-  /** The transport went away on its own (network, client closed). */
-  transportClosed(): void {
+  /**
+   * The transport went away on its own (network, client closed), or ended the session itself (a poll
+   * answered); `code` and `reason` are the transport's (a WebSocket's close frame).
+   */
+  transportClosed(code = 1000, reason = 'the client went away'): void {
     if (this.closed) return;
     this.closed = true;
-    this.hub.released(this);
+    this.hub.released(this, code, reason);
   }
 }
 

@@ -28,6 +28,8 @@ export class Subscription {
    * they are merged by offset once the history is sent. `null` once live.
    */
   pending: Delivery[] | null = [];
+  /** Whether lifecycle observers were told it is live (`Channels.announce`), so they hear of its end. */
+  announced = false;
 
   constructor(
     readonly session: Session,

@@ -176,7 +176,7 @@ class HeraldSocket extends WebSocket {
         return true;
       case 'close':
         sink.transport.forget(sink);
-        sink.session.transportClosed();
+        sink.session.transportClosed(a as number, String(b));
         return true;
       default:
         return super.emit(event, a, b);

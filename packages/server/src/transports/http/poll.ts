@@ -109,7 +109,7 @@ class PollSink implements Sink {
       subscribed: this.subscribed,
       cursor: this.positions.cursor(),
     });
-    this.session.transportClosed();
+    this.session.transportClosed(1000, 'the poll was answered');
   }
 }
 
