@@ -7,8 +7,7 @@ import { Delivery } from './delivery.ts';
 import type { Lifecycle } from './lifecycle.ts';
 import type { Logger } from './logger.ts';
 import { PresenceTracker } from './presence.ts';
-import type { Session } from './session.ts';
-import type { Subscription } from './subscription.ts';
+import type { Subscriber, Subscription, SubscriptionHost } from './subscription.ts';
 
 /** What the hub counts; shown by /health and /metrics. */
 export interface Counters {
@@ -22,7 +21,7 @@ export interface Counters {
  * for them in order, the limits on bringing channels into existence, this node's presence entries, and
  * fan-out of what the broker hands over to every subscription of a channel.
  */
-export class Channels {
+export class Channels implements SubscriptionHost {
   readonly presence: PresenceTracker;
   private readonly subscribers = new Map<string, Set<Subscription>>();
   /** Per channel, the tail of broker subscribe/unsubscribe calls, so they reach the broker in order. */
@@ -120,7 +119,7 @@ export class Channels {
    */
   async withChannel<T>(
     channel: string,
-    session: Session | undefined,
+    session: Subscriber | undefined,
     op: () => Promise<T>,
     holdFor = 0,
   ): Promise<T> {

@@ -16,14 +16,13 @@ import type { Authenticator, ConnectContext, Credentials } from './auth.ts';
 import type { Broker } from './broker.ts';
 import { resolveNamespace } from './channel-name.ts';
 import { Channels, type Counters } from './channels.ts';
-import type { Delivery } from './delivery.ts';
 import { Lifecycle, type LifecycleListener } from './lifecycle.ts';
 import type { Logger } from './logger.ts';
 import { silentLogger } from './logger.ts';
 import { fitting, publicationBytes } from './paging.ts';
-import { encodePayload } from './payload.ts';
-import { Session, type SessionSink } from './session.ts';
-import { Subscription } from './subscription.ts';
+import { encodePayload, type PublishInput } from './payload.ts';
+import { Session, type SessionHost, type SessionSink } from './session.ts';
+import { type PositionedSubscription, Subscription } from './subscription.ts';
 
 /** What the core is built from: it makes none of them itself (`Hub` in ../hub.ts picks the defaults). */
 export interface HubParts {
@@ -33,19 +32,7 @@ export interface HubParts {
   logger?: Logger;
 }
 
-export interface PublishInput {
-  data: unknown;
-  event?: string;
-  idempotencyKey?: string;
-}
-
-/** A subscription positioned on its stream; call `activate` after sending `result` to start live delivery. */
-export interface PositionedSubscription {
-  result: SubscribeResult;
-  /** `result.publications`, each known to encode (transports that send them one by one reuse the bytes). */
-  deliveries: Delivery[];
-  activate(): void;
-}
+export type { PublishInput } from './payload.ts';
 
 export interface HubStats extends Counters {
   sessions: number;
@@ -58,7 +45,7 @@ export interface HubStats extends Counters {
  * (publish, history, presence, subscribe with resume) and the one timer. It knows no transport, no broker
  * and no authenticator implementation; they plug in through `Sink`, `Broker` and `Authenticator`.
  */
-export class HubCore {
+export class HubCore implements SessionHost {
   readonly config: HeraldConfig;
   readonly broker: Broker;
   readonly log: Logger;

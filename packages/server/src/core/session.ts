@@ -6,18 +6,52 @@ import {
   type ConnectResult,
   decodeFrame,
   HeraldError,
+  type HistoryResult,
   type PongCommand,
+  type PresenceMember,
   type PresenceResult,
+  type PublishResult,
   type StreamPosition,
   type SubscribeCommand,
   type SubscribeOptions,
   shouldReconnect,
 } from '@herald/protocol';
+import type { HeraldConfig } from '../config.ts';
+import type { Admission } from './admission.ts';
 import { ANONYMOUS, type ConnectContext, type Credentials, type Identity, NO_CREDENTIALS } from './auth.ts';
-import type { HubCore, PositionedSubscription } from './hub.ts';
+import type { Lifecycle } from './lifecycle.ts';
 import { type RateKind, rateOf, TokenBucket } from './limits.ts';
+import type { Logger } from './logger.ts';
+import type { PublishInput } from './payload.ts';
 import { SessionSubscriptions } from './session-subscriptions.ts';
 import type { Sink } from './sink.ts';
+import type { PositionedSubscription } from './subscription.ts';
+
+/** What a session needs of the hub that opened it (`HubCore`). */
+export interface SessionHost {
+  readonly config: HeraldConfig;
+  readonly log: Logger;
+  /** The most one page may add to a connection's send queue. */
+  readonly pageBytes: number;
+  readonly admission: Admission;
+  readonly lifecycle: Lifecycle;
+  subscribe(
+    session: Session,
+    channel: string,
+    options: { since?: StreamPosition; token?: string },
+  ): Promise<PositionedSubscription>;
+  unsubscribe(session: Session, channel: string): void;
+  publishAs(session: Session, channel: string, input: PublishInput): Promise<PublishResult>;
+  history(
+    channel: string,
+    query: { since?: StreamPosition; limit?: number; reverse?: boolean },
+    session?: Session,
+  ): Promise<HistoryResult>;
+  presence(channel: string): Promise<PresenceMember[]>;
+  /** The session is closed: its subscriptions and counts go. */
+  released(session: Session, code: number, reason: string): void;
+  dropSlowConsumer(session: Session): void;
+}
 
 /** A transport's connection, told its session when the hub opens it (`HubCore.connect`, `HubCore.open`). */
 export interface SessionSink extends Sink {
@@ -57,7 +91,7 @@ export class Session {
   private historyTurn: Promise<void> | null = null;
 
   constructor(
-    readonly hub: HubCore,
+    readonly hub: SessionHost,
     readonly sink: Sink,
     readonly context: ConnectContext,
   ) {}
