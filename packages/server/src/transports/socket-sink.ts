@@ -34,7 +34,7 @@ export interface SocketEvents {
   alive: boolean;
   received(data: RawData, isBinary: boolean): void;
   errored(err: Error): void;
-  ended(): void;
+  ended(code: number, reason: string): void;
 }
 
 /** For a socket accepted only to be told why it is refused: it reports to nobody. */
@@ -66,8 +66,8 @@ export abstract class SocketSink implements SocketEvents {
   abstract received(data: RawData, isBinary: boolean): void;
   /** The socket failed (logged; `ended` follows). */
   abstract errored(err: Error): void;
-  /** The socket is gone, whoever closed it. */
-  abstract ended(): void;
+  /** The socket is gone, whoever closed it: the close code and reason it ended with. */
+  abstract ended(code: number, reason: string): void;
 
   queuedBytes(): number {
     return this.pendingBytes + this.socket.writableLength;
@@ -155,7 +155,7 @@ export class SinkSocket extends WebSocket {
         sink.errored(a as Error);
         return true;
       case 'close':
-        sink.ended();
+        sink.ended(a as number, String(b));
         return true;
       default:
         return super.emit(event, a, b);

@@ -59,9 +59,9 @@ class WebSocketSink extends SocketSink implements Sink {
     this.transport.socketError(this, err);
   }
 
-  ended(): void {
+  ended(code: number, reason: string): void {
     this.transport.forget(this);
-    this.session.transportClosed();
+    this.session.transportClosed(code, reason);
   }
 
   send(frame: ServerFrame): void {
@@ -156,7 +156,8 @@ export class WebSocketTransport {
 
   private accept(ws: SinkSocket, socket: Duplex, context: ConnectContext): void {
     const sink = new WebSocketSink(this, ws, socket);
-    sink.session = this.hub.admit(sink, context);
+    // The client's credentials come with its `connect` command: the session opens now and admits then.
+    this.hub.open(sink, context);
     this.sinks.add(sink);
     ws.sink = sink;
   }

@@ -11,11 +11,12 @@ import type { RawData, WebSocket } from 'ws';
 import type { PusherApp } from '../../config.ts';
 import { ANONYMOUS, type Identity } from '../../core/auth.ts';
 import type { Delivery } from '../../core/delivery.ts';
-import type { PositionedSubscription } from '../../core/hub.ts';
+import type { HubCore } from '../../core/hub.ts';
 import { TokenBucket } from '../../core/limits.ts';
 import { toHeraldError } from '../../core/session.ts';
 import type { Sink } from '../../core/sink.ts';
-import type { Subscription } from '../../core/subscription.ts';
+import type { PositionedSubscription } from '../../core/subscription.ts';
+import type { FlushQueue } from '../flush-queue.ts';
 import { SocketSink } from '../socket-sink.ts';
 import {
   CHANNEL_RULE,
@@ -24,7 +25,6 @@ import {
   type PusherChannelKind,
   USER_CHANNEL_PREFIX,
 } from './channel-names.ts';
-import type { PusherTransport } from './pusher.ts';
 import { verifyAuth } from './signatures.ts';
 import {
   encodePusherFrame,
@@ -40,6 +40,18 @@ export interface PusherUser {
   id: string;
   /** The `user_info` of its user data, shown as its presence info on public channels. */
   info?: unknown;
+}
+
+/** What a connection needs of its transport (`PusherTransport`). */
+export interface PusherHost {
+  readonly hub: HubCore;
+  readonly flushQueue: FlushQueue<SocketSink>;
+  /** The connection's socket is gone. */
+  forget(connection: PusherConnection): void;
+  /** The connection signed in as `connection.user`. */
+  signedIn(connection: PusherConnection): void;
+  /** Publishes an event, leaving `except` out of its delivery. */
+  publish(channel: string, event: string, data: unknown, except: PusherConnection): Promise<unknown>;
 }
 
 /** One channel of a Pusher connection: subscribing (`ready` false) or subscribed. */
@@ -93,13 +105,13 @@ export class PusherConnection extends SocketSink implements Sink {
   user: PusherUser | null = null;
   /** Publications to skip, or null (most connections). */
   excluded: Exclusion[] | null = null;
-  /** Resumable subscriptions that moved since the last flush. */
-  private moved: Subscription[] | null = null;
+  /** Where resumable subscriptions that moved since the last flush now stand, by channel. */
+  private moved: Map<string, { epoch: string; offset: number }> | null = null;
   private clientEvents: TokenBucket | undefined;
   readonly openedAt = Date.now();
 
   constructor(
-    readonly transport: PusherTransport,
+    readonly transport: PusherHost,
     readonly app: PusherApp,
     readonly socketId: string,
     ws: WebSocket,
@@ -128,27 +140,33 @@ export class PusherConnection extends SocketSink implements Sink {
     }
   }
 
-  sendPublication(delivery: Delivery, subscription: Subscription): void {
-    if (this.excluded !== null && this.isExcluded(delivery)) return;
-    const frame = delivery.encoded(PUSHER_FRAME, encodePusherFrame);
-    if (frame.length > 0) this.enqueue(frame);
-    if (this.subs.get(subscription.channel)?.resumable) this.markMoved(subscription);
+  sendPublication(delivery: Delivery): void {
+    const { pub } = delivery;
+    const resumable = this.subs.get(pub.channel)?.resumable === true;
+    // An excluded publication still moves a resumable subscription's position past it.
+    if (this.excluded === null || !this.isExcluded(delivery)) {
+      const frame = delivery.encoded(PUSHER_FRAME, encodePusherFrame);
+      if (frame.length > 0) this.enqueue(frame);
+    }
+    if (resumable) this.moveTo(pub.channel, pub.epoch, pub.offset);
   }
 
-  private markMoved(subscription: Subscription): void {
+  /** Records a resumable subscription's new position, sent after this turn's frames. */
+  private moveTo(channel: string, epoch: string, offset: number): void {
     if (this.moved === null) {
-      this.moved = [subscription];
-      // A flush must come even if the publication itself was not sent (excluded, reserved).
+      this.moved = new Map();
+      // A flush must come even when the publication itself was not sent (excluded, reserved).
       if (this.pending === null) this.enqueue(Buffer.alloc(0));
-    } else if (!this.moved.includes(subscription)) this.moved.push(subscription);
+    }
+    this.moved.set(channel, { epoch, offset });
   }
 
   override flush(): void {
     const moved = this.moved;
     if (moved !== null) {
       this.moved = null;
-      for (const sub of moved) {
-        const frame = pusherFrame(POSITION_EVENT, sub.channel, { epoch: sub.epoch, offset: sub.offset });
+      for (const [channel, position] of moved) {
+        const frame = pusherFrame(POSITION_EVENT, channel, position);
         this.pending?.push(frame);
         this.pendingBytes += frame.length;
       }
@@ -166,10 +184,20 @@ export class PusherConnection extends SocketSink implements Sink {
     this.session.close(code, message);
   }
 
+  /** Refuses a connection the hub did not let in (it has no session left to close). */
+  refuseSocket(code: number, message: string): void {
+    this.error(message, code);
+    this.closeSocket(code, message, false);
+  }
+
   // ---- input
 
   received(data: RawData, isBinary: boolean): void {
     this.alive = true;
+    if (!this.session.connected) {
+      this.error('wait for pusher:connection_established');
+      return;
+    }
     let message: { event?: unknown; data?: unknown; channel?: unknown };
     try {
       if (isBinary) throw new Error('binary');
@@ -193,9 +221,9 @@ export class PusherConnection extends SocketSink implements Sink {
     this.transport.hub.log.debug({ err, socket: this.socketId }, 'pusher socket error');
   }
 
-  ended(): void {
+  ended(code: number, reason: string): void {
     this.transport.forget(this);
-    this.session.transportClosed();
+    this.session.transportClosed(code, reason);
   }
 
   private async handle(event: string, data: unknown, channel: unknown): Promise<void> {
@@ -333,8 +361,7 @@ export class PusherConnection extends SocketSink implements Sink {
     const { result, deliveries } = positioned;
     if (kind.cache && !(since && result.recovered)) await this.sendCached(channel, result);
     if (!still()) return;
-    const heraldSub = this.session.subscriptions.get(channel);
-    for (const delivery of deliveries) if (heraldSub) this.sendPublication(delivery, heraldSub);
+    for (const delivery of deliveries) this.sendPublication(delivery);
     if (sub.resumable) {
       const position: Record<string, unknown> = { epoch: result.epoch, offset: result.offset };
       if (since) position.recovered = result.recovered;

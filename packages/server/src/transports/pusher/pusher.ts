@@ -4,13 +4,14 @@ import type { Duplex } from 'node:stream';
 import type { PublishResult } from '@herald/protocol';
 import { WebSocketServer } from 'ws';
 import type { PusherApp, PusherConfig } from '../../config.ts';
-import type { ConnectContext } from '../../core/auth.ts';
+import { type ConnectContext, NO_CREDENTIALS } from '../../core/auth.ts';
 import type { HubCore } from '../../core/hub.ts';
+import { toHeraldError } from '../../core/session.ts';
 import { replyOnSocket } from '../../http/socket-reply.ts';
 import { FlushQueue } from '../flush-queue.ts';
 import { SharedTicker } from '../shared-ticker.ts';
 import { heartbeat, IGNORED, SinkSocket, type SocketSink } from '../socket-sink.ts';
-import { type Exclusion, PusherConnection } from './connection.ts';
+import { type Exclusion, PusherConnection, type PusherHost } from './connection.ts';
 import { PROTOCOLS, PusherCodes } from './wire.ts';
 
 /** `/app/{key}`: where pusher-js connects. */
@@ -30,7 +31,7 @@ export function isPusherPath(url: string | undefined): boolean {
  * once per hub and shared with its Pusher HTTP API (`/apps/{id}/…`). Every connection is a hub session;
  * heartbeats and sign-in deadlines run on shared timers.
  */
-export class PusherTransport {
+export class PusherTransport implements PusherHost {
   readonly flushQueue = new FlushQueue<SocketSink>();
   readonly connections = new Set<PusherConnection>();
   private readonly server: WebSocketServer;
@@ -122,18 +123,33 @@ export class PusherTransport {
     });
   }
 
+  /**
+   * Lets the connection in as the hub lets every client in (`hub.connect`): Origin, connections per IP,
+   * and the authenticator, asked with no Herald credentials (a pusher-js client presents none: the app's
+   * signatures authorise its channels and sign-in). Then `pusher:connection_established`.
+   */
   private accept(ws: SinkSocket, socket: Duplex, app: PusherApp, context: ConnectContext): void {
     const socketId = `${this.node}.${++this.sockets}`;
     const connection = new PusherConnection(this, app, socketId, ws, socket);
-    connection.session = this.hub.admit(connection, context);
     ws.sink = connection;
     this.connections.add(connection);
     this.bySocketId.set(socketId, connection);
-    if (app.userAuthentication === 'required') this.unsigned.add(connection);
-    connection.emit(
-      'pusher:connection_established',
-      JSON.stringify({ socket_id: socketId, activity_timeout: this.config.activityTimeout }),
-    );
+    this.hub
+      .connect(connection, context, NO_CREDENTIALS)
+      .then(() => {
+        if (connection.session.closed) return;
+        if (app.userAuthentication === 'required') this.unsigned.add(connection);
+        connection.emit(
+          'pusher:connection_established',
+          JSON.stringify({ socket_id: socketId, activity_timeout: this.config.activityTimeout }),
+        );
+      })
+      .catch((err: unknown) => {
+        const error = toHeraldError(err);
+        const code =
+          error.status === 429 || error.status >= 500 ? PusherCodes.overCapacity : PusherCodes.unauthorized;
+        connection.refuseSocket(code, error.message);
+      });
   }
 
   forget(connection: PusherConnection): void {
