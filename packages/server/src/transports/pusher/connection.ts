@@ -320,7 +320,11 @@ export class PusherConnection extends SocketSink implements Sink {
       positioned = await this.as(identity, () => this.session.subscribe(channel, { since }));
       if (kind.presence) members = await this.transport.hub.presence(channel);
     } catch (err) {
-      if (this.subs.get(channel) === sub) this.subs.delete(channel);
+      const mine = this.subs.get(channel) === sub;
+      if (mine) this.subs.delete(channel);
+      // The presence read may fail after the hub subscribed: let go of that subscription too.
+      if (!this.subs.has(channel)) this.dropHeraldSubscription(channel);
+      if (!mine) return;
       const error = toHeraldError(err);
       fail(
         error.status === 401 || error.status === 403 ? 'AuthError' : 'HeraldError',
