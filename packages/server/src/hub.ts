@@ -6,6 +6,7 @@ import type { Broker } from './core/broker.ts';
 import { HubCore } from './core/hub.ts';
 import type { Logger } from './core/logger.ts';
 import { HttpTransports } from './transports/http/transports.ts';
+import { PusherAuthenticator } from './transports/pusher/authenticator.ts';
 import { PusherTransport } from './transports/pusher/pusher.ts';
 
 export interface HubOptions {
@@ -29,10 +30,11 @@ export class Hub extends HubCore {
 
   constructor(options: HubOptions = {}) {
     const config = options.config ?? parseConfig({});
+    const authenticator = options.authenticator ?? new ConfigAuthenticator(config);
     super({
       config,
       broker: options.broker ?? new MemoryBroker(),
-      authenticator: options.authenticator ?? new ConfigAuthenticator(config),
+      authenticator: config.pusher ? new PusherAuthenticator(authenticator) : authenticator,
       logger: options.logger,
     });
     this.http = new HttpTransports(this);

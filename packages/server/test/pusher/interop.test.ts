@@ -12,6 +12,7 @@ import {
   subscribed,
 } from '../support/pusher.ts';
 import { RedisServer } from '../support/redis-server.ts';
+import { SECRET, sign } from '../support/tokens.ts';
 import { WsTestClient } from '../support/ws-client.ts';
 
 const { start, onCleanup, client } = pusherPerTest();
@@ -130,5 +131,29 @@ describe('Laravel Echo', () => {
     await bobHere;
     bob.join('chat').whisper('typing', { name: 'bob' });
     expect(await whisper).toEqual({ name: 'bob' });
+  });
+});
+
+describe('Herald clients on Pusher channels', () => {
+  test('with namespace "" on tokens, private and presence channels need one; public ones and pusher-js do not', async () => {
+    const ns = { subscribe: 'token', presence: true, joinLeave: true } as const;
+    const hub = await start({ tokenSecret: SECRET, pusher: { apps: [APP] }, namespaces: { '': ns } });
+    const auth = await authEndpoint(serverSdk(hub));
+    onCleanup(() => auth.close());
+    const alice = client(hub, { auth, user: 'alice' });
+    await subscribed(alice, 'orders');
+    await subscribed(alice, 'private-orders');
+    await subscribed(alice, 'presence-room');
+
+    const herald = await WsTestClient.open(hub.wsUrl);
+    onCleanup(() => herald.close());
+    await herald.call('connect', { token: await sign({ sub: 'u1' }) });
+    expect((await herald.command('subscribe', { channel: 'orders' })).error).toBeUndefined();
+    for (const channel of ['private-orders', 'presence-room']) {
+      const refused = await herald.command('subscribe', { channel });
+      expect(refused.error).toEqual({ code: 'forbidden', message: `${channel} needs a subscription token` });
+    }
+    const token = await sign({ sub: 'u1', channel: 'private-orders' });
+    expect((await herald.command('subscribe', { channel: 'private-orders', token })).error).toBeUndefined();
   });
 });

@@ -4,13 +4,14 @@ import type { Duplex } from 'node:stream';
 import type { PublishResult } from '@herald/protocol';
 import { WebSocketServer } from 'ws';
 import type { PusherApp, PusherConfig } from '../../config.ts';
-import { type ConnectContext, NO_CREDENTIALS } from '../../core/auth.ts';
+import type { ConnectContext } from '../../core/auth.ts';
 import type { HubCore } from '../../core/hub.ts';
 import { toHeraldError } from '../../core/session.ts';
 import { replyOnSocket } from '../../http/socket-reply.ts';
 import { FlushQueue } from '../flush-queue.ts';
 import { SharedTicker } from '../shared-ticker.ts';
 import { heartbeat, IGNORED, SinkSocket, type SocketSink } from '../socket-sink.ts';
+import { PUSHER_CREDENTIALS } from './authenticator.ts';
 import { type Exclusion, PusherConnection, type PusherHost } from './connection.ts';
 import { PROTOCOLS, PusherCodes } from './wire.ts';
 
@@ -124,9 +125,9 @@ export class PusherTransport implements PusherHost {
   }
 
   /**
-   * Lets the connection in as the hub lets every client in (`hub.connect`): Origin, connections per IP,
-   * and the authenticator, asked with no Herald credentials (a pusher-js client presents none: the app's
-   * signatures authorise its channels and sign-in). Then `pusher:connection_established`.
+   * Lets the connection in as the hub lets every client in (`hub.connect`): Origin and connections per
+   * IP; it presents no Herald credentials (`PUSHER_CREDENTIALS`: the app's signatures authorise its
+   * channels and sign-in). Then `pusher:connection_established`.
    */
   private accept(ws: SinkSocket, socket: Duplex, app: PusherApp, context: ConnectContext): void {
     const socketId = `${this.node}.${++this.sockets}`;
@@ -135,7 +136,7 @@ export class PusherTransport implements PusherHost {
     this.connections.add(connection);
     this.bySocketId.set(socketId, connection);
     this.hub
-      .connect(connection, context, NO_CREDENTIALS)
+      .connect(connection, context, PUSHER_CREDENTIALS)
       .then(() => {
         if (connection.session.closed) return;
         if (app.userAuthentication === 'required') this.unsigned.add(connection);
