@@ -147,6 +147,19 @@ describe('the HTTP API through the official SDK', () => {
     expect(await badName.text()).toBe('Invalid channel name bad channel\n');
     const many = await send(Array.from({ length: 101 }, (_, i) => `c${i}`));
     expect(many.status).toBe(400);
+    const huge = await signedRequest(
+      hub,
+      'POST',
+      `/apps/${APP.id}/events`,
+      JSON.stringify({ name: 'e', data: 'x'.repeat(200_000), channels: ['c'] }),
+      now,
+    );
+    expect(huge.status).toBe(413);
+    expect(await huge.text()).toMatch(/^request body is over \d+ bytes/);
+    const tooBigData = await sdk
+      .trigger('c', 'e', 'x'.repeat(70_000))
+      .catch((err: { status: number }) => err);
+    expect(tooBigData).toMatchObject({ status: 413 });
   });
 });
 

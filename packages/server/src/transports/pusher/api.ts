@@ -1,6 +1,7 @@
 import { HeraldError } from '@herald/protocol';
 import type { PusherApp } from '../../config.ts';
 import { toHeraldError } from '../../core/session.ts';
+import { readBodyText } from '../../http/json.ts';
 import { channelKind, isPusherChannel } from './channel-names.ts';
 import type { PusherTransport } from './pusher.ts';
 import { md5, safeEqual, sign } from './signatures.ts';
@@ -72,11 +73,7 @@ export async function handlePusherApi(pusher: PusherTransport, request: Request)
 
 async function readBody(request: Request, limit: number): Promise<string> {
   if (request.method === 'GET' || request.method === 'HEAD') return '';
-  const declared = Number(request.headers.get('content-length') ?? '0');
-  if (declared > limit) throw new ApiError(413, `Request body over ${limit} bytes`);
-  const body = await request.text();
-  if (Buffer.byteLength(body) > limit) throw new ApiError(413, `Request body over ${limit} bytes`);
-  return body;
+  return readBodyText(request, limit);
 }
 
 /** The request's query pairs as sent (undecoded: the SDKs sign them so), keys lowercased. */
