@@ -162,6 +162,77 @@ describe('transport fallback', () => {
     expect(sent.offset).toBe(6);
   });
 
+  it('resumes from the one position whatever the transport: WebSocket, then SSE, then long-polling, then WebSocket', async () => {
+    const { hub, proxy } = await proxied();
+    const c = client({
+      url: proxy.url,
+      connectTimeout: 1000,
+      reconnectDelay: { min: 20, max: 100 },
+      upgradeRetryDelay: 400,
+    });
+    const pubs: Publication[] = [];
+    const resets: ResetEvent[] = [];
+    const recovered: Array<boolean | undefined> = [];
+    c.subscribe('feed', {
+      onPublication: (p) => pubs.push(p),
+      onReset: (r) => resets.push(r),
+      onSubscribed: (e) => recovered.push(e.recovered),
+    });
+    let next = 1;
+    /** Publishes `n` more, the first of them while the client is between transports. */
+    const publish = async (n: number) => {
+      for (const end = next + n; next < end; next++) await hub.publish('feed', next);
+    };
+    await waitForState(c, connected('websocket'));
+    await eventually(() => c.position('feed') !== undefined, 'positioned');
+    await publish(10);
+    await eventually(() => pubs.length === 10, 'over WebSocket');
+
+    proxy.rules = { refuseUpgrades: 400 };
+    proxy.cutAll();
+    await publish(5); // missed: the SSE stream resumes them from the position
+    await waitForState(c, connected('sse'));
+    await publish(5);
+    await eventually(() => pubs.length === 20, 'over SSE');
+
+    proxy.rules = {
+      refuseUpgrades: 400,
+      intercept: (path) => (path === '/connection/sse' ? 'hang' : undefined),
+    };
+    proxy.cutAll();
+    await publish(5); // missed: the first poll's cursor resumes them
+    await waitForState(c, connected('poll'));
+    await publish(5);
+    await eventually(() => pubs.length === 30, 'over long-polling');
+    // A channel subscribed on the poll starts where the hub places it, and its next poll goes on from there.
+    const late: Publication[] = [];
+    const lateSubscribed: Array<boolean | undefined> = [];
+    const lateSub = c.subscribe('late', {
+      onPublication: (p) => late.push(p),
+      onSubscribed: (e) => lateSubscribed.push(e.recovered),
+    });
+    await eventually(() => lateSub.status === 'subscribed', 'late channel subscribed');
+    for (let i = 1; i <= 3; i++) await hub.publish('late', i);
+    await eventually(() => late.length === 3, 'late channel over long-polling');
+    expectExactlyOnce(late, 1, 3);
+    // Subscribed once (a fresh channel beside resumed ones is reported not recovered), never renewed.
+    expect(lateSubscribed).toEqual([false]);
+
+    // The proxy lets WebSocket through again: the client's upgrade probe moves it back.
+    await publish(5);
+    proxy.rules = {};
+    await waitForState(c, connected('websocket'));
+    await publish(5);
+    await eventually(() => pubs.length === 40, 'over WebSocket again');
+
+    expectExactlyOnce(pubs, 1, 40);
+    expect(resets).toEqual([]);
+    // The first subscribe started live; every resubscribe after it recovered all it had missed.
+    expect(recovered[0]).toBeUndefined();
+    expect(recovered.slice(1)).toEqual([true, true, true]);
+    expect(c.position('feed')).toMatchObject({ offset: 40 });
+  });
+
   it('goes on with the next transport when an endpoint is missing (404 from the proxy)', async () => {
     const { hub, proxy } = await proxied({
       refuseUpgrades: 404,
