@@ -122,6 +122,47 @@ for (const transport of ['sse', 'poll'] as TransportName[]) {
   });
 }
 
+describe('long-polling', () => {
+  it('tells the client of a live channel the hub cannot continue between polls, and polls on calmly', async () => {
+    const hub = await hubs.start({ namespaces: { '*': { historySize: 2 } } });
+    let gate: Promise<void> | undefined;
+    let polls = 0;
+    const pubs: Publication[] = [];
+    // Polls sent once the second publication is in wait at the gate while it is closed.
+    const gated: typeof fetch = async (input, init) => {
+      if (String(input).includes('/connection/poll')) {
+        polls++;
+        if (pubs.length >= 2) await gate;
+      }
+      return fetch(input, init);
+    };
+    const c = client({ url: hub.url, transports: ['poll'], fetch: gated });
+    const resets: ResetEvent[] = [];
+    c.subscribe('ticks', { onPublication: (p) => pubs.push(p), onReset: (r) => resets.push(r) });
+    await eventually(() => c.position('ticks') !== undefined, 'positioned');
+    await hub.publish('ticks', 1);
+    await eventually(() => pubs.length === 1, 'first');
+    let open = () => {};
+    gate = new Promise((resolve) => {
+      open = resolve;
+    });
+    await hub.publish('ticks', 2); // answers the poll in flight; the next one waits
+    await eventually(() => pubs.length === 2, 'second');
+    for (let i = 3; i <= 8; i++) await hub.publish('ticks', i); // history keeps only 7 and 8
+    gate = undefined;
+    open();
+    await eventually(() => resets.length === 1, 'reset');
+    expect(resets[0]).toMatchObject({ reason: 'not_recovered', offset: 8 });
+    const before = polls;
+    await hub.publish('ticks', 9);
+    await eventually(() => pubs.length === 3, 'live again');
+    expect(pubs.map((p) => p.offset)).toEqual([1, 2, 9]);
+    // One poll answered by the publication, the next one held: a client still resuming from the lost
+    // position would be answered at once, again and again.
+    expect(polls - before).toBeLessThanOrEqual(2);
+  });
+});
+
 describe('transport fallback', () => {
   it('falls back to SSE when a proxy refuses the WebSocket upgrade, and upgrades when it allows it again', async () => {
     const { hub, proxy } = await proxied({ refuseUpgrades: 403 });
