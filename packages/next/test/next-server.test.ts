@@ -66,6 +66,12 @@ describe('startNextServer + heraldRoutes in a production Next.js app', () => {
     }
   });
 
+  it('offers browsers the WebSocket it serves, rendered per request', async () => {
+    const page = await fetch(`${app.url}/transports`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<main id="transports">websocket,sse,poll</main>');
+  });
+
   it('errors thrown by the hub keep their code across module copies', async () => {
     // The hub was loaded by this process; the route handler is Next.js's bundled copy of @herald/server.
     const tooLarge = await post('/realtime/api/publish', { channel: 'next:big', data: 'x'.repeat(70_000) });
@@ -174,7 +180,7 @@ describe('SSE, long-polling and client actions through the route handlers', () =
 });
 
 describe('route handlers alone, under plain `next start`', () => {
-  it('serve SSE and the API from the same build, and refuse WebSocket upgrades', async () => {
+  it('serve SSE and the API from the same build, refuse WebSocket upgrades and offer none', async () => {
     const port = await freePort();
     const nextBin = createRequire(import.meta.url).resolve('next/dist/bin/next');
     const child = spawn(
@@ -210,7 +216,9 @@ describe('route handlers alone, under plain `next start`', () => {
       } finally {
         await stream.close();
       }
-      // No upgrades without the custom server: clients fall back to SSE or long-polling.
+      // No upgrades without the custom server, and pages say so: browsers go straight to SSE.
+      const transports = await fetch(`${url}/transports`);
+      expect(await transports.text()).toContain('<main id="transports">sse,poll</main>');
       const ws = new WebSocket(`ws://127.0.0.1:${port}/realtime/connection/websocket`);
       const opened = await new Promise<boolean>((resolve) => {
         ws.once('open', () => resolve(true));
