@@ -155,6 +155,18 @@ describe('a chat answered over Herald', () => {
     expect(await second.transport.reconnectToStream({ chatId: 'c2' })).toBeNull();
   });
 
+  it('finds nothing to resume in the answer its own message started (useChat resumes as a page loads)', async () => {
+    const words = tokens(100);
+    const app = await chatApp({ words, delayMs: 5 });
+    const { transport } = await app.browser();
+    const sent = readAll(await send(transport, 'c-own'));
+    await waitForPublications(app.hub, 'chat:c-own', 2);
+    // The resume check of a page that sent a message before the check had looked: no second reply.
+    const resumed = transport.reconnectToStream({ chatId: 'c-own' });
+    expect(deltas(await sent)).toEqual(words);
+    expect(await resumed).toBeNull();
+  });
+
   it('goes on generating when the requesting browser goes away, and a reload resumes it', async () => {
     const words = tokens(150);
     const app = await chatApp({ words, delayMs: 5 });
