@@ -1,5 +1,6 @@
 import type { Locator, Page, ViewportSize } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
+import { composeAnswer } from '../lib/answer.ts';
 import { browserPerFile, demoUrl, screenshot, signedIn, unique } from './support/browser.ts';
 
 // Every page as people see it, on a phone and on a desktop: screenshots of each in
@@ -181,7 +182,10 @@ for (const [device, viewport] of [
       await shot(page, 'jobs');
 
       await page.goto(`/answer?chat=${unique('layout')}`);
+      // Asked at once, as a reader would: while the page still checks for an answer to resume.
       await page.getByRole('button', { name: 'Ask' }).click();
+      const answer = composeAnswer(await page.getByLabel('question').inputValue()).join('');
+      await expect.poll(() => page.getByTestId('message-text').last().textContent()).toBe(answer);
       await expect.poll(() => page.getByTestId('answer-status').getAttribute('data-status')).toBe('ready');
       expect(await page.getByTestId('answer').count()).toBe(1);
       const question = await box(page.getByLabel('question'));

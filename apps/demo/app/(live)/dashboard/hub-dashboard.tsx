@@ -49,7 +49,7 @@ export function HubDashboard() {
   ] as const;
 
   return (
-    <section data-testid="dashboard" data-samples={samples.length}>
+    <section data-testid="dashboard" data-samples={samples.length} data-latest={latest?.at}>
       <dl className="legend">
         {legend.map(([name, color, value, unit]) => (
           <div key={name}>
