@@ -1,7 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { freePort } from '../../../packages/server/test/support/process.ts';
+import { type NextStart, nextStart } from '../../../packages/next/test/support/next-start.ts';
 import { DEMO_DIR } from '../scripts/build.ts';
 import { browserPerFile, signedIn, unique } from './support/browser.ts';
 import { E2E_API_KEY, E2E_TOKEN_SECRET } from './support/constants.ts';
@@ -10,44 +8,17 @@ import { E2E_API_KEY, E2E_TOKEN_SECRET } from './support/constants.ts';
 // The pages say so (offeredTransports), so the browser goes straight to SSE and logs no failed WebSocket.
 
 const chrome = browserPerFile();
-let child: ChildProcess | undefined;
-let url = '';
+let server: NextStart | undefined;
 
 beforeAll(async () => {
-  const port = await freePort();
-  const nextBin = createRequire(import.meta.url).resolve('next/dist/bin/next');
-  child = spawn(process.execPath, [nextBin, 'start', DEMO_DIR, '-p', String(port), '-H', '127.0.0.1'], {
-    env: {
-      ...process.env,
-      NODE_ENV: 'production',
-      NEXT_TELEMETRY_DISABLED: '1',
-      HERALD_API_KEY: E2E_API_KEY,
-      HERALD_TOKEN_SECRET: E2E_TOKEN_SECRET,
-    },
-    stdio: 'ignore',
-  });
-  url = `http://127.0.0.1:${port}`;
-  await expect
-    .poll(
-      () =>
-        fetch(`${url}/realtime/health`).then(
-          (r) => r.status,
-          () => 0,
-        ),
-      { timeout: 60_000 },
-    )
-    .toBe(200);
+  server = await nextStart(DEMO_DIR, { HERALD_API_KEY: E2E_API_KEY, HERALD_TOKEN_SECRET: E2E_TOKEN_SECRET });
 }, 90_000);
 
-afterAll(async () => {
-  if (!child || child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child?.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
-});
+afterAll(() => server?.close());
 
 it('under plain `next start` the pages connect over SSE without trying a WebSocket', async () => {
-  const context = await signedIn(chrome.browser, unique('plain'), url);
+  if (!server) throw new Error('next start runs in beforeAll');
+  const context = await signedIn(chrome.browser, unique('plain'), server.url);
   chrome.onCleanup(() => context.close());
   const sockets: string[] = [];
   const page = await context.newPage();

@@ -1,16 +1,14 @@
-import { spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { CloseCodes } from '@herald/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { freePort } from '../../server/test/support/process.ts';
 import { RawSseStream } from '../../server/test/support/sse-client.ts';
 import { eventually, WsTestClient } from '../../server/test/support/ws-client.ts';
 import { type NextServer, startNextServer } from '../src/custom-server.ts';
 import { createPublisher } from '../src/publisher.ts';
 import { nextBuild } from './support/next-build.ts';
+import { nextStart } from './support/next-start.ts';
 
 const FIXTURE = fileURLToPath(new URL('./fixture', import.meta.url));
 
@@ -181,28 +179,8 @@ describe('SSE, long-polling and client actions through the route handlers', () =
 
 describe('route handlers alone, under plain `next start`', () => {
   it('serve SSE and the API from the same build, refuse WebSocket upgrades and offer none', async () => {
-    const port = await freePort();
-    const nextBin = createRequire(import.meta.url).resolve('next/dist/bin/next');
-    const child = spawn(
-      process.execPath,
-      [nextBin, 'start', FIXTURE, '-p', String(port), '-H', '127.0.0.1'],
-      {
-        env: { ...process.env, NODE_ENV: 'production', NEXT_TELEMETRY_DISABLED: '1' },
-        stdio: 'ignore',
-      },
-    );
-    const url = `http://127.0.0.1:${port}`;
+    const { url, port, close } = await nextStart(FIXTURE);
     try {
-      await expect
-        .poll(
-          () =>
-            fetch(`${url}/realtime/health`).then(
-              (r) => r.status,
-              () => 0,
-            ),
-          { timeout: 30_000 },
-        )
-        .toBe(200);
       const stream = await RawSseStream.open(`${url}/realtime/connection/sse?channel=plain:sse`);
       try {
         const published = await fetch(`${url}/realtime/api/publish`, {
@@ -227,9 +205,7 @@ describe('route handlers alone, under plain `next start`', () => {
       });
       expect(opened).toBe(false);
     } finally {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
+      await close();
     }
   });
 });
