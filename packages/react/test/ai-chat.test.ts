@@ -63,7 +63,7 @@ async function chatApp(options: {
     });
     return { herald, transport };
   };
-  return { hub, proxy, publisher, answers, waiting, calls, browser };
+  return { hub, proxy, publisher, answers, waiting, calls, browser, route };
 }
 
 const question: UIMessage[] = [
@@ -153,6 +153,44 @@ describe('a chat answered over Herald', () => {
     expect(deltas(await firstRead)).toEqual(words);
     // Once the answer is finished there is nothing to resume: the app's stored messages hold it.
     expect(await second.transport.reconnectToStream({ chatId: 'c2' })).toBeNull();
+  });
+
+  it('finds nothing to resume in the answer its own message started (useChat resumes as a page loads)', async () => {
+    const words = tokens(100);
+    const app = await chatApp({ words, delayMs: 5 });
+    const { transport } = await app.browser();
+    const sent = readAll(await send(transport, 'c-own'));
+    await waitForPublications(app.hub, 'chat:c-own', 2);
+    // The resume check of a page that sent a message before the check had looked: no second reply.
+    const resumed = transport.reconnectToStream({ chatId: 'c-own' });
+    expect(deltas(await sent)).toEqual(words);
+    expect(await resumed).toBeNull();
+  });
+
+  it('finds nothing to resume in an answer its own message started before the route replied', async () => {
+    const words = tokens(100);
+    const app = await chatApp({ words, delayMs: 5 });
+    const { herald } = await app.browser();
+    // The route's reply is held back: the answer is in the channel, the page does not know it is its own.
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const transport = heraldChatTransport({
+      client: herald,
+      channel: (chatId) => `chat:${chatId}`,
+      fetch: (async (url: string, init: RequestInit) => {
+        const response = await app.route(new Request(new URL(url, 'http://app.test'), init));
+        await held;
+        return response;
+      }) as typeof fetch,
+    });
+    const sending = send(transport, 'c-early');
+    await waitForPublications(app.hub, 'chat:c-early', 2);
+    const resumed = transport.reconnectToStream({ chatId: 'c-early' });
+    setTimeout(release, 300);
+    expect(deltas(await readAll(await sending))).toEqual(words);
+    expect(await resumed).toBeNull();
   });
 
   it('goes on generating when the requesting browser goes away, and a reload resumes it', async () => {
