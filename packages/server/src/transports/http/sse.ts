@@ -28,7 +28,7 @@ import {
   fromWebRequest,
   openClientSession,
 } from './request.ts';
-import { NodeOutput, type StreamOutput, WebOutput } from './sse-output.ts';
+import { NodeOutput, SocketOutput, type StreamOutput, WebOutput } from './sse-output.ts';
 
 export const SSE_PATH = '/connection/sse';
 
@@ -72,7 +72,8 @@ function encodeSolo(delivery: Delivery, positions: ChannelPositions): Buffer {
 
 /**
  * One SSE stream. Output queues in `pending` (also before the response has started) and is written
- * once per event-loop turn. `positions` is what the client has been sent of every channel: each
+ * once per event-loop turn, as WebSocket frames are: prebuilt messages (shared by every stream on its
+ * channel alone), handed to the output together. `positions` is what the client has been sent of every channel: each
  * publication's `id:` encodes all of it, so whichever event the client saw last resumes every channel.
  */
 class SseSink implements Sink {
@@ -82,7 +83,8 @@ class SseSink implements Sink {
   /** When the hub ends the stream (maxStreamDuration); Infinity for never. */
   readonly deadline: number;
   readonly positions = new ChannelPositions();
-  private pending: Buffer[] = [];
+  /** Messages waiting for this turn's flush; null when none (most streams, most of the time). */
+  private pending: Buffer[] | null = null;
   private pendingBytes = 0;
   private output: StreamOutput | null = null;
   private closing = false;
@@ -172,11 +174,15 @@ class SseSink implements Sink {
     this.enqueue(HEARTBEAT);
   }
 
-  private enqueue(chunk: Buffer): void {
+  private enqueue(bytes: Buffer): void {
     if (this.closing) return;
-    if (this.pending.length === 0 && this.output) this.transport.flushQueue.add(this);
-    this.pending.push(chunk);
-    this.pendingBytes += chunk.length;
+    if (this.pending === null) {
+      this.pending = [bytes];
+      if (this.output) this.transport.flushQueue.add(this);
+    } else {
+      this.pending.push(bytes);
+    }
+    this.pendingBytes += bytes.length;
   }
 
   /** The response has started: write what waited, and from now on once per turn. */
@@ -187,12 +193,12 @@ class SseSink implements Sink {
   }
 
   flush(): void {
-    if (this.pending.length === 0 || !this.output) return;
-    const chunk =
-      this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingBytes);
-    this.pending = [];
+    const messages = this.pending;
+    if (messages === null || !this.output) return;
+    this.pending = null;
+    const bytes = this.pendingBytes;
     this.pendingBytes = 0;
-    this.output.write(chunk);
+    this.output.write(messages, bytes);
   }
 
   close(code: number, reason: string): void {
@@ -200,7 +206,7 @@ class SseSink implements Sink {
     this.transport.forget(this);
     if (code === CloseCodes.slowConsumer) {
       this.closing = true;
-      this.pending = [];
+      this.pending = null;
       this.pendingBytes = 0;
       this.output?.abort();
       return;
@@ -301,7 +307,7 @@ export class SseTransport {
     }
     res.on('close', () => sink.gone());
     res.writeHead(200, { ...SSE_HEADERS, ...cors });
-    sink.start(new NodeOutput(res));
+    sink.start(SocketOutput.start(res) ?? new NodeOutput(res));
   }
 
   /**
