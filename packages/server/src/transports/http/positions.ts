@@ -15,6 +15,7 @@ const ID_FIELD = Buffer.from('id: ');
 
 /** A channel's position with its cursor key, updated in place as publications go out. */
 interface Entry extends CursorEntry {
+  readonly channel: string;
   epoch: string;
   offset: number;
 }
@@ -51,13 +52,15 @@ export class ChannelPositions {
   }
 
   private set(channel: string, { epoch, offset }: StreamPosition): void {
-    const entry = this.byChannel.get(channel);
+    // Most streams hold one channel: every publication finds it without a map lookup.
+    const only = this.entries.length === 1 ? this.entries[0] : undefined;
+    const entry = only?.channel === channel ? only : this.byChannel.get(channel);
     if (entry) {
       entry.epoch = epoch;
       entry.offset = offset;
       return;
     }
-    const created: Entry = { key: channelKey(channel), epoch, offset };
+    const created: Entry = { channel, key: channelKey(channel), epoch, offset };
     this.byChannel.set(channel, created);
     this.entries.push(created);
   }

@@ -6,8 +6,11 @@ import type { Socket } from 'node:net';
  * (route handlers).
  */
 export interface StreamOutput {
-  /** Writes `chunks` (`bytes` long in all) in order, at once. */
-  write(chunks: readonly Buffer[], bytes: number): void;
+  /**
+   * Writes `chunks` (`bytes` long in all) in order, at once. `asChunk`: the same bytes prebuilt as one
+   * HTTP/1.1 chunk, for an output that frames them so (one buffer, one write).
+   */
+  write(chunks: readonly Buffer[], bytes: number, asChunk?: Buffer): void;
   /** Bytes written but not yet taken by the network. */
   buffered(): number;
   /** Resolves once the output has taken what was written (or has ended). */
@@ -18,6 +21,17 @@ export interface StreamOutput {
 }
 
 const CRLF = Buffer.from('\r\n');
+
+/** `bytes` as one HTTP/1.1 chunk (RFC 9112 7.1): size in hex, CRLF, the bytes, CRLF. */
+export function httpChunk(bytes: Buffer): Buffer {
+  const size = bytes.length.toString(16);
+  const chunk = Buffer.allocUnsafe(size.length + bytes.length + 4);
+  let at = chunk.write(size, 0, 'latin1');
+  at += CRLF.copy(chunk, at);
+  at += bytes.copy(chunk, at);
+  CRLF.copy(chunk, at);
+  return chunk;
+}
 
 function joined(chunks: readonly Buffer[], bytes: number): Buffer {
   return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, bytes);
@@ -58,11 +72,11 @@ export class SocketOutput implements StreamOutput {
     return new SocketOutput(res, socket);
   }
 
-  write(chunks: readonly Buffer[], bytes: number): void {
+  write(chunks: readonly Buffer[], bytes: number, asChunk?: Buffer): void {
     const socket = this.socket;
     if (socket.destroyed) return;
-    if (!this.chunked && chunks.length === 1) {
-      socket.write(chunks[0]);
+    if (chunks.length === 1 && (!this.chunked || asChunk)) {
+      socket.write(this.chunked ? (asChunk as Buffer) : chunks[0]);
       return;
     }
     socket.cork();

@@ -28,7 +28,7 @@ import {
   fromWebRequest,
   openClientSession,
 } from './request.ts';
-import { NodeOutput, SocketOutput, type StreamOutput, WebOutput } from './sse-output.ts';
+import { httpChunk, NodeOutput, SocketOutput, type StreamOutput, WebOutput } from './sse-output.ts';
 
 export const SSE_PATH = '/connection/sse';
 
@@ -52,6 +52,8 @@ const BODY = encodingSlot<Buffer>();
  * the same, so they share these bytes too.
  */
 const SOLO = encodingSlot<Buffer>();
+/** `SOLO` as one HTTP/1.1 chunk: a stream whose turn holds that message alone writes it as it is. */
+const SOLO_CHUNK = encodingSlot<Buffer>();
 
 function encodeBody(delivery: Delivery): Buffer {
   return Buffer.concat([
@@ -70,6 +72,10 @@ function encodeSolo(delivery: Delivery, positions: ChannelPositions): Buffer {
   return Buffer.concat([positions.idLine(), sseBody(delivery)]);
 }
 
+function encodeSoloChunk(delivery: Delivery, positions: ChannelPositions): Buffer {
+  return httpChunk(delivery.encoded(SOLO, encodeSolo, positions));
+}
+
 /**
  * One SSE stream. Output queues in `pending` (also before the response has started) and is written
  * once per event-loop turn, as WebSocket frames are: prebuilt messages (shared by every stream on its
@@ -86,6 +92,8 @@ class SseSink implements Sink {
   /** Messages waiting for this turn's flush; null when none (most streams, most of the time). */
   private pending: Buffer[] | null = null;
   private pendingBytes = 0;
+  /** The publication whose shared message `pending` starts with, if it does. */
+  private firstSolo: Delivery | null = null;
   private output: StreamOutput | null = null;
   private closing = false;
   /** Resolves when the response starts, for catch-ups waiting to send their first page; null if none. */
@@ -116,6 +124,7 @@ class SseSink implements Sink {
   sendPublication(delivery: Delivery): void {
     this.positions.advance(delivery.pub);
     if (this.positions.size === 1) {
+      if (this.pending === null) this.firstSolo = delivery;
       this.enqueue(delivery.encoded(SOLO, encodeSolo, this.positions));
     } else {
       this.enqueue(this.positions.idLine());
@@ -195,10 +204,17 @@ class SseSink implements Sink {
   flush(): void {
     const messages = this.pending;
     if (messages === null || !this.output) return;
+    const solo = this.firstSolo;
     this.pending = null;
+    this.firstSolo = null;
     const bytes = this.pendingBytes;
     this.pendingBytes = 0;
-    this.output.write(messages, bytes);
+    // Most turns of a stream carry one publication: its bytes then go prebuilt, framing included.
+    const asChunk =
+      solo !== null && messages.length === 1
+        ? solo.encoded(SOLO_CHUNK, encodeSoloChunk, this.positions)
+        : undefined;
+    this.output.write(messages, bytes, asChunk);
   }
 
   close(code: number, reason: string): void {
@@ -207,6 +223,7 @@ class SseSink implements Sink {
     if (code === CloseCodes.slowConsumer) {
       this.closing = true;
       this.pending = null;
+      this.firstSolo = null;
       this.pendingBytes = 0;
       this.output?.abort();
       return;
