@@ -29,8 +29,9 @@ export class ChannelPositions {
   /** The same entries in an array, for the encoder (channels change rarely; positions on every event). */
   private entries: Entry[] = [];
 
-  get size(): number {
-    return this.entries.length;
+  /** The channel when there is exactly one. */
+  onlyChannel(): string | null {
+    return this.entries.length === 1 ? this.entries[0].channel : null;
   }
 
   cursor(): string {
@@ -52,9 +53,7 @@ export class ChannelPositions {
   }
 
   private set(channel: string, { epoch, offset }: StreamPosition): void {
-    // Most streams hold one channel: every publication finds it without a map lookup.
-    const only = this.entries.length === 1 ? this.entries[0] : undefined;
-    const entry = only?.channel === channel ? only : this.byChannel.get(channel);
+    const entry = this.byChannel.get(channel);
     if (entry) {
       entry.epoch = epoch;
       entry.offset = offset;

@@ -3,8 +3,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   CloseCodes,
   CONTROL_EVENT,
+  type Cursor,
   decodeCursor,
   HeraldError,
+  type Publication,
   type ServerFrame,
   type SseControlEvent,
   type SubscribedEvent,
@@ -67,13 +69,13 @@ function sseBody(delivery: Delivery): Buffer {
   return delivery.encoded(BODY, encodeBody);
 }
 
-/** The whole message for a stream on this channel alone: its one position (`positions`) and the body. */
-function encodeSolo(delivery: Delivery, positions: ChannelPositions): Buffer {
-  return Buffer.concat([positions.idLine(), sseBody(delivery)]);
+/** The whole message for a stream on this channel alone: its one position and the body. */
+function encodeSolo(delivery: Delivery, sink: SseSink): Buffer {
+  return Buffer.concat([sink.idLine(), sseBody(delivery)]);
 }
 
-function encodeSoloChunk(delivery: Delivery, positions: ChannelPositions): Buffer {
-  return httpChunk(delivery.encoded(SOLO, encodeSolo, positions));
+function encodeSoloChunk(delivery: Delivery, sink: SseSink): Buffer {
+  return httpChunk(delivery.encoded(SOLO, encodeSolo, sink));
 }
 
 /**
@@ -88,7 +90,15 @@ class SseSink implements Sink {
   readonly key = randomBytes(18).toString('base64url');
   /** When the hub ends the stream (maxStreamDuration); Infinity for never. */
   readonly deadline: number;
-  readonly positions = new ChannelPositions();
+  private readonly positions = new ChannelPositions();
+  /**
+   * The channel of a stream on that channel alone (and not subscribing another), else null. Such a
+   * stream's position is that of the last publication it was sent (`unsettled`), applied to `positions`
+   * only when they are read: fan-out to it touches the sink alone.
+   */
+  private soloChannel: string | null = null;
+  private unsettled: Publication | null = null;
+  private subscribing = 0;
   /** Messages waiting for this turn's flush; null when none (most streams, most of the time). */
   private pending: Buffer[] | null = null;
   private pendingBytes = 0;
@@ -116,21 +126,49 @@ class SseSink implements Sink {
       queueMicrotask(() => this.session.close(CloseCodes.serverError, frame.reason));
     } else {
       // The server ended the subscription for good: the channel leaves the cursor.
-      this.positions.delete(frame.channel);
+      this.settled().delete(frame.channel);
+      this.positionsChanged();
       this.control(frame, true);
     }
   }
 
   sendPublication(delivery: Delivery): void {
-    this.positions.advance(delivery.pub);
-    if (this.positions.size === 1) {
+    const pub = delivery.pub;
+    if (pub.channel === this.soloChannel) {
+      this.unsettled = pub;
       if (this.pending === null) this.firstSolo = delivery;
-      this.enqueue(delivery.encoded(SOLO, encodeSolo, this.positions));
+      this.enqueue(delivery.encoded(SOLO, encodeSolo, this));
     } else {
-      this.enqueue(this.positions.idLine());
+      const positions = this.settled();
+      positions.advance(pub);
+      this.enqueue(positions.idLine());
       this.enqueue(sseBody(delivery));
     }
     this.session.checkQueue();
+  }
+
+  /** `id: <cursor>` of what the stream has been sent, for its next message. */
+  idLine(): Buffer {
+    return this.settled().idLine();
+  }
+
+  /** Before a cursor is read or a channel comes or goes: `positions` with the last publication taken. */
+  private settled(): ChannelPositions {
+    if (this.unsettled !== null) {
+      this.positions.advance(this.unsettled);
+      this.unsettled = null;
+    }
+    return this.positions;
+  }
+
+  private positionsChanged(): void {
+    this.soloChannel = this.subscribing === 0 ? this.positions.onlyChannel() : null;
+  }
+
+  /** Keeps the client's own positions before resuming (see `ChannelPositions.hold`). */
+  hold(cursor: Cursor, channels: string[]): void {
+    this.settled().hold(cursor, channels);
+    this.positionsChanged();
   }
 
   queuedBytes(): number {
@@ -154,12 +192,17 @@ class SseSink implements Sink {
    * channel it holds no position for is reported `recovered: false`.
    */
   async subscribe(channel: string, options: SubscribeOptions, resuming: boolean): Promise<SubscribedEvent> {
-    const { subscribed, positioned } = await this.positions.subscribe(
-      this.session,
-      channel,
-      options,
-      resuming,
-    );
+    const positions = this.settled();
+    this.subscribing++;
+    this.soloChannel = null;
+    let outcome: Awaited<ReturnType<ChannelPositions['subscribe']>>;
+    try {
+      outcome = await positions.subscribe(this.session, channel, options, resuming);
+    } finally {
+      this.subscribing--;
+      this.positionsChanged();
+    }
+    const { subscribed, positioned } = outcome;
     this.control(subscribed, true);
     for (const delivery of positioned.deliveries) this.sendPublication(delivery);
     positioned.activate();
@@ -168,13 +211,14 @@ class SseSink implements Sink {
 
   /** After an unsubscribe: the channel leaves the cursor. */
   unsubscribed(channel: string): void {
-    this.positions.delete(channel);
+    this.settled().delete(channel);
+    this.positionsChanged();
     this.control({ type: 'unsubscribed', channel }, true);
   }
 
   /** A `herald` control event; `withCursor` when it changes the positions, so it carries the new `id:`. */
   control(message: ServerFrame | SseControlEvent, withCursor = false): void {
-    const id = withCursor ? `id: ${this.positions.cursor()}\n` : '';
+    const id = withCursor ? `id: ${this.settled().cursor()}\n` : '';
     this.enqueue(Buffer.from(`event: ${CONTROL_EVENT}\n${id}data: ${JSON.stringify(message)}\n\n`));
     this.session.checkQueue();
   }
@@ -211,9 +255,7 @@ class SseSink implements Sink {
     this.pendingBytes = 0;
     // Most turns of a stream carry one publication: its bytes then go prebuilt, framing included.
     const asChunk =
-      solo !== null && messages.length === 1
-        ? solo.encoded(SOLO_CHUNK, encodeSoloChunk, this.positions)
-        : undefined;
+      solo !== null && messages.length === 1 ? solo.encoded(SOLO_CHUNK, encodeSoloChunk, this) : undefined;
     this.output.write(messages, bytes, asChunk);
   }
 
@@ -350,7 +392,7 @@ export class SseTransport {
         heartbeat: this.hub.config.sse.heartbeat,
         ...(session.identity.expiresAt === undefined ? {} : { expires: session.identity.expiresAt }),
       });
-      if (cursor) sink.positions.hold(cursor, channels);
+      if (cursor) sink.hold(cursor, channels);
       const outcomes = await Promise.allSettled(
         channels.map((channel) => sink.subscribe(channel, { since: cursor?.position(channel) }, !!cursor)),
       );
