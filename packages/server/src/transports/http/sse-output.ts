@@ -37,6 +37,47 @@ function joined(chunks: readonly Buffer[], bytes: number): Buffer {
   return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, bytes);
 }
 
+/** A Node response written through `ServerResponse`: for a response that does not own its socket yet. */
+export class NodeOutput implements StreamOutput {
+  private draining: Promise<void> | null = null;
+
+  constructor(protected readonly res: ServerResponse) {}
+
+  write(chunks: readonly Buffer[], bytes: number): void {
+    if (!this.res.destroyed) this.res.write(joined(chunks, bytes));
+  }
+
+  buffered(): number {
+    return this.res.writableLength;
+  }
+
+  /** What the bytes are written to, and so what drains. */
+  protected get stream(): ServerResponse | Socket {
+    return this.res;
+  }
+
+  drained(): Promise<void> {
+    const stream = this.stream;
+    if (stream.destroyed || !stream.writableNeedDrain) return Promise.resolve();
+    // A stream that closes instead never drains: whatever waits is collected with it.
+    this.draining ??= new Promise((resolve) =>
+      stream.once('drain', () => {
+        this.draining = null;
+        resolve();
+      }),
+    );
+    return this.draining;
+  }
+
+  end(): void {
+    this.res.end();
+  }
+
+  abort(): void {
+    this.res.destroy();
+  }
+}
+
 /**
  * The hub's own server, once the response head is on the socket: a turn's messages go to the socket
  * as WebSocket frames do, the shared prebuilt buffers in one corked write, with no `ServerResponse` and
@@ -45,14 +86,14 @@ function joined(chunks: readonly Buffer[], bytes: number): Buffer {
  * ends with the connection. `ServerResponse` still starts and ends the response, so `end()` writes the
  * last chunk and a keep-alive connection goes on to its next request.
  */
-export class SocketOutput implements StreamOutput {
+export class SocketOutput extends NodeOutput {
   private readonly chunked: boolean;
-  private draining: Promise<void> | null = null;
 
   private constructor(
-    private readonly res: ServerResponse,
+    res: ServerResponse,
     private readonly socket: Socket,
   ) {
+    super(res);
     this.chunked = res.chunkedEncoding;
   }
 
@@ -72,7 +113,7 @@ export class SocketOutput implements StreamOutput {
     return new SocketOutput(res, socket);
   }
 
-  write(chunks: readonly Buffer[], bytes: number, asChunk?: Buffer): void {
+  override write(chunks: readonly Buffer[], bytes: number, asChunk?: Buffer): void {
     const socket = this.socket;
     if (socket.destroyed) return;
     if (chunks.length === 1 && (!this.chunked || asChunk)) {
@@ -87,59 +128,12 @@ export class SocketOutput implements StreamOutput {
     socket.uncork();
   }
 
-  buffered(): number {
+  override buffered(): number {
     return this.socket.writableLength;
   }
 
-  drained(): Promise<void> {
-    const socket = this.socket;
-    if (socket.destroyed || !socket.writableNeedDrain) return Promise.resolve();
-    // A socket that closes instead never drains: whatever waits is collected with it.
-    this.draining ??= new Promise((resolve) =>
-      socket.once('drain', () => {
-        this.draining = null;
-        resolve();
-      }),
-    );
-    return this.draining;
-  }
-
-  end(): void {
-    this.res.end();
-  }
-
-  abort(): void {
-    this.res.destroy();
-  }
-}
-
-/** A Node response written through `ServerResponse`: for a response that does not own its socket yet. */
-export class NodeOutput implements StreamOutput {
-  private draining: Promise<void> | null = null;
-  constructor(private readonly res: ServerResponse) {}
-  write(chunks: readonly Buffer[], bytes: number): void {
-    if (!this.res.destroyed) this.res.write(joined(chunks, bytes));
-  }
-  buffered(): number {
-    return this.res.writableLength;
-  }
-  drained(): Promise<void> {
-    const res = this.res;
-    if (res.destroyed || !res.writableNeedDrain) return Promise.resolve();
-    // A response that closes instead never drains: whatever waits is collected with it.
-    this.draining ??= new Promise((resolve) =>
-      res.once('drain', () => {
-        this.draining = null;
-        resolve();
-      }),
-    );
-    return this.draining;
-  }
-  end(): void {
-    this.res.end();
-  }
-  abort(): void {
-    this.res.destroy();
+  protected override get stream(): Socket {
+    return this.socket;
   }
 }
 
