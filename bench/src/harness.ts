@@ -12,7 +12,7 @@ import {
   stopChild,
 } from './proc.ts';
 import { RpcClient } from './rpc.ts';
-import { TARGETS, type TargetName } from './targets.ts';
+import { BASELINE_DIR, TARGETS, type TargetName } from './targets.ts';
 
 /** Connections per generator process: the per-process limit is 20,000 open files; keep a wide margin. */
 export const CONNECTIONS_PER_PROCESS = 9_500;
@@ -51,7 +51,9 @@ export class ServerUnderTest {
       // Node names each thread's profile itself (the server's main thread is the largest file).
       flags.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`);
     }
-    const child = spawnPinned(benchFile(`./servers/${TARGETS[target].server}.ts`), ['--port', '0'], {
+    const args = ['--port', '0'];
+    if (target === 'herald-redis-baseline' && BASELINE_DIR) args.push('--server-from', BASELINE_DIR);
+    const child = spawnPinned(benchFile(`./servers/${TARGETS[target].server}.ts`), args, {
       core: SERVER_CORE,
       nice: options.nice,
       nodeFlags: flags,

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { TARGET_NAMES, type TargetName } from './targets.ts';
 
-export const WORKLOADS = ['fanout', 'channels', 'memory', 'storm'] as const;
+export const WORKLOADS = ['fanout', 'channels', 'memory', 'storm', 'api'] as const;
 export type WorkloadName = (typeof WORKLOADS)[number];
 
 /** Everything a run does; the profiles below, then any flag on top. */
@@ -21,6 +21,8 @@ export interface Plan {
   /** (d) reconnect storm. */
   stormClients: number;
   stormRate: number;
+  /** (e) server API publishing: channels, one subscriber each (Herald targets only). */
+  apiChannels: number;
   /** Saturation: messages in flight per subscriber. */
   window: number;
   /** Latency clients per run (at most one per 20 subscribers). */
@@ -45,6 +47,7 @@ const PROFILES: Record<'full' | 'quick', Omit<Plan, 'targets' | 'workloads' | 'c
     memoryLevels: [1_000, 2_000, 5_000, 10_000, 15_000, 19_000],
     stormClients: 10_000,
     stormRate: 5,
+    apiChannels: 10_000,
     window: 64,
     samples: 100,
     warmupS: 2,
@@ -61,6 +64,7 @@ const PROFILES: Record<'full' | 'quick', Omit<Plan, 'targets' | 'workloads' | 'c
     memoryLevels: [1_000, 2_000, 5_000],
     stormClients: 2_000,
     stormRate: 5,
+    apiChannels: 2_000,
     window: 64,
     samples: 20,
     warmupS: 1,
@@ -82,6 +86,7 @@ export const USAGE = `npm run bench -- [flags]
   --memory-levels 1000,..  idle connection counts; the last is the largest
   --storm-clients N        subscribers in the reconnect storm
   --storm-rate N           msg/s published during the storm
+  --api-channels N         channels (one subscriber each) for the server API workload
   --window N               saturation: messages in flight per subscriber (default 64)
   --samples N              latency clients per run
   --warmup S --duration S  seconds before and of each measurement
@@ -122,6 +127,7 @@ export function parsePlan(
       'memory-levels': { type: 'string' },
       'storm-clients': { type: 'string' },
       'storm-rate': { type: 'string' },
+      'api-channels': { type: 'string' },
       window: { type: 'string' },
       samples: { type: 'string' },
       warmup: { type: 'string' },
@@ -151,6 +157,7 @@ export function parsePlan(
     memoryLevels: (numbers(values['memory-levels']) ?? base.memoryLevels).sort((a, b) => a - b),
     stormClients: one(values['storm-clients'], base.stormClients),
     stormRate: one(values['storm-rate'], base.stormRate),
+    apiChannels: one(values['api-channels'], base.apiChannels),
     window: one(values.window, base.window),
     samples: one(values.samples, base.samples),
     warmupS: one(values.warmup, base.warmupS),

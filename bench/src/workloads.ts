@@ -1,3 +1,4 @@
+import type { PublishVia } from './generator/publishers.ts';
 import { CpuMeter, Generator, type Progress, type RigOptions, ServerUnderTest } from './harness.ts';
 import type { LatencySummary } from './latency.ts';
 import { CoreMeter, sleep } from './proc.ts';
@@ -14,7 +15,7 @@ export interface Verification {
 }
 
 export interface FanoutResult {
-  workload: 'fanout' | 'channels';
+  workload: 'fanout' | 'channels' | 'api';
   target: TargetName;
   subscribers: number;
   channels: number;
@@ -55,6 +56,8 @@ export interface FanoutSpec {
   samples: number;
   warmupS: number;
   durationS: number;
+  /** How the publisher publishes: the system's own protocol, or (Herald) `POST /api/publish`. */
+  via?: PublishVia;
   rig?: RigOptions;
 }
 
@@ -151,13 +154,17 @@ async function timed(seconds: number, progress: Progress): Promise<void> {
   }
 }
 
-/** Workloads (a) and (b): publish to `channels` channels with `subscribers` spread over them. */
+/** Workloads (a), (b) and (e): publish to `channels` channels with `subscribers` spread over them. */
 export function runFanout(spec: FanoutSpec, progress: Progress): Promise<FanoutResult> {
   return withRig(spec.target, spec.rig, async (server, generator) => {
     const channels = channelNames(spec.channels);
     const samples = Math.min(spec.samples, spec.subscribers);
     await connectLayout(generator, server, spec.subscribers, channels, samples, progress);
-    await generator.sampler.call('openPublisher', { target: spec.target, base: server.publishBase });
+    await generator.sampler.call('openPublisher', {
+      target: spec.target,
+      base: server.publishBase,
+      via: spec.via,
+    });
     await generator.sampler.call('startPublishing', {
       channels,
       mode: spec.mode,
@@ -217,7 +224,7 @@ export function runFanout(spec: FanoutSpec, progress: Progress): Promise<FanoutR
     const { lost } = await generator.counts();
     const memory = await server.memory();
     return {
-      workload: spec.channels === 1 ? 'fanout' : 'channels',
+      workload: spec.via === 'api' ? 'api' : spec.channels === 1 ? 'fanout' : 'channels',
       target: spec.target,
       subscribers: spec.subscribers,
       channels: spec.channels,
