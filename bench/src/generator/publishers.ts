@@ -131,8 +131,8 @@ class PushpinPublisher implements Publisher {
 }
 
 /** Connections and requests in flight on each of the HTTP API publisher. */
-const API_CONNECTIONS = 16;
-const API_DEPTH = 16;
+const API_CONNECTIONS = 64;
+const API_DEPTH = 4;
 
 /**
  * Herald's server API, as an app's backend calls it: `POST /api/publish` with the API key, one

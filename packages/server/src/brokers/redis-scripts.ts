@@ -11,7 +11,10 @@ export class RedisKeys {
     return `${this.prefix}{${channel}}`;
   }
 
-  /** Hash: `epoch`, last `offset`, history `ttl` (ms). */
+  /**
+   * Hash: `epoch`, last `offset`, history `ttl` (ms); written by publishes: `oldest` (ms, the oldest entry's
+   * time as last seen, never newer) and `expires` (ms, when the hash's TTL ends), which spare calls.
+   */
   meta(channel: string): string {
     return `${this.tag(channel)}:meta`;
   }
@@ -110,7 +113,7 @@ end
  * when that one failed (a key of the wrong type): the others are unaffected.
  *
  * Per channel it reads the meta hash once, appends each publication to the stream, then writes the meta
- * hash, trims, renews the TTLs and publishes once: `p<epoch>\n<first offset>\n<ms>\n` then
+ * hash, trims and renews the TTLs when due, and publishes once: `p<epoch>\n<first offset>\n<ms>\n` then
  * `<event>\n<data>` per publication, joined by `\n` (offsets are consecutive; JSON holds no raw newline).
  * With one publication that is the message a single publish always sent.
  */
@@ -135,9 +138,14 @@ local function publishOne(i)
   end
   local c = channels[meta]
   if not c then
-    local epoch = ensureEpoch(meta, stream, ARGV[1], metaTtl)
-    local offset = tonumber(redis.call('HGET', meta, 'offset'))
-    c = {meta = meta, stream = stream, epoch = epoch, offset = offset, first = offset + 1, parts = {}, count = 0}
+    -- One read of the meta hash per channel: epoch, offset, and what saves a call when nothing changed.
+    local m = redis.call('HMGET', meta, 'epoch', 'offset', 'ttl', 'oldest', 'expires')
+    local epoch, offset = m[1], tonumber(m[2])
+    if not epoch then
+      epoch, offset = ensureEpoch(meta, stream, ARGV[1], metaTtl), 0
+    end
+    c = {meta = meta, stream = stream, epoch = epoch, offset = offset, first = offset + 1, parts = {}, count = 0,
+      storedTtl = tonumber(m[3]), oldest = tonumber(m[4]), expires = tonumber(m[5] or '0')}
     channels[meta] = c
     order[#order + 1] = c
   end
@@ -171,12 +179,31 @@ end
 
 for _, c in ipairs(order) do
   if c.count > 0 then
-    redis.call('HSET', c.meta, 'offset', int(c.offset), 'ttl', int(c.ttl))
+    local fields = {'offset', int(c.offset)}
+    if c.storedTtl ~= c.ttl then
+      fields[#fields + 1] = 'ttl'
+      fields[#fields + 1] = int(c.ttl)
+    end
     if c.ttl > 0 then
-      trimExpired(c.stream, c.ttl, now, 64 * c.count)
+      -- The time of the oldest entry, as last seen (never newer than it is): while it is within the
+      -- TTL nothing can have expired, and the stream's head need not be read.
+      if not c.oldest or c.oldest < now - c.ttl then
+        trimExpired(c.stream, c.ttl, now, 64 * c.count)
+        local head = redis.call('XRANGE', c.stream, '-', '+', 'COUNT', 1)
+        fields[#fields + 1] = 'oldest'
+        fields[#fields + 1] = #head > 0 and head[1][2][2] or ts
+      end
       redis.call('PEXPIRE', c.stream, c.ttl)
     end
-    redis.call('PEXPIRE', c.meta, c.metaTtl)
+    -- The epoch must outlive the last publication by metaTtl (a day by default): it is given half as much
+    -- again, and renewed only once less than metaTtl is left, not at every publication.
+    if c.expires - now < c.metaTtl then
+      local keep = math.floor(c.metaTtl * 1.5)
+      redis.call('PEXPIRE', c.meta, keep)
+      fields[#fields + 1] = 'expires'
+      fields[#fields + 1] = int(now + keep)
+    end
+    redis.call('HSET', c.meta, unpack(fields))
     redis.call('PUBLISH', c.events, 'p' .. c.epoch .. '\\n' .. int(c.first) .. '\\n' .. ts .. '\\n' .. table.concat(c.parts, '\\n'))
   end
 end
