@@ -40,7 +40,7 @@ interface Point {
 }
 
 function pointKey(r: FanoutResult): string {
-  return `${r.workload}|${r.subscribers}|${r.channels}|${r.mode}|${r.rate ?? ''}`;
+  return `${r.workload}|${r.subscribers}|${r.channels}|${r.mode}|${r.rate ?? ''}|${r.nodes ?? ''}`;
 }
 
 function aggregate(runs: FanoutResult[]): Point {
@@ -135,6 +135,26 @@ function fanoutTable(results: Results, workload: FanoutResult['workload']): stri
         `| | | *${TARGETS[herald].label} ÷ ${TARGETS[peer].label}* | *${ratio(h.deliveriesPerSec / o.deliveriesPerSec)}* | *${ratio(h.perCoreSec / o.perCoreSec)}* | *${ratio(h.latency.p50 / o.latency.p50)}* | *${ratio(h.latency.p99 / o.latency.p99)}* | *${ratio(h.latency.p999 / o.latency.p999)}* | *${ratio(h.serverCpu / o.serverCpu)}* | | | |`,
       );
     }
+  }
+  return lines.join('\n');
+}
+
+/** (f): one row per node count; every run's per-node and Redis CPU is a median over repeats. */
+function nodesTable(results: Results): string {
+  const lines = [
+    '| nodes | deliveries/s | per node | per server core-s | p50 ms | p99 ms | CPU of each node | Redis CPU | Redis share of server CPU | generator CPU | other load | delivered |',
+    '|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---|',
+  ];
+  for (const { runs, points } of fanoutPoints(results)) {
+    const first = runs[0];
+    const p = points.get('herald-redis');
+    if (first.workload !== 'nodes' || !p) continue;
+    const n = first.nodes ?? 1;
+    const nodeCpu = Array.from({ length: n }, (_, i) => median(runs.map((r) => r.nodeCpu?.[i] ?? 0)));
+    const redis = median(runs.map((r) => r.redisCpu ?? 0));
+    lines.push(
+      `| ${n} | ${defaultFormat(p.deliveriesPerSec)} | ${defaultFormat(p.deliveriesPerSec / n)} | ${defaultFormat(p.perCoreSec)} | ${latencyCells(p.latency).split(' | ').slice(0, 2).join(' | ')} | ${nodeCpu.map(pct).join(', ')} | ${pct(redis)} | ${pct(redis / p.serverCpu)} | ${pct(p.generatorCpu)}${p.generatorBound ? ' (limit)' : ''} | ${pct(p.foreign)} | ${p.verified} |`,
+    );
   }
   return lines.join('\n');
 }
@@ -277,7 +297,7 @@ function redisChecks(results: Results): Check[] {
   const out: Check[] = [];
   for (const g of fanoutPoints(results)) {
     const first = g.runs[0];
-    if (first.mode !== 'saturation' || first.workload === 'fanout') continue;
+    if (first.mode !== 'saturation' || (first.workload !== 'channels' && first.workload !== 'api')) continue;
     const redis = g.points.get('herald-redis');
     const [other, need, what] =
       first.workload === 'channels'
@@ -373,6 +393,32 @@ function charts(results: Results): Record<string, string> {
   return out;
 }
 
+/** (e) and (f), when the run had them. */
+function newSections(results: Results): string[] {
+  const p = results.plan;
+  const has = (w: FanoutResult['workload']) => results.fanout.some((r) => r.workload === w);
+  const parts: string[] = [];
+  if (has('api')) {
+    parts.push(
+      `### (e) Publications through the server API (\`POST /api/publish\`, pipelined), ${num(p.apiChannels ?? 0)} channels × 1 subscriber`,
+      '',
+      fanoutTable(results, 'api'),
+      '',
+    );
+  }
+  if (has('nodes')) {
+    parts.push(
+      `### (f) Herald nodes on one Redis: ${num(p.nodeSubscribers ?? 0)} subscribers spread over them, ${num(p.nodeChannels ?? 0)} channels, a publisher on every node, saturated`,
+      '',
+      "Every node, Redis and its processes share the one server core (the generator has the other): this shows what each added node costs (every publication reaches every node through pub/sub) and Redis's share, not scaling across cores.",
+      '',
+      nodesTable(results),
+      '',
+    );
+  }
+  return parts;
+}
+
 function section(results: Results, chartFiles: string[]): string {
   const p = results.plan;
   const flags = [p.profile === 'quick' ? ' --quick' : '', p.nice ? ` --nice=${p.nice}` : ''].join('');
@@ -408,10 +454,7 @@ function section(results: Results, chartFiles: string[]): string {
     '',
     stormTable(results),
     '',
-    `### (e) Publications through the server API (\`POST /api/publish\`, pipelined), ${num(p.apiChannels ?? 0)} channels × 1 subscriber`,
-    '',
-    fanoutTable(results, 'api'),
-    '',
+    ...newSections(results),
     ...chartFiles.map((f) => `![${f}](bench/results/${f})`),
     '',
   ];

@@ -41,12 +41,20 @@ export function buildSteps(plan: Plan, results: Results): Step[] {
     mode: 'rate' | 'saturation',
     rate: number,
     via: PublishVia = 'protocol',
+    nodes?: number,
   ) => {
     const what = mode === 'rate' ? `${rate} msg/s` : 'saturation';
     const shape = channels === 1 ? 'fan-out' : `${channels} channels`;
-    const label = `${via === 'api' ? 'server API, ' : ''}${shape} ${subscribers} subs ${what}`;
-    // The server API workload is Herald's alone: the peers have no publish API (Pushpin's is its own shape).
-    const targets = via === 'api' ? plan.targets.filter((t) => TARGETS[t].api) : plan.targets;
+    const where = nodes === undefined ? '' : `${nodes} nodes on one Redis, `;
+    const label = `${where}${via === 'api' ? 'server API, ' : ''}${shape} ${subscribers} subs ${what}`;
+    // The server API workload is Herald's alone: the peers have no publish API (Pushpin's is its own
+    // shape); the multi-node one is the Redis broker's.
+    const targets =
+      nodes !== undefined
+        ? plan.targets.filter((t) => t === 'herald-redis')
+        : via === 'api'
+          ? plan.targets.filter((t) => TARGETS[t].api)
+          : plan.targets;
     each(
       label,
       async (target, progress) => {
@@ -63,6 +71,7 @@ export function buildSteps(plan: Plan, results: Results): Step[] {
               warmupS: plan.warmupS,
               durationS: plan.durationS,
               via,
+              nodes,
               rig: rig(`${label} ${target}`),
             },
             progress,
@@ -84,6 +93,11 @@ export function buildSteps(plan: Plan, results: Results): Step[] {
   }
   if (plan.workloads.includes('api')) {
     fanout(plan.apiChannels, plan.apiChannels, 'saturation', 0, 'api');
+  }
+  if (plan.workloads.includes('nodes')) {
+    for (const nodes of plan.nodeCounts) {
+      fanout(plan.nodeSubscribers, plan.nodeChannels, 'saturation', 0, 'protocol', nodes);
+    }
   }
   if (plan.workloads.includes('memory')) {
     each(`memory up to ${plan.memoryLevels.at(-1)} idle`, async (target, progress) => {

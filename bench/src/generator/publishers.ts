@@ -204,7 +204,40 @@ class ApiPublisher implements Publisher {
 /** How the publisher reaches the system: its own protocol, or (Herald) the server API over HTTP. */
 export type PublishVia = 'protocol' | 'api';
 
-export function createPublisher(target: TargetName, base: string, via: PublishVia = 'protocol'): Publisher {
+/** Several publishers taking turns, one per node of a multi-node rig. */
+class TakingTurns implements Publisher {
+  private turn = 0;
+
+  constructor(private readonly publishers: Publisher[]) {}
+
+  get errors(): number {
+    return this.publishers.reduce((n, p) => n + p.errors, 0);
+  }
+
+  async open(): Promise<void> {
+    await Promise.all(this.publishers.map((p) => p.open()));
+  }
+
+  publish(channel: string, seq: number): void {
+    this.publishers[this.turn++ % this.publishers.length].publish(channel, seq);
+  }
+
+  close(): void {
+    for (const p of this.publishers) p.close();
+  }
+}
+
+/** A publisher into every base (one per node), taking turns. */
+export function createPublisher(
+  target: TargetName,
+  bases: string[],
+  via: PublishVia = 'protocol',
+): Publisher {
+  const all = bases.map((base) => createOne(target, base, via));
+  return all.length === 1 ? all[0] : new TakingTurns(all);
+}
+
+function createOne(target: TargetName, base: string, via: PublishVia): Publisher {
   if (via === 'api') {
     if (!target.startsWith('herald-')) throw new Error(`${target} has no HTTP publish API here`);
     return new ApiPublisher(base);

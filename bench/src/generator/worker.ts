@@ -249,8 +249,8 @@ const samplerHandlers = {
   },
 
   async openPublisher(args: Record<string, unknown>) {
-    const { target, base, via } = args as { target: TargetName; base: string; via?: PublishVia };
-    publisher = createPublisher(target, base, via);
+    const { target, bases, via } = args as { target: TargetName; bases: string[]; via?: PublishVia };
+    publisher = createPublisher(target, bases, via);
     await publisher.open();
     return {};
   },
