@@ -168,6 +168,48 @@ describe('redis broker: streams', () => {
     }
   });
 
+  it('sends the publications of one turn as one script call and one message per channel, read back intact', async () => {
+    const [a, b] = [await node(), await node()];
+    const [one, two] = [fresh(), fresh()];
+    await b.broker.subscribe(one);
+    await b.broker.subscribe(two);
+    const listener = new Redis(redis.url);
+    const messages: string[] = [];
+    listener.on('message', (_name: string, message: string) => messages.push(message));
+    await listener.subscribe(`herald:{${one}}:events`, `herald:{${two}}:events`);
+    // EVALSHA, or EVAL the first time the script meets this Redis.
+    const scriptRuns = async () => {
+      const stats = await admin.info('commandstats');
+      const calls = (command: string) =>
+        Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
+      return calls('evalsha') + calls('eval');
+    };
+    const before = await scriptRuns();
+    const tricky = { text: 'line one\nline "two"\u2028 ünïcode 🎉', n: [1, 2.5, null] };
+    const outcomes = await Promise.all([
+      a.broker.publish(one, tricky, 'chat\nmessage', rules),
+      a.broker.publish(two, 'other channel', undefined, rules),
+      // JSON as an embedding app may hand it over, with newlines as whitespace.
+      a.broker.publish(one, { pretty: true }, '', { ...rules, json: '{\n  "pretty": true\n}' }),
+      a.broker.publish(one, null, undefined, rules),
+    ]);
+    expect(await scriptRuns()).toBe(before + 1);
+    expect(outcomes.map((o) => o.offset)).toEqual([1, 1, 2, 3]);
+    await eventually(() => b.pubs.length === 4 && messages.length === 2, 'all four, in two messages');
+    listener.disconnect();
+    const expected = [
+      { channel: one, offset: 1, data: tricky, event: 'chat\nmessage' },
+      { channel: one, offset: 2, data: { pretty: true }, event: '' },
+      { channel: one, offset: 3, data: null },
+    ];
+    const history = (await a.broker.history(one, {})).publications;
+    for (const pubs of [b.pubs.filter((p) => p.channel === one), history]) {
+      expect(pubs).toMatchObject(expected);
+      expect(pubs[2]).not.toHaveProperty('event');
+    }
+    expect(b.pubs.find((p) => p.channel === two)).toMatchObject({ offset: 1, data: 'other channel' });
+  });
+
   it('gives a stream an epoch on first read that publishers then keep', async () => {
     const [a, b] = [await node(), await node()];
     const channel = fresh();
