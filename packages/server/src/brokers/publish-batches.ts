@@ -31,9 +31,14 @@ const MAX_BYTES = 1 << 20;
  * for a single Redis) instead of one each: Redis parses one command and starts Lua once for all of them,
  * and the node sends and answers one command. The script takes them in the order they were made, so
  * per channel they get their offsets in that order, as one call each would have given them.
+ *
+ * While a slot's call is under way, what is made meanwhile waits for it and goes in the next call (group
+ * commit): under load the calls grow instead of multiplying, and each publication waits at most one call.
  */
 export class PublishBatches {
   private readonly slots = new Map<number, Waiting[]>();
+  /** Calls under way per slot. */
+  private readonly busy = new Map<number, number>();
   private scheduled = false;
 
   constructor(
@@ -52,19 +57,23 @@ export class PublishBatches {
     const done = new Promise<BatchOutcome>((resolve, reject) => {
       waiting.push({ publication, resolve, reject });
     });
-    if (!this.scheduled) {
-      this.scheduled = true;
-      // After this turn's I/O callbacks: every publish they made joins the batch.
-      setImmediate(() => this.flush());
-    }
+    this.schedule();
     return done;
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    // After this turn's I/O callbacks (and the promise reactions of an answered call): every publish
+    // they made joins the batch.
+    setImmediate(() => this.flush());
   }
 
   private flush(): void {
     this.scheduled = false;
-    const slots = [...this.slots.values()];
-    this.slots.clear();
-    for (const waiting of slots) {
+    for (const [slot, waiting] of this.slots) {
+      if (this.busy.has(slot)) continue;
+      this.slots.delete(slot);
       for (let from = 0; from < waiting.length; ) {
         let to = from;
         let bytes = 0;
@@ -72,26 +81,34 @@ export class PublishBatches {
           bytes += waiting[to].publication.args[0].length;
           to++;
         }
-        this.send(waiting.slice(from, to));
+        this.send(slot, waiting.slice(from, to));
         from = to;
       }
     }
   }
 
-  private send(batch: Waiting[]): void {
+  private send(slot: number, batch: Waiting[]): void {
+    this.busy.set(slot, (this.busy.get(slot) ?? 0) + 1);
     const keys: string[] = [];
     const args: Array<string | number> = [];
     for (const { publication } of batch) {
       keys.push(...publication.keys);
       args.push(...publication.args);
     }
-    this.run(keys, args).then(
-      (outcomes) => {
-        for (let i = 0; i < batch.length; i++) batch[i].resolve(outcomes[i]);
-      },
-      (err: unknown) => {
-        for (const waiting of batch) waiting.reject(err);
-      },
-    );
+    this.run(keys, args)
+      .then(
+        (outcomes) => {
+          for (let i = 0; i < batch.length; i++) batch[i].resolve(outcomes[i]);
+        },
+        (err: unknown) => {
+          for (const waiting of batch) waiting.reject(err);
+        },
+      )
+      .finally(() => {
+        const left = (this.busy.get(slot) ?? 1) - 1;
+        if (left > 0) this.busy.set(slot, left);
+        else this.busy.delete(slot);
+        if (this.slots.has(slot)) this.schedule();
+      });
   }
 }
