@@ -30,6 +30,13 @@ export const TARGETS = {
     resumes: true,
     api: false,
   },
+  'herald-pusher': {
+    label: 'Herald (Pusher protocol)',
+    server: 'herald-pusher',
+    note: 'same hub with one Pusher app; subscribers on /app/{key} (protocol 7), publisher over the WebSocket protocol',
+    resumes: false,
+    api: false,
+  },
   ws: {
     label: 'ws broadcast (naive)',
     server: 'ws-broadcast',

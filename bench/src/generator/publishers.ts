@@ -247,6 +247,7 @@ function createOne(target: TargetName, base: string, via: PublishVia): Publisher
     case 'herald-redis':
     case 'herald-redis-baseline':
     case 'herald-sse':
+    case 'herald-pusher':
       return new HeraldPublisher(base);
     case 'ws':
       return new WsPublisher(base);

@@ -1,7 +1,7 @@
 'use client';
 
 import type { HeraldClientError } from '@herald/client';
-import { isDuplicate, type Publication, type StreamPosition } from '@herald/protocol';
+import type { Publication, StreamPosition } from '@herald/protocol';
 import { useEffect, useState } from 'react';
 import { useHerald } from './provider.tsx';
 import { useLatest } from './use-latest.ts';
@@ -63,11 +63,9 @@ export function useStream<S = unknown[]>(
     setView({ value: start, last: undefined, done: false, error: undefined });
     if (!client || !channel) return;
     let active = true;
-    let position: StreamPosition | undefined;
     let sub: { unsubscribe(): void } | undefined;
+    // No position of its own: the client delivers each publication after `since` once, in order.
     const fold = (pub: Publication) => {
-      if (position && isDuplicate(position, pub)) return;
-      position = { epoch: pub.epoch, offset: pub.offset };
       const { reduce = collect as unknown as (v: S, p: Publication) => S, doneEvent = 'done' } =
         latest.current;
       setView((v) => ({
@@ -92,7 +90,10 @@ export function useStream<S = unknown[]>(
       client.history(channel).then((page) => {
         if (!active) return;
         for (const pub of page.publications) fold(pub);
-        listen(position ?? { epoch: page.epoch, offset: page.offset });
+        const last = page.publications.at(-1);
+        listen(
+          last ? { epoch: last.epoch, offset: last.offset } : { epoch: page.epoch, offset: page.offset },
+        );
       }, fail);
     } else listen();
     return () => {
