@@ -44,7 +44,9 @@ export class JsonSchemas implements DataSchemas {
     if (!validate) throw unknownEvent(channel, event, [...events.keys()]);
     if (!validate(data)) {
       const error = validate.errors?.[0];
-      const path = (error?.instancePath ?? '').split('/').slice(1).map(decodePointer);
+      const path: Array<string | number> = (error?.instancePath ?? '').split('/').slice(1).map(decodePointer);
+      // Ajv places a missing property's error at its parent; the property itself is where it is missing.
+      if (error?.keyword === 'required') path.push(String(error.params.missingProperty));
       throw invalidData(channel, event as string, { message: error?.message ?? 'invalid', path });
     }
     return { value: data };
