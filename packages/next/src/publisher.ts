@@ -112,7 +112,7 @@ export function createPublisher(
     idempotencyKey: options.idempotencyKey ?? randomUUID(),
     validate: options.validate,
   });
-  // One check per distinct schema output is enough: every channel of a broadcast gets the same data.
+  // Every channel's entry checks the data; a broadcast sends all of them the same (the last output).
   const checked = async (names: string[], data: unknown, options: PublishOptions) => {
     if (!channels || options.validate === false) return data;
     let value = data;
