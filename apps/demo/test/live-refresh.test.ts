@@ -37,8 +37,9 @@ async function placeOrder(page: Page, item: string): Promise<void> {
   await page.getByRole('button', { name: 'Order', exact: true }).click();
 }
 
-it('a Server Action in another browser refreshes the server-rendered list, without a reload', async () => {
-  const watcherContext = await newContext(chrome.browser);
+/** Two browsers on /orders: one that watches (through `watcherUrl`, e.g. a `Network`), one that buys. */
+async function watcherAndBuyer(watcherUrl?: string): Promise<{ watcher: Page; buyer: Page }> {
+  const watcherContext = await newContext(chrome.browser, watcherUrl);
   const buyerContext = await newContext(chrome.browser);
   chrome.onCleanup(
     () => watcherContext.close(),
@@ -46,11 +47,15 @@ it('a Server Action in another browser refreshes the server-rendered list, witho
   );
   const watcher = await watcherContext.newPage();
   await openOrders(watcher);
-  const refreshes = countRefreshes(watcher);
-  const renderBefore = Number(await watcher.getByTestId('orders-render').getAttribute('data-render'));
-
   const buyer = await buyerContext.newPage();
   await openOrders(buyer);
+  return { watcher, buyer };
+}
+
+it('a Server Action in another browser refreshes the server-rendered list, without a reload', async () => {
+  const { watcher, buyer } = await watcherAndBuyer();
+  const refreshes = countRefreshes(watcher);
+  const renderBefore = Number(await watcher.getByTestId('orders-render').getAttribute('data-render'));
   const item = unique('teapot');
   await placeOrder(buyer, item);
 
@@ -64,16 +69,7 @@ it('a Server Action in another browser refreshes the server-rendered list, witho
 });
 
 it('a burst of 50 publications gives a bounded number of refreshes, ending on the fresh list', async () => {
-  const watcherContext = await newContext(chrome.browser);
-  const buyerContext = await newContext(chrome.browser);
-  chrome.onCleanup(
-    () => watcherContext.close(),
-    () => buyerContext.close(),
-  );
-  const watcher = await watcherContext.newPage();
-  await openOrders(watcher);
-  const buyer = await buyerContext.newPage();
-  await openOrders(buyer);
+  const { watcher, buyer } = await watcherAndBuyer();
   const before = await total(watcher);
   const refreshes = countRefreshes(watcher);
 
@@ -95,19 +91,10 @@ it('a burst of 50 publications gives a bounded number of refreshes, ending on th
 
 it('catches up after a network cut: orders placed while it was offline show once it is back', async () => {
   const network = await Network.start();
-  const watcherContext = await newContext(chrome.browser, network.url);
-  const buyerContext = await newContext(chrome.browser);
-  chrome.onCleanup(
-    () => watcherContext.close(),
-    () => buyerContext.close(),
-    () => network.close(),
-  );
-  const watcher = await watcherContext.newPage();
-  await openOrders(watcher);
-  const buyer = await buyerContext.newPage();
-  await openOrders(buyer);
+  chrome.onCleanup(() => network.close());
+  const { watcher, buyer } = await watcherAndBuyer(network.url);
 
-  expect(await network.cut(watcherContext)).toBeGreaterThan(0);
+  expect(await network.cut(watcher.context())).toBeGreaterThan(0);
   await expect
     .poll(() => watcher.getByTestId('connection-state').getAttribute('data-status'))
     .not.toBe('connected');
@@ -116,7 +103,7 @@ it('catches up after a network cut: orders placed while it was offline show once
   await expect.poll(() => buyer.getByTestId('orders').textContent()).toContain(item);
   expect(await watcher.getByTestId('orders').textContent()).not.toContain(item);
 
-  await network.restore(watcherContext);
+  await network.restore(watcher.context());
   await expect.poll(() => watcher.getByTestId('orders').textContent()).toContain(item);
   expect(await sameDocument(watcher)).toBe(true);
 });
