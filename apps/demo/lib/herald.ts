@@ -14,8 +14,11 @@ export function demoHub() {
   return getHub({ config: hubConfig as HeraldConfigInput, channels });
 }
 
+/** Whether the demo talks to a standalone hub (`HERALD_URL`) rather than its embedded one. */
+export const standaloneHub = Boolean(process.env.HERALD_URL);
+
 /** Server-side publishing: the embedded hub, or a standalone one when `HERALD_URL` is set. */
-export const herald = createPublisher(process.env.HERALD_URL ? undefined : { hub: demoHub });
+export const herald = createPublisher(standaloneHub ? undefined : { hub: demoHub });
 
 /** Where browsers reach the hub: this app's route handlers, or `HERALD_PUBLIC_URL` for a standalone hub. */
 export const publicHubUrl = process.env.HERALD_PUBLIC_URL ?? '/realtime';

@@ -73,7 +73,10 @@ export interface ClientOptions {
 }
 
 export interface SubscribeOptions extends ChannelListener {
-  /** Resume from this position (one you stored); default: live from now. */
+  /**
+   * Resume from this position (one you stored); default: live from now. This subscriber gets what follows
+   * it, also when it joins a channel other subscribers hold at another position.
+   */
   since?: StreamPosition;
   /** A subscription token for channels that require one. */
   token?: string;
@@ -216,13 +219,14 @@ export class HeraldClient {
         listener = this.catchUp(channel, handlers, since, offset);
       } else {
         // Joining a live channel: tell this subscriber where it starts, as the others were told.
+        if (since) listener = after(since, handlers);
         const joined = state;
         const first = listener;
         queueMicrotask(() => {
           if (joined.listeners.has(first)) first.onSubscribed?.({ epoch, offset });
         });
       }
-    }
+    } else if (since) listener = after(since, handlers);
     state.listeners.add(listener);
     const held = state;
     const added = listener;
@@ -358,6 +362,19 @@ export class HeraldClient {
     const result = (await this.link.request({ type: 'presence', channel })) as PresenceResult;
     return Object.values(result.members);
   }
+}
+
+/**
+ * A listener joining a channel that is not behind `since`: what the channel delivers up to `since` (it may
+ * not be there yet) this subscriber has had already.
+ */
+function after(since: StreamPosition, listener: ChannelListener): ChannelListener {
+  return {
+    ...listener,
+    onPublication: (pub) => {
+      if (!isDuplicate(since, pub)) listener.onPublication?.(pub);
+    },
+  };
 }
 
 function resolveTransports(options: ClientOptions): Transport[] {

@@ -13,3 +13,4 @@ export {
 export { publishAndRevalidate, type RevalidateOptions } from './revalidate.ts';
 export { type HeraldRoutesOptions, heraldRoutes, type RouteContext, type RouteHandler } from './routes.ts';
 export { type ConnectionTokenOptions, connectionToken } from './token.ts';
+export { type OfferedTransport, offeredTransports } from './transports.ts';

@@ -1,7 +1,7 @@
 'use client';
 
 import type { HeraldClientError } from '@herald/client';
-import { isDuplicate, type Publication, type StreamPosition } from '@herald/protocol';
+import type { Publication, StreamPosition } from '@herald/protocol';
 import { useEffect, useState } from 'react';
 import { useHerald } from './provider.tsx';
 import type { HookChannel, HookPublication } from './register.ts';
@@ -66,11 +66,9 @@ export function useStream<S = unknown[], N extends HookChannel = HookChannel>(
     setView({ value: start, last: undefined, done: false, error: undefined });
     if (!client || !channel) return;
     let active = true;
-    let position: StreamPosition | undefined;
     let sub: { unsubscribe(): void } | undefined;
+    // No position of its own: the client delivers each publication after `since` once, in order.
     const fold = (pub: Publication) => {
-      if (position && isDuplicate(position, pub)) return;
-      position = { epoch: pub.epoch, offset: pub.offset };
       const { reduce = collect as unknown as (v: S, p: HookPublication<N>) => S, doneEvent = 'done' } =
         latest.current;
       const typed = pub as HookPublication<N>;
@@ -96,7 +94,10 @@ export function useStream<S = unknown[], N extends HookChannel = HookChannel>(
       client.history(channel).then((page) => {
         if (!active) return;
         for (const pub of page.publications) fold(pub);
-        listen(position ?? { epoch: page.epoch, offset: page.offset });
+        const last = page.publications.at(-1);
+        listen(
+          last ? { epoch: last.epoch, offset: last.offset } : { epoch: page.epoch, offset: page.offset },
+        );
       }, fail);
     } else listen();
     return () => {
