@@ -19,7 +19,7 @@ export default async function OrdersPage() {
         <code>router.refresh()</code>, one at a time however many arrive.
       </p>
       <LiveRefresh channel={ORDERS_CHANNEL} since={since} />
-      <form action={placeOrder} className="row">
+      <form action={placeOrder} className="row order-form">
         <input name="item" aria-label="item" placeholder="what to order" maxLength={80} required />
         <button type="submit" className="primary">
           Order
