@@ -20,6 +20,12 @@ export const TARGETS = {
     note: 'same hub; subscribers on GET /connection/sse, publisher over the WebSocket protocol',
     resumes: true,
   },
+  'herald-pusher': {
+    label: 'Herald (Pusher protocol)',
+    server: 'herald-pusher',
+    note: 'same hub with one Pusher app; subscribers on /app/{key} (protocol 7), publisher over the WebSocket protocol',
+    resumes: false,
+  },
   ws: {
     label: 'ws broadcast (naive)',
     server: 'ws-broadcast',

@@ -42,5 +42,7 @@ export function createCounter(target: TargetName, host: string, port: number, ch
       return new SseCounter(host, port, channel);
     case 'pushpin':
       return new WsCounter(host, port, rawProtocols.pushpin, channel);
+    case 'herald-pusher':
+      return new WsCounter(host, port, rawProtocols.pusher, channel);
   }
 }

@@ -131,6 +131,7 @@ export function createPublisher(target: TargetName, base: string): Publisher {
     case 'herald-ws':
     case 'herald-redis':
     case 'herald-sse':
+    case 'herald-pusher':
       return new HeraldPublisher(base);
     case 'ws':
       return new WsPublisher(base);

@@ -8,6 +8,8 @@ import { HubCore } from './core/hub.ts';
 import type { Logger } from './core/logger.ts';
 import { JsonSchemas } from './schemas/json-schemas.ts';
 import { HttpTransports } from './transports/http/transports.ts';
+import { PusherAuthenticator } from './transports/pusher/authenticator.ts';
+import { PusherTransport } from './transports/pusher/pusher.ts';
 
 export interface HubOptions {
   /** Default: every option at its default. */
@@ -27,19 +29,28 @@ export interface HubOptions {
  */
 export class Hub extends HubCore {
   readonly http: HttpTransports;
+  /** The Pusher protocol's connections and HTTP API, when the config lists Pusher apps. */
+  readonly pusher: PusherTransport | undefined;
   private readonly jsonSchemas: JsonSchemas;
 
   constructor(options: HubOptions = {}) {
     const config = options.config ?? parseConfig({});
+    const authenticator = options.authenticator ?? new ConfigAuthenticator(config);
     super({
       config,
       broker: options.broker ?? new MemoryBroker(),
-      authenticator: options.authenticator ?? new ConfigAuthenticator(config),
+      authenticator: config.pusher ? new PusherAuthenticator(authenticator) : authenticator,
       logger: options.logger,
     });
     this.jsonSchemas = new JsonSchemas(config);
     this.useChannels(options.channels);
     this.http = new HttpTransports(this);
+    this.pusher = config.pusher ? new PusherTransport(this, config.pusher) : undefined;
+  }
+
+  override async close(code?: number, reason?: string): Promise<void> {
+    this.pusher?.stop();
+    await super.close(code, reason);
   }
 
   /**

@@ -16,9 +16,10 @@ import { isLoopbackHost, isOwnHost } from './core/origin.ts';
 import { errorResponse } from './http/json.ts';
 import { checkHost, sendWebResponse, toWebRequest } from './http/node-adapter.ts';
 import { handleRequest } from './http/routes.ts';
-import { answerClientErrors } from './http/socket-reply.ts';
+import { answerClientErrors, replyOnSocket } from './http/socket-reply.ts';
 import { Hub } from './hub.ts';
 import { SSE_PATH, type SseTransport } from './transports/http/sse.ts';
+import { isPusherPath } from './transports/pusher/pusher.ts';
 import { WebSocketTransport } from './transports/websocket.ts';
 
 export interface HeraldServerOptions {
@@ -67,7 +68,14 @@ export class HeraldServer {
     this.http = createServer({ requireHostHeader: false, ...options.http }, (req, res) =>
       this.serve(req, res),
     );
-    this.websocket.attach(this.http, { guard: (req) => this.hostRefusal(req) });
+    const pusher = hub.pusher;
+    this.websocket.attach(this.http, {
+      guard: (req) => this.hostRefusal(req),
+      otherwise: (req, socket, head) => {
+        if (pusher && isPusherPath(req.url)) pusher.handleUpgrade(req, socket, head);
+        else replyOnSocket(socket, new HeraldError('not_found', 'no WebSocket endpoint at this path'));
+      },
+    });
     answerClientErrors(this.http);
   }
 
