@@ -1,6 +1,7 @@
 import { createPublisher, getHub } from '@herald/next';
 import type { HeraldConfigInput } from '@herald/server';
 import hubConfig from '../herald.json' with { type: 'json' };
+import { channels } from './channels.ts';
 import { apiKey, tokenSecret } from './secrets.ts';
 
 /**
@@ -10,7 +11,7 @@ import { apiKey, tokenSecret } from './secrets.ts';
 export function demoHub() {
   tokenSecret();
   apiKey();
-  return getHub({ config: hubConfig as HeraldConfigInput });
+  return getHub({ config: hubConfig as HeraldConfigInput, channels });
 }
 
 /** Whether the demo talks to a standalone hub (`HERALD_URL`) rather than its embedded one. */

@@ -193,6 +193,22 @@ for (const [device, viewport] of [
       await expectNoSidewaysScroll(page);
       await shot(page, 'answer');
     });
+
+    it('the live Server Component list fits the window, its order field the widest part of its row', async () => {
+      const context = await visitor(viewport);
+      const page = await context.newPage();
+      await page.goto('/orders');
+      await page.getByLabel('item').fill(unique('layout order'));
+      await page.getByRole('button', { name: 'Order', exact: true }).click();
+      await expect
+        .poll(async () => Number(await page.getByTestId('orders').getAttribute('data-total')))
+        .toBeGreaterThan(0);
+      const field = await box(page.getByLabel('item'));
+      const main = await box(page.locator('main'));
+      expect(field.width / main.width).toBeGreaterThan(0.5);
+      await expectNoSidewaysScroll(page);
+      await shot(page, 'orders');
+    });
   });
 }
 

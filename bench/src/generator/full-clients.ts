@@ -58,6 +58,7 @@ function open(
       });
     case 'herald-ws':
     case 'herald-redis':
+    case 'herald-redis-baseline':
       return new Promise((resolve, reject) => {
         const client = createClient({ url: base, WebSocket: WebSocket as never, transports: ['websocket'] });
         client.subscribe(channel, {

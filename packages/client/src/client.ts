@@ -1,4 +1,6 @@
 import {
+  type ChannelDefinitions,
+  type ChannelSchemas,
   follows,
   type HistoryOptions,
   type HistoryResult,
@@ -24,6 +26,7 @@ import type { FetchLike } from './transports/http.ts';
 import { pollTransport } from './transports/poll.ts';
 import { sseTransport } from './transports/sse.ts';
 import { type WebSocketConstructor, webSocketTransport } from './transports/websocket.ts';
+import type { TypedClient } from './typed-client.ts';
 
 export type TransportName = 'websocket' | 'sse' | 'poll';
 
@@ -402,6 +405,16 @@ function resolveShare(options: ClientOptions): (Omit<ShareOptions, 'key'> & { ke
   return { key: given.key === undefined ? undefined : String(given.key), locks, BroadcastChannel };
 }
 
-export function createClient(options: ClientOptions): HeraldClient {
-  return new HeraldClient(options);
+/**
+ * A client connected to the hub at `options.url` (unless `autoConnect: false`). With `channels`
+ * (`defineChannels`, shared with the server) its `subscribe`, `publish` and `history` are typed; the
+ * channels are for the compiler only, the hub checks data at run time.
+ */
+export function createClient<S extends ChannelSchemas>(
+  options: ClientOptions & { channels: ChannelDefinitions<S> },
+): TypedClient<S>;
+export function createClient(options: ClientOptions): HeraldClient;
+export function createClient(options: ClientOptions & { channels?: ChannelDefinitions }): object {
+  const { channels: _types, ...rest } = options;
+  return new HeraldClient(rest);
 }

@@ -23,6 +23,12 @@ export const NamespaceSchema = z
     presence: z.boolean().default(true),
     /** Whether subscribers get `join`/`leave` pushes (needs `presence`). */
     joinLeave: z.boolean().default(false),
+    /**
+     * The events a publication in this namespace may have, each with the JSON Schema of its `data`
+     * (compiled once, when the hub starts). Set: a publication without one of them is refused
+     * (`invalid_event`), and data its schema refuses too (`invalid_data`). Unset: anything goes.
+     */
+    events: z.record(z.string(), z.union([z.boolean(), z.record(z.string(), z.unknown())])).optional(),
   })
   .strict()
   .refine((ns) => ns.presence || !ns.joinLeave, {

@@ -6,7 +6,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CloseCodes, HeraldError } from '@herald/protocol';
+import { type ChannelDefinitions, CloseCodes, HeraldError } from '@herald/protocol';
 import { createBroker } from './brokers/create-broker.ts';
 import { ConfigError, type HeraldConfig, type HeraldConfigInput, parseConfig } from './config.ts';
 import type { Authenticator } from './core/auth.ts';
@@ -27,6 +27,8 @@ export interface HeraldServerOptions {
   broker?: Broker;
   authenticator?: Authenticator;
   logger?: Logger;
+  /** `defineChannels(…)`: the schemas publications are checked against (see `HubOptions`). */
+  channels?: ChannelDefinitions;
   /** Timeouts of Node's HTTP server; a request past them gets 408 `request_timeout`. Node's defaults otherwise. */
   http?: Pick<ServerOptions, 'headersTimeout' | 'requestTimeout' | 'connectionsCheckingInterval'>;
 }
@@ -35,7 +37,14 @@ export interface HeraldServerOptions {
 export async function createHub(options: HeraldServerOptions = {}): Promise<Hub> {
   const config = parseConfig(options.config ?? {});
   const broker = options.broker ?? (await createBroker(config.broker, options.logger));
-  const hub = new Hub({ config, broker, authenticator: options.authenticator, logger: options.logger });
+  const { authenticator, logger, channels } = options;
+  let hub: Hub;
+  try {
+    hub = new Hub({ config, broker, authenticator, logger, channels });
+  } catch (err) {
+    await broker.close(); // a config schema that does not compile: no connection left behind
+    throw err;
+  }
   await hub.start();
   return hub;
 }

@@ -6,6 +6,7 @@ import { ConfigError, ConfigSchema, type HeraldConfig, parseConfig } from '../sr
 
 /** The part of JSON Schema that `z.toJSONSchema` writes for Herald's config. */
 interface JsonSchema {
+  anyOf?: JsonSchema[];
   type?: 'object' | 'array' | 'string' | 'number' | 'integer' | 'boolean';
   enum?: unknown[];
   properties?: Record<string, JsonSchema>;
@@ -49,6 +50,9 @@ const REFINEMENTS: Record<string, (section: Record<string, unknown>) => Record<s
  */
 function valid(schema: JsonSchema, path: string): fc.Arbitrary<unknown> {
   if (schema.enum) return fc.constantFrom(...schema.enum);
+  if (schema.anyOf) return fc.oneof(...schema.anyOf.map((option) => valid(option, path)));
+  // `{}`: any JSON at all (a namespace's event schemas, which Ajv compiles when the hub starts).
+  if (Object.keys(schema).length === 0) return fc.jsonValue({ maxDepth: 2 });
   const min = schema.minimum ?? -Number.MAX_SAFE_INTEGER;
   switch (schema.type) {
     case 'boolean':
