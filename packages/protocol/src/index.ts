@@ -5,5 +5,5 @@ export * from './cursor.ts';
 export * from './errors.ts';
 export * from './history.ts';
 export * from './position.ts';
-export * from './webhooks.ts';
 export type * from './types.ts';
+export * from './webhooks.ts';
