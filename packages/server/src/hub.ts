@@ -1,11 +1,16 @@
 import { ConfigAuthenticator } from './auth/config-authenticator.ts';
 import { MemoryBroker } from './brokers/memory-broker.ts';
+import { RedisBroker } from './brokers/redis-broker.ts';
 import { type HeraldConfig, parseConfig } from './config.ts';
 import type { Authenticator } from './core/auth.ts';
 import type { Broker } from './core/broker.ts';
 import { HubCore } from './core/hub.ts';
 import type { Logger } from './core/logger.ts';
 import { HttpTransports } from './transports/http/transports.ts';
+import { LifecycleWebhooks } from './webhooks/lifecycle.ts';
+
+/** How long closing the hub waits for its webhook deliveries (within `herald serve`'s drain timeout). */
+export const WEBHOOK_DRAIN_MS = 5_000;
 
 export interface HubOptions {
   /** Default: every option at its default. */
@@ -23,15 +28,34 @@ export interface HubOptions {
  */
 export class Hub extends HubCore {
   readonly http: HttpTransports;
+  /** The lifecycle webhooks, when the config lists endpoints. */
+  readonly webhooks: LifecycleWebhooks | undefined;
 
   constructor(options: HubOptions = {}) {
     const config = options.config ?? parseConfig({});
+    const broker = options.broker ?? new MemoryBroker();
     super({
       config,
-      broker: options.broker ?? new MemoryBroker(),
+      broker,
       authenticator: options.authenticator ?? new ConfigAuthenticator(config),
       logger: options.logger,
     });
     this.http = new HttpTransports(this);
+    if (config.webhooks.length > 0) {
+      // Nodes sharing a Redis broker share the webhook ledger beside it; any other broker is one node.
+      const shared = broker instanceof RedisBroker ? broker.options : undefined;
+      this.webhooks = new LifecycleWebhooks(config, this.log, shared);
+    }
+  }
+
+  override async start(): Promise<void> {
+    await super.start();
+    await this.webhooks?.start();
+  }
+
+  /** Closes the core, then sends the webhooks its last clients made, for at most `WEBHOOK_DRAIN_MS`. */
+  override async close(code?: number, reason?: string): Promise<void> {
+    await super.close(code, reason);
+    await this.webhooks?.close(WEBHOOK_DRAIN_MS);
   }
 }
