@@ -8,3 +8,4 @@ export {
 } from './publisher.ts';
 export { type HeraldRoutesOptions, heraldRoutes, type RouteContext, type RouteHandler } from './routes.ts';
 export { type ConnectionTokenOptions, connectionToken } from './token.ts';
+export { verifyWebhook, WebhookVerificationError } from './webhook.ts';
