@@ -27,8 +27,9 @@ export type {
 } from './core/broker.ts';
 export { validateChannelName } from './core/channel-name.ts';
 export type { HubCore, HubParts, PublishInput } from './core/hub.ts';
+export type { LifecycleEvent, LifecycleListener } from './core/lifecycle.ts';
 export type { Logger } from './core/logger.ts';
-export type { Session } from './core/session.ts';
+export type { Session, SessionSink } from './core/session.ts';
 export type { Sink } from './core/sink.ts';
 export { callApi } from './http/api.ts';
 export { handleRequest, routes } from './http/routes.ts';

@@ -5,7 +5,18 @@ import type { Authenticator, ConnectContext, Credentials, Identity } from './aut
 import { resolveNamespace } from './channel-name.ts';
 import { ConnectionCounter } from './limits.ts';
 import { isOriginAllowed } from './origin.ts';
-import type { Session } from './session.ts';
+
+/** A session as admission sees it (`Session`). */
+export interface AdmittedSession {
+  readonly context: ConnectContext;
+  readonly identity: Identity;
+  readonly credentials: Credentials;
+  readonly closed: boolean;
+  readonly connected: boolean;
+  readonly subscriptions: { has(channel: string): boolean };
+  /** Asked by the sweep while its token is past `exp` (see `Session.expire`). */
+  expire(now: number, grace: number): void;
+}
 
 /**
  * Who may connect and read: the Origin and the connections per IP and per user, credentials (through the
@@ -15,7 +26,7 @@ export class Admission {
   private readonly perIp = new ConnectionCounter();
   private readonly perUser = new ConnectionCounter();
   /** Sessions whose credentials expire; checked by `sweep`. */
-  private readonly expiring = new Set<Session>();
+  private readonly expiring = new Set<AdmittedSession>();
 
   constructor(
     private readonly config: HeraldConfig,
@@ -24,15 +35,15 @@ export class Admission {
 
   /**
    * Why a connection from `context` would be refused (its Origin, connections per IP), if it would.
-   * Transports ask before accepting, to refuse with a plain HTTP error; `Session.connect` checks again
-   * for every transport.
+   * The WebSocket transport asks before accepting the upgrade, to refuse with a plain HTTP error;
+   * `admit` checks again for every transport.
    */
   check(context: ConnectContext): HeraldError | undefined {
     return this.refusal(context, 0);
   }
 
   /** Counts a session just opened against its IP. */
-  opened(session: Session): void {
+  opened(session: AdmittedSession): void {
     if (session.context.ip !== undefined) this.perIp.add(session.context.ip);
   }
 
@@ -40,7 +51,7 @@ export class Admission {
    * Admits an open session with `credentials`: origin, connections per IP and per user, then the
    * credentials. Throws the refusal; on success the session is counted against its user.
    */
-  async admit(session: Session, credentials: Credentials): Promise<Identity> {
+  async admit(session: AdmittedSession, credentials: Credentials): Promise<Identity> {
     const { context } = session;
     const refusal = this.refusal(context, 1);
     if (refusal) throw refusal;
@@ -66,13 +77,13 @@ export class Admission {
   }
 
   /** Watches the expiry of the session's (new) identity. */
-  identified(session: Session): void {
+  identified(session: AdmittedSession): void {
     if (session.identity.expiresAt === undefined) this.expiring.delete(session);
     else this.expiring.add(session);
   }
 
   /** Drops the counts of a closed session. */
-  released(session: Session): void {
+  released(session: AdmittedSession): void {
     this.expiring.delete(session);
     if (session.context.ip !== undefined) this.perIp.remove(session.context.ip);
     if (session.connected && session.identity.user !== null) this.perUser.remove(session.identity.user);
@@ -83,7 +94,7 @@ export class Admission {
    * namespace's `subscribe` rule, and for `token`/`proxy` namespaces the authenticator. A session already
    * subscribed passed all that.
    */
-  async authorizeRead(session: Session, channel: string, token?: string): Promise<NamespaceOptions> {
+  async authorizeRead(session: AdmittedSession, channel: string, token?: string): Promise<NamespaceOptions> {
     const ns = resolveNamespace(this.config, channel);
     if (session.subscriptions.has(channel) && token === undefined) return ns;
     const mode = checkRead(session.identity, channel, ns);

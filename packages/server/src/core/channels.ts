@@ -4,10 +4,10 @@ import type { Broker } from './broker.ts';
 import { ChannelLedger } from './channel-ledger.ts';
 import { resolveNamespace } from './channel-name.ts';
 import { Delivery } from './delivery.ts';
+import type { Lifecycle } from './lifecycle.ts';
 import type { Logger } from './logger.ts';
 import { PresenceTracker } from './presence.ts';
-import type { Session } from './session.ts';
-import type { Subscription } from './subscription.ts';
+import type { Subscriber, Subscription, SubscriptionHost } from './subscription.ts';
 
 /** What the hub counts; shown by /health and /metrics. */
 export interface Counters {
@@ -21,7 +21,7 @@ export interface Counters {
  * for them in order, the limits on bringing channels into existence, this node's presence entries, and
  * fan-out of what the broker hands over to every subscription of a channel.
  */
-export class Channels {
+export class Channels implements SubscriptionHost {
   readonly presence: PresenceTracker;
   private readonly subscribers = new Map<string, Set<Subscription>>();
   /** Per channel, the tail of broker subscribe/unsubscribe calls, so they reach the broker in order. */
@@ -41,8 +41,9 @@ export class Channels {
     readonly stats: Counters,
     /** The most one page of history may add to a connection's send queue (see `HubCore.pageBytes`). */
     readonly pageBytes: number,
+    private readonly lifecycle: Lifecycle,
   ) {
-    this.presence = new PresenceTracker(broker, log, config.presenceTtl * 1000);
+    this.presence = new PresenceTracker(broker, log, config.presenceTtl * 1000, lifecycle);
   }
 
   /** Channels with a subscriber on this node. */
@@ -61,6 +62,7 @@ export class Channels {
       subs = new Set();
       this.subscribers.set(sub.channel, subs);
       this.brokerOp(sub.channel, () => this.broker.subscribe(sub.channel));
+      if (this.lifecycle.observed) this.lifecycle.emit({ type: 'channel.occupied', channel: sub.channel });
     }
     subs.add(sub);
     await this.brokerOps.get(sub.channel);
@@ -70,10 +72,28 @@ export class Channels {
   detach(sub: Subscription): void {
     sub.pending = null;
     this.presence.leave(sub);
-    const subs = this.subscribers.get(sub.channel);
+    const { channel } = sub;
+    if (sub.announced) {
+      sub.announced = false;
+      this.emitSubscription('channel.unsubscribed', sub);
+    }
+    const subs = this.subscribers.get(channel);
     if (!subs?.delete(sub) || subs.size > 0) return;
-    this.subscribers.delete(sub.channel);
-    this.brokerOp(sub.channel, () => this.broker.unsubscribe(sub.channel));
+    this.subscribers.delete(channel);
+    this.brokerOp(channel, () => this.broker.unsubscribe(channel));
+    if (this.lifecycle.observed) this.lifecycle.emit({ type: 'channel.vacated', channel });
+  }
+
+  /** The subscription went live (its result was sent): observers learn of it, and of its end later. */
+  announce(sub: Subscription): void {
+    sub.announced = true;
+    this.emitSubscription('channel.subscribed', sub);
+  }
+
+  private emitSubscription(type: 'channel.subscribed' | 'channel.unsubscribed', sub: Subscription): void {
+    if (!this.lifecycle.observed) return;
+    const { channel, session } = sub;
+    this.lifecycle.emit({ type, channel, client: session.id, user: session.identity.user });
   }
 
   /** A publication from the broker, offered to every subscription of its channel with shared encodings. */
@@ -99,7 +119,7 @@ export class Channels {
    */
   async withChannel<T>(
     channel: string,
-    session: Session | undefined,
+    session: Subscriber | undefined,
     op: () => Promise<T>,
     holdFor = 0,
   ): Promise<T> {

@@ -12,18 +12,17 @@ import {
 import type { HeraldConfig, NamespaceOptions } from '../config.ts';
 import { checkPublish } from './access.ts';
 import { Admission } from './admission.ts';
-import type { Authenticator, ConnectContext } from './auth.ts';
+import type { Authenticator, ConnectContext, Credentials } from './auth.ts';
 import type { Broker } from './broker.ts';
 import { resolveNamespace } from './channel-name.ts';
 import { Channels, type Counters } from './channels.ts';
-import type { Delivery } from './delivery.ts';
+import { Lifecycle, type LifecycleListener } from './lifecycle.ts';
 import type { Logger } from './logger.ts';
 import { silentLogger } from './logger.ts';
 import { fitting, publicationBytes } from './paging.ts';
-import { encodePayload } from './payload.ts';
-import { Session } from './session.ts';
-import type { Sink } from './sink.ts';
-import { Subscription } from './subscription.ts';
+import { encodePayload, type PublishInput } from './payload.ts';
+import { Session, type SessionHost, type SessionSink } from './session.ts';
+import { type PositionedSubscription, Subscription } from './subscription.ts';
 
 /** What the core is built from: it makes none of them itself (`Hub` in ../hub.ts picks the defaults). */
 export interface HubParts {
@@ -33,19 +32,7 @@ export interface HubParts {
   logger?: Logger;
 }
 
-export interface PublishInput {
-  data: unknown;
-  event?: string;
-  idempotencyKey?: string;
-}
-
-/** A subscription positioned on its stream; call `activate` after sending `result` to start live delivery. */
-export interface PositionedSubscription {
-  result: SubscribeResult;
-  /** `result.publications`, each known to encode (transports that send them one by one reuse the bytes). */
-  deliveries: Delivery[];
-  activate(): void;
-}
+export type { PublishInput } from './payload.ts';
 
 export interface HubStats extends Counters {
   sessions: number;
@@ -58,7 +45,7 @@ export interface HubStats extends Counters {
  * (publish, history, presence, subscribe with resume) and the one timer. It knows no transport, no broker
  * and no authenticator implementation; they plug in through `Sink`, `Broker` and `Authenticator`.
  */
-export class HubCore {
+export class HubCore implements SessionHost {
   readonly config: HeraldConfig;
   readonly broker: Broker;
   readonly log: Logger;
@@ -69,6 +56,8 @@ export class HubCore {
   readonly pageBytes: number;
   readonly admission: Admission;
   readonly channels: Channels;
+  /** Who learns of clients and channels coming and going (see `observe`). */
+  readonly lifecycle: Lifecycle;
   readonly sessions = new Set<Session>();
   private readonly stats: Counters = { published: 0, delivered: 0, slowConsumers: 0 };
   private started = false;
@@ -81,7 +70,15 @@ export class HubCore {
     this.log = parts.logger ?? silentLogger;
     this.pageBytes = Math.floor(this.config.maxQueueBytes / 2);
     this.admission = new Admission(this.config, parts.authenticator);
-    this.channels = new Channels(this.config, this.broker, this.log, this.stats, this.pageBytes);
+    this.lifecycle = new Lifecycle(this.log);
+    this.channels = new Channels(
+      this.config,
+      this.broker,
+      this.log,
+      this.stats,
+      this.pageBytes,
+      this.lifecycle,
+    );
   }
 
   async start(): Promise<void> {
@@ -114,23 +111,65 @@ export class HubCore {
   }
 
   /**
-   * Lets a client in: opens its session on `sink`, counted against its IP. Every transport calls it once
-   * per connection (after `admission.check` if it refuses early); the session is admitted with its
-   * credentials by `Session.connect`.
+   * Lets a client in: the one verb for every transport whose client presents its credentials with the
+   * connection (SSE, long-polling, client actions; a new transport too). Opens the session on `sink`
+   * (`sink.session` is set at once, so a shutdown meanwhile reaches it), counts it against its IP and
+   * admits it with `credentials`: Origin, connections per IP and per user, the authenticator. Resolves
+   * with the admitted session, or rejects with the refusal (a HeraldError), leaving nothing open or counted.
    */
-  admit(sink: Sink, context: ConnectContext): Session {
+  async connect(sink: SessionSink, context: ConnectContext, credentials: Credentials): Promise<Session> {
+    const session = this.open(sink, context);
+    try {
+      await session.admit(credentials);
+    } catch (err) {
+      session.transportClosed();
+      throw err;
+    }
+    return session;
+  }
+
+  /**
+   * Opens a session whose client presents its credentials in-band, with its first command: Herald's
+   * WebSocket protocol, whose `connect` command admits the session (`Session.admit`, the same path as
+   * `connect`). The session exists, counted against its IP, from the upgrade on: a socket that has not
+   * sent `connect` yet counts against `connectionsPerIp`, and its frames have a session to be answered by.
+   * A transport that knows the credentials when the connection opens calls `connect` instead.
+   */
+  open(sink: SessionSink, context: ConnectContext): Session {
     const session = new Session(this, sink, context);
+    sink.session = session;
     this.sessions.add(session);
     this.admission.opened(session);
     return session;
   }
 
+  /**
+   * Registers a lifecycle observer (webhooks, a transport's own events): told of clients connected and
+   * disconnected, subscriptions, channels occupied and vacated on this node, presence joins and leaves.
+   * Returns what unregisters it.
+   */
+  observe(listener: LifecycleListener): () => void {
+    return this.lifecycle.observe(listener);
+  }
+
   /** Called by the session once it is closed: drops its subscriptions and its counts. */
-  released(session: Session): void {
+  released(session: Session, code: number, reason: string): void {
     if (!this.sessions.delete(session)) return;
     for (const sub of session.subscriptions.values()) this.channels.detach(sub);
     session.subscriptions.clear();
     this.admission.released(session);
+    if (session.connected && this.lifecycle.observed) {
+      const { id: client, identity, context, connectedAt } = session;
+      this.lifecycle.emit({
+        type: 'client.disconnected',
+        client,
+        user: identity.user,
+        transport: context.transport,
+        code,
+        reason,
+        durationMs: Date.now() - connectedAt,
+      });
+    }
   }
 
   // ---- publish, history, presence
@@ -253,7 +292,9 @@ export class HubCore {
         activate: () => {
           session.unsentBytes -= bytes;
           sub.start(end);
-          if (ns.presence && sub.current) {
+          if (!sub.current) return;
+          this.channels.announce(sub);
+          if (ns.presence) {
             const { user, info } = session.identity;
             const requestClient = session.context.requestClient;
             const lease = requestClient !== undefined;

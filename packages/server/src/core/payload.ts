@@ -1,5 +1,12 @@
 import { HeraldError } from '@herald/protocol';
 
+/** What a publish carries, from the server API or a client. */
+export interface PublishInput {
+  data: unknown;
+  event?: string;
+  idempotencyKey?: string;
+}
+
 /**
  * Checks publication `data` before anything is stored and returns it as JSON (undefined for no data):
  * arrays and objects nested at most `maxDepth` deep (`invalid_data`), at most `maxBytes` of JSON

@@ -1,5 +1,6 @@
 import type { PresenceMember } from '@herald/protocol';
 import type { Broker } from './broker.ts';
+import type { Lifecycle } from './lifecycle.ts';
 import type { Logger } from './logger.ts';
 import type { Subscription } from './subscription.ts';
 
@@ -29,6 +30,7 @@ export class PresenceTracker {
     private readonly broker: Broker,
     private readonly log: Logger,
     private readonly ttl: number,
+    private readonly lifecycle: Lifecycle,
   ) {}
 
   get size(): number {
@@ -39,6 +41,8 @@ export class PresenceTracker {
     const entry: Tracked = { member, lease, tail: null };
     this.tracked.set(sub, entry);
     this.enqueue(sub.channel, entry, () => this.broker.addPresence(sub.channel, member, this.ttl));
+    if (this.lifecycle.observed)
+      this.lifecycle.emit({ type: 'presence.joined', channel: sub.channel, member });
   }
 
   leave(sub: Subscription): void {
@@ -47,6 +51,9 @@ export class PresenceTracker {
     this.tracked.delete(sub);
     if (entry.lease) return;
     this.enqueue(sub.channel, entry, () => this.broker.removePresence(sub.channel, entry.member));
+    if (this.lifecycle.observed) {
+      this.lifecycle.emit({ type: 'presence.left', channel: sub.channel, member: entry.member });
+    }
   }
 
   refresh(): void {

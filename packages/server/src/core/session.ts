@@ -6,18 +6,57 @@ import {
   type ConnectResult,
   decodeFrame,
   HeraldError,
+  type HistoryResult,
   type PongCommand,
+  type PresenceMember,
   type PresenceResult,
+  type PublishResult,
   type StreamPosition,
   type SubscribeCommand,
   type SubscribeOptions,
   shouldReconnect,
 } from '@herald/protocol';
+import type { HeraldConfig } from '../config.ts';
+import type { Admission } from './admission.ts';
 import { ANONYMOUS, type ConnectContext, type Credentials, type Identity, NO_CREDENTIALS } from './auth.ts';
-import type { HubCore, PositionedSubscription } from './hub.ts';
+import type { Lifecycle } from './lifecycle.ts';
 import { type RateKind, rateOf, TokenBucket } from './limits.ts';
+import type { Logger } from './logger.ts';
+import type { PublishInput } from './payload.ts';
 import { SessionSubscriptions } from './session-subscriptions.ts';
 import type { Sink } from './sink.ts';
+import type { PositionedSubscription } from './subscription.ts';
+
+/** What a session needs of the hub that opened it (`HubCore`). */
+export interface SessionHost {
+  readonly config: HeraldConfig;
+  readonly log: Logger;
+  /** The most one page may add to a connection's send queue. */
+  readonly pageBytes: number;
+  readonly admission: Admission;
+  readonly lifecycle: Lifecycle;
+  subscribe(
+    session: Session,
+    channel: string,
+    options: { since?: StreamPosition; token?: string },
+  ): Promise<PositionedSubscription>;
+  unsubscribe(session: Session, channel: string): void;
+  publishAs(session: Session, channel: string, input: PublishInput): Promise<PublishResult>;
+  history(
+    channel: string,
+    query: { since?: StreamPosition; limit?: number; reverse?: boolean },
+    session?: Session,
+  ): Promise<HistoryResult>;
+  presence(channel: string): Promise<PresenceMember[]>;
+  /** The session is closed: its subscriptions and counts go. */
+  released(session: Session, code: number, reason: string): void;
+  dropSlowConsumer(session: Session): void;
+}
+
+/** A transport's connection, told its session when the hub opens it (`HubCore.connect`, `HubCore.open`). */
+export interface SessionSink extends Sink {
+  session: Session;
+}
 
 /** The commands `execute` runs: all but the connection-level ones and `subscribe` (which has two steps). */
 export type SessionCommand = Exclude<Command, ConnectCommand | SubscribeCommand | PongCommand>;
@@ -35,6 +74,8 @@ export class Session {
   closed = false;
   /** True once admitted (identity set and counted). */
   connected = false;
+  /** When it was admitted (ms since the epoch). */
+  connectedAt = 0;
   /** Whether the `refresh` push for the current token's expiry was sent. */
   expiryNotified = false;
   /** Bytes of publications in subscribe results being made, not yet queued: they count as queued. */
@@ -50,7 +91,7 @@ export class Session {
   private historyTurn: Promise<void> | null = null;
 
   constructor(
-    readonly hub: HubCore,
+    readonly hub: SessionHost,
     readonly sink: Sink,
     readonly context: ConnectContext,
   ) {}
@@ -112,17 +153,21 @@ export class Session {
   }
 
   /**
-   * Admits the session with `credentials` (origin, limits, token) and takes them as its own. The
-   * `connect` command runs it; transports without one (SSE, long-polling) call it before anything else.
-   * Throws the refusal.
+   * Admits the session with `credentials` (origin, limits, token) and takes them as its own. Run by
+   * `HubCore.connect` and by the WebSocket protocol's `connect` command, nothing else. Throws the refusal.
    */
-  async connect(credentials: Credentials): Promise<void> {
+  async admit(credentials: Credentials): Promise<void> {
     const identity = await this.hub.admission.admit(this, credentials);
-    if (!this.closed) {
-      this.connected = true;
-      this.identify(identity);
-    }
     this.credentials = credentials;
+    if (this.closed) return;
+    this.connected = true;
+    this.connectedAt = Date.now();
+    this.identify(identity);
+    const { lifecycle } = this.hub;
+    if (lifecycle.observed) {
+      const { id: client, context } = this;
+      lifecycle.emit({ type: 'client.connected', client, user: identity.user, transport: context.transport });
+    }
   }
 
   /** Subscribes and positions; the caller sends `result` to the client, then calls `activate`. */
@@ -189,7 +234,7 @@ export class Session {
     try {
       try {
         const cookie = this.context.cookie;
-        await this.connect(token === undefined && cookie === undefined ? NO_CREDENTIALS : { token, cookie });
+        await this.admit(token === undefined && cookie === undefined ? NO_CREDENTIALS : { token, cookie });
       } catch (err) {
         const error = toHeraldError(err);
         if (id !== undefined) this.sink.send({ id, error: error.toJSON() });
@@ -305,14 +350,17 @@ export class Session {
       this.sink.send({ type: 'disconnect', code, reason, reconnect: shouldReconnect(code) });
     }
     this.sink.close(code, reason);
-    this.hub.released(this);
+    this.hub.released(this, code, reason);
   }
 
-  /** The transport went away on its own (network, client closed). */
-  transportClosed(): void {
+  /**
+   * The transport went away on its own (network, client closed), or ended the session itself (a poll
+   * answered); `code` and `reason` are the transport's (a WebSocket's close frame).
+   */
+  transportClosed(code = 1000, reason = 'the client went away'): void {
     if (this.closed) return;
     this.closed = true;
-    this.hub.released(this);
+    this.hub.released(this, code, reason);
   }
 }
 

@@ -1,13 +1,12 @@
 import type { ServerFrame } from '@herald/protocol';
 import type { Delivery } from './delivery.ts';
-import type { Subscription } from './subscription.ts';
 
 /** What the hub needs from a transport to reach one connection. */
 export interface Sink {
   /** Replies and pushes other than publications. */
   send(frame: ServerFrame): void;
-  /** Hot path: one publication for one subscription (whose position is already advanced). */
-  sendPublication(delivery: Delivery, subscription: Subscription): void;
+  /** Hot path: one publication of a subscription whose position is already advanced. */
+  sendPublication(delivery: Delivery): void;
   /**
    * Bytes accepted but not yet written to the network. A sink calls `session.checkQueue()` after queuing,
    * so every byte counts against `maxQueueBytes`.

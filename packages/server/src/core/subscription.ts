@@ -1,8 +1,47 @@
-import { continuity, recovers, type StreamPosition } from '@herald/protocol';
-import type { Channels } from './channels.ts';
+import { continuity, recovers, type StreamPosition, type SubscribeResult } from '@herald/protocol';
+import type { NamespaceOptions } from '../config.ts';
+import type { ConnectContext, Identity } from './auth.ts';
+import type { Broker } from './broker.ts';
 import { Delivery } from './delivery.ts';
+import type { Logger } from './logger.ts';
 import { fitting } from './paging.ts';
-import type { Session } from './session.ts';
+import type { Sink } from './sink.ts';
+
+/** The session a subscription belongs to, as the subscription and the channel registry see it. */
+export interface Subscriber {
+  readonly id: string;
+  readonly identity: Identity;
+  readonly context: ConnectContext;
+  readonly sink: Sink;
+  readonly closed: boolean;
+  /** Bytes of publications reserved for replies being made, not yet queued. */
+  unsentBytes: number;
+  /** Bytes a page may still add to the send queue. */
+  room(): number;
+  readonly subscriptions: {
+    get(channel: string): Subscription | undefined;
+    delete(channel: string): void;
+  };
+}
+
+/** What a subscription needs of the channel registry that holds it (`Channels`). */
+export interface SubscriptionHost {
+  readonly broker: Broker;
+  readonly log: Logger;
+  readonly stats: { delivered: number };
+  /** The most one page of history may add to a connection's send queue. */
+  readonly pageBytes: number;
+  namespace(channel: string): NamespaceOptions;
+  detach(sub: Subscription): void;
+}
+
+/** A subscription positioned on its stream; call `activate` after sending `result` to start live delivery. */
+export interface PositionedSubscription {
+  result: SubscribeResult;
+  /** `result.publications`, each known to encode (transports that send them one by one reuse the bytes). */
+  deliveries: Delivery[];
+  activate(): void;
+}
 
 /** A page of history read for a subscription (see `Subscription.position`). */
 export interface PositionedPage {
@@ -28,11 +67,13 @@ export class Subscription {
    * they are merged by offset once the history is sent. `null` once live.
    */
   pending: Delivery[] | null = [];
+  /** Whether lifecycle observers were told it is live (`Channels.announce`), so they hear of its end. */
+  announced = false;
 
   constructor(
-    readonly session: Session,
+    readonly session: Subscriber,
     readonly channel: string,
-    private readonly channels: Channels,
+    private readonly channels: SubscriptionHost,
   ) {}
 
   /** Whether it is still the session's subscription to its channel (not ended, not replaced). */
@@ -60,7 +101,7 @@ export class Subscription {
         return;
       }
       this.offset = offset;
-      this.session.sink.sendPublication(delivery, this);
+      this.session.sink.sendPublication(delivery);
       this.channels.stats.delivered++;
       return;
     }
@@ -148,7 +189,7 @@ export class Subscription {
         if (bytes > 0) limit = Math.max(16, Math.ceil((2 * pageBytes * deliveries.length) / bytes));
         for (const delivery of deliveries) {
           if (session.closed) return;
-          session.sink.sendPublication(delivery, this);
+          session.sink.sendPublication(delivery);
           stats.delivered++;
         }
         if (this.offset >= end) break;

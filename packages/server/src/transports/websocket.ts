@@ -176,7 +176,7 @@ class HeraldSocket extends WebSocket {
         return true;
       case 'close':
         sink.transport.forget(sink);
-        sink.session.transportClosed();
+        sink.session.transportClosed(a as number, String(b));
         return true;
       default:
         return super.emit(event, a, b);
@@ -262,7 +262,8 @@ export class WebSocketTransport {
 
   private accept(ws: HeraldSocket, socket: Duplex, context: ConnectContext): void {
     const sink = new WebSocketSink(this, ws, socket);
-    sink.session = this.hub.admit(sink, context);
+    // The client's credentials come with its `connect` command: the session opens now and admits then.
+    this.hub.open(sink, context);
     this.sinks.add(sink);
     ws.sink = sink;
   }

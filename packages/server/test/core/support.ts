@@ -86,9 +86,7 @@ export async function coreWithSession(broker = new LossyBroker()) {
   const hub = new HubCore({ config: parseConfig({}), broker, authenticator: anyone });
   await hub.start();
   const sink = new FakeSink();
-  const session = hub.admit(sink, { transport: 'test' });
-  sink.session = session;
-  await session.connect({});
+  const session = await hub.connect(sink, { transport: 'test' }, {});
   return { hub, broker, sink, session };
 }
 

@@ -7,9 +7,9 @@ import type { Hub } from '../../hub.ts';
 import {
   type ConnectionRequest,
   connectContext,
+  connectRequest,
   credentialsOf,
   fromWebRequest,
-  openClientSession,
 } from './request.ts';
 
 type Action = 'publish' | 'subscribe' | 'unsubscribe' | 'refresh' | 'history' | 'presence';
@@ -63,7 +63,7 @@ async function run(hub: Hub, action: Action, request: Request): Promise<unknown>
   }
   if (key === undefined && STANDALONE.has(command.type)) {
     // No stream (a long-poll client, or none): authorised like a connection of its own.
-    const session = await openClientSession(hub, new ActionSink(), input, 'poll', hub.http.clients);
+    const session = await connectRequest(hub, new ActionSink(), input, 'poll', hub.http.clients);
     try {
       session.takeToken('command');
       return await session.execute(command as SessionCommand);

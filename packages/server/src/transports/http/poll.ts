@@ -14,7 +14,7 @@ import { jsonResponse } from '../../http/json.ts';
 import { FlushQueue } from '../flush-queue.ts';
 import { SharedTicker } from '../shared-ticker.ts';
 import { ChannelPositions } from './positions.ts';
-import { type ConnectionRequest, channelsOf, fromWebRequest, openClientSession } from './request.ts';
+import { type ConnectionRequest, channelsOf, connectRequest, fromWebRequest } from './request.ts';
 import type { RequestClients } from './request-clients.ts';
 
 export const POLL_PATH = '/connection/poll';
@@ -109,7 +109,7 @@ class PollSink implements Sink {
       subscribed: this.subscribed,
       cursor: this.positions.cursor(),
     });
-    this.session.transportClosed();
+    this.session.transportClosed(1000, 'the poll was answered');
   }
 }
 
@@ -167,7 +167,7 @@ export class PollTransport {
     const cursorText = input.url.searchParams.get('cursor');
     const cursor = cursorText ? decodeCursor(cursorText) : undefined;
     const sink = new PollSink(this);
-    const session = await openClientSession(this.hub, sink, input, 'poll', this.clients);
+    const session = await connectRequest(this.hub, sink, input, 'poll', this.clients);
     try {
       if (cursor) sink.positions.hold(cursor, channels);
       const outcomes = await Promise.allSettled(

@@ -8,8 +8,8 @@ import {
   type SubscribedEvent,
   type SubscribeOptions,
 } from '@herald/protocol';
-import type { PositionedSubscription } from '../../core/hub.ts';
 import type { Session } from '../../core/session.ts';
+import type { PositionedSubscription } from '../../core/subscription.ts';
 
 const ID_FIELD = Buffer.from('id: ');
 

@@ -3,8 +3,7 @@ import { HeraldError } from '@herald/protocol';
 import type { ConnectContext, Credentials } from '../../core/auth.ts';
 import { validateChannelName } from '../../core/channel-name.ts';
 import type { HubCore } from '../../core/hub.ts';
-import type { Session } from '../../core/session.ts';
-import type { Sink } from '../../core/sink.ts';
+import type { Session, SessionSink } from '../../core/session.ts';
 import { clientAddress, requestUrl } from '../../http/node-adapter.ts';
 import type { RequestClients } from './request-clients.ts';
 
@@ -84,27 +83,13 @@ export function channelsOf(request: ConnectionRequest, max: number): string[] {
   return [...new Set(names.map(validateChannelName))];
 }
 
-/**
- * Admits a client of an HTTP transport (origin, limits, credentials) and opens its hub session with
- * `sink`. On refusal it throws and nothing stays open.
- */
-export async function openClientSession(
+/** Lets a client of an HTTP transport in (see `HubCore.connect`); on refusal it throws and nothing stays open. */
+export async function connectRequest(
   hub: HubCore,
-  sink: Sink & { session: Session },
+  sink: SessionSink,
   request: ConnectionRequest,
   transport: 'sse' | 'poll',
   clients?: RequestClients,
 ): Promise<Session> {
-  const context = connectContext(request, transport, clients);
-  const refusal = hub.admission.check(context);
-  if (refusal) throw refusal;
-  const session = hub.admit(sink, context);
-  sink.session = session;
-  try {
-    await session.connect(credentialsOf(request));
-  } catch (err) {
-    session.transportClosed();
-    throw err;
-  }
-  return session;
+  return hub.connect(sink, connectContext(request, transport, clients), credentialsOf(request));
 }

@@ -24,9 +24,9 @@ import { ChannelPositions } from './positions.ts';
 import {
   type ConnectionRequest,
   channelsOf,
+  connectRequest,
   fromNodeRequest,
   fromWebRequest,
-  openClientSession,
 } from './request.ts';
 import { NodeOutput, type StreamOutput, WebOutput } from './sse-output.ts';
 
@@ -317,7 +317,7 @@ export class SseTransport {
     const cursorText = input.header('last-event-id') || input.url.searchParams.get('lastEventId');
     const cursor = cursorText ? decodeCursor(cursorText) : undefined;
     const sink = new SseSink(this);
-    const session = await openClientSession(this.hub, sink, input, 'sse');
+    const session = await connectRequest(this.hub, sink, input, 'sse');
     try {
       sink.control({
         type: 'connected',
