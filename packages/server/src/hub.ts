@@ -45,6 +45,7 @@ export class Hub extends HubCore {
       // Nodes sharing a Redis broker share the webhook ledger beside it; any other broker is one node.
       const shared = broker instanceof RedisBroker ? broker.options : undefined;
       this.webhooks = new LifecycleWebhooks(config, this.log, shared);
+      this.observe(this.webhooks.observe);
     }
   }
 

@@ -48,7 +48,11 @@ export function createMetrics(hub: Hub): Registry {
     'Webhook events dropped: queue full, or unsent when a drain ran out of time',
     webhook('dropped'),
   );
-  gauge('herald_webhooks_queue_depth', 'Webhook events waiting or being sent on this node', webhook('queued'));
+  gauge(
+    'herald_webhooks_queue_depth',
+    'Webhook events waiting or being sent on this node',
+    webhook('queued'),
+  );
   return registry;
 }
 

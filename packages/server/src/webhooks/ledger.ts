@@ -38,8 +38,11 @@ export interface LifecycleLedger {
   release(channel: string): void;
   /** A presence member of this node: joined, or the return within the grace of a user who left. */
   join(channel: string, member: WebhookMember): void;
-  /** A member of this node left: its leave waits out the grace (a member with a user) unless it comes back. */
-  leave(channel: string, client: string): void;
+  /**
+   * A member of this node left: its leave waits out the grace (a member with a user) unless it comes back.
+   * `lease`: a long-poll client's lease ran out here; it stays if another node renewed it since.
+   */
+  leave(channel: string, client: string, lease?: boolean): void;
   /** Settles what is due, then stops; a node that drains leaves nothing for others to reap. */
   close(): Promise<void>;
 }

@@ -2,17 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { WebhookMember } from '@herald/protocol';
 import type { HeraldConfig } from '../config.ts';
+import type { LifecycleEvent } from '../core/lifecycle.ts';
 import type { Logger } from '../core/logger.ts';
 import { WebhookDispatcher, type WebhookStats } from './dispatcher.ts';
 import type { LedgerEvents, LifecycleLedger, LostClient } from './ledger.ts';
 import { MemoryLedger } from './memory-ledger.ts';
 import { RedisLedger } from './redis-ledger.ts';
-
-/** A client as the lifecycle events name it. */
-export interface LifecycleClient {
-  client: string;
-  user: string | null;
-}
 
 /** Where the Redis broker keeps its keys (see `RedisBroker.options`); absent: this hub is alone. */
 export interface SharedLedger {
@@ -33,18 +28,34 @@ export function newNodeId(): string {
   return `${host}-${process.pid}-${randomBytes(3).toString('hex')}`;
 }
 
+/** A long-poll client's presence lease, as this node last renewed it. */
+interface Lease {
+  channel: string;
+  client: string;
+  renewedAt: number;
+}
+
 /**
- * The hub's lifecycle turned into webhooks. Events of one client (connected, subscribed, joined, left,
- * unsubscribed, disconnected) are sent in order, and so are a channel's (occupied, vacated). What only
- * this node sees (a client's connection and subscriptions) is sent at once; what the cluster decides
- * (occupied, vacated, joined, left, node_lost) goes through the ledger, which picks the one node that
- * sends it and keeps the flap damping (`presence.grace`).
+ * The hub's lifecycle (`hub.observe`) turned into webhooks. Events of one client (connected, subscribed,
+ * joined, left, unsubscribed, disconnected) are sent in order, and so are a channel's (occupied, vacated).
+ * What only this node sees (a client's connection and subscriptions) is sent at once; what the cluster
+ * decides (occupied, vacated, joined, left, node_lost) goes through the ledger, which picks the one node
+ * that sends it and keeps the flap damping (`presence.grace`).
+ *
+ * Long-polling requests are sessions of their own: they send no `client.*` or `channel.(un)subscribed`
+ * (a pair per poll would say nothing); the client shows in presence through its lease, joined on its first
+ * poll and left `presenceTtl` after its last, and its polls hold the channels they read.
  */
 export class LifecycleWebhooks implements LedgerEvents {
   readonly dispatcher: WebhookDispatcher;
   private readonly ledger: LifecycleLedger;
-  /** Subscribers of each channel on this node: the ledger hears only of the first and the last. */
-  private readonly subscribers = new Map<string, number>();
+  private readonly ttlMs: number;
+  /** Sessions of per-request transports, between their `client.connected` and `client.disconnected`. */
+  private readonly requestSessions = new Set<string>();
+  /** Presence leases this node renewed, by channel and member; let go when not renewed for the TTL. */
+  private readonly leases = new Map<string, Lease>();
+  private sweeper: NodeJS.Timeout | undefined;
+  private starting: Promise<void> | undefined;
 
   constructor(
     config: HeraldConfig,
@@ -54,13 +65,18 @@ export class LifecycleWebhooks implements LedgerEvents {
   ) {
     this.dispatcher = new WebhookDispatcher(config.webhooks, log);
     const graceMs = config.presence.grace * 1000;
+    this.ttlMs = config.presenceTtl * 1000;
     this.ledger = shared
-      ? new RedisLedger({ ...shared, node, graceMs, ttlMs: config.presenceTtl * 1000, log })
+      ? new RedisLedger({ ...shared, node, graceMs, ttlMs: this.ttlMs, log })
       : new MemoryLedger(graceMs);
   }
 
   start(): Promise<void> {
-    return this.ledger.start(this);
+    this.starting ??= this.ledger.start(this).then(() => {
+      this.sweeper = setInterval(() => this.expireLeases(Date.now()), Math.max(250, this.ttlMs / 4));
+      this.sweeper.unref();
+    });
+    return this.starting;
   }
 
   stats(): WebhookStats {
@@ -73,52 +89,73 @@ export class LifecycleWebhooks implements LedgerEvents {
    */
   async close(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
+    clearInterval(this.sweeper);
     await this.ledger.close();
     await this.dispatcher.drain(Math.max(0, deadline - Date.now()));
   }
 
-  // ---- what happens on this node
-
-  clientConnected(client: LifecycleClient, transport: string, connectedAt: number): void {
-    const { node } = this;
-    this.dispatcher.emit('client.connected', { ...client, transport, node }, clientKey(client.client));
-    this.ledger.connected({ ...client, connectedAt });
-  }
-
-  clientDisconnected(client: LifecycleClient, code: number, reason: string, connectedAt: number): void {
-    const durationMs = Math.max(0, Date.now() - connectedAt);
-    this.dispatcher.emit(
-      'client.disconnected',
-      { ...client, code, reason, durationMs },
-      clientKey(client.client),
-    );
-    this.ledger.disconnected(client.client);
-  }
-
-  channelSubscribed(channel: string, client: LifecycleClient): void {
-    this.dispatcher.emit('channel.subscribed', { channel, ...client }, clientKey(client.client));
-    const count = (this.subscribers.get(channel) ?? 0) + 1;
-    this.subscribers.set(channel, count);
-    if (count === 1) this.ledger.occupy(channel);
-  }
-
-  channelUnsubscribed(channel: string, client: LifecycleClient): void {
-    this.dispatcher.emit('channel.unsubscribed', { channel, ...client }, clientKey(client.client));
-    const count = (this.subscribers.get(channel) ?? 1) - 1;
-    if (count > 0) {
-      this.subscribers.set(channel, count);
-      return;
+  /** The hub's listener (`hub.observe`): one fact of this node. */
+  readonly observe = (event: LifecycleEvent): void => {
+    switch (event.type) {
+      case 'client.connected': {
+        const { client, user, transport } = event;
+        if (transport === 'poll') {
+          this.requestSessions.add(client);
+          return;
+        }
+        const data = { client, user, transport, node: this.node };
+        this.dispatcher.emit('client.connected', data, clientKey(client));
+        this.ledger.connected({ client, user, connectedAt: Date.now() });
+        return;
+      }
+      case 'client.disconnected': {
+        const { client, user, code, reason, durationMs } = event;
+        if (this.requestSessions.delete(client)) return;
+        const data = { client, user, code, reason, durationMs };
+        this.dispatcher.emit('client.disconnected', data, clientKey(client));
+        this.ledger.disconnected(client);
+        return;
+      }
+      case 'channel.subscribed':
+      case 'channel.unsubscribed': {
+        const { type, channel, client, user } = event;
+        if (!this.requestSessions.has(client))
+          this.dispatcher.emit(type, { channel, client, user }, clientKey(client));
+        return;
+      }
+      case 'channel.occupied':
+        this.ledger.occupy(event.channel);
+        return;
+      case 'channel.vacated':
+        this.ledger.release(event.channel);
+        return;
+      case 'presence.joined': {
+        const { channel, member } = event;
+        if (event.lease) {
+          const key = `${channel}\u0000${member.client}`;
+          const lease = this.leases.get(key);
+          if (lease) {
+            lease.renewedAt = Date.now();
+            return;
+          }
+          this.leases.set(key, { channel, client: member.client, renewedAt: Date.now() });
+        }
+        this.ledger.join(channel, member);
+        return;
+      }
+      case 'presence.left':
+        this.ledger.leave(event.channel, event.member.client);
+        return;
     }
-    this.subscribers.delete(channel);
-    this.ledger.release(channel);
-  }
+  };
 
-  presenceJoined(channel: string, member: WebhookMember): void {
-    this.ledger.join(channel, member);
-  }
-
-  presenceLeft(channel: string, member: WebhookMember): void {
-    this.ledger.leave(channel, member.client);
+  /** Leases not renewed on this node for the TTL leave, unless another node renewed them since. */
+  private expireLeases(now: number): void {
+    for (const [key, lease] of this.leases) {
+      if (now - lease.renewedAt < this.ttlMs) continue;
+      this.leases.delete(key);
+      this.ledger.leave(lease.channel, lease.client, true);
+    }
   }
 
   // ---- what the ledger decided this node sends

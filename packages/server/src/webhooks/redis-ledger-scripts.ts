@@ -130,15 +130,17 @@ return reported
 `;
 
 /**
- * KEYS: members, leaving. ARGV: client, grace (ms). Returns false (not a member), {member JSON, 0} (left:
- * the caller sends it) or {member JSON, at} (leaves at `at` unless the user comes back first).
+ * KEYS: members, leaving. ARGV: client, grace (ms), a node or "" (then only if that node holds it).
+ * Returns false (not a member, or another node's), {member JSON, 0} (left: the caller sends it) or
+ * {member JSON, at} (leaves at `at` unless the user comes back first).
  */
 export const LEAVE_SCRIPT = `${now}
 local members, leaving = KEYS[1], KEYS[2]
 local value = redis.call('HGET', members, ARGV[1])
 if not value then return false end
-redis.call('HDEL', members, ARGV[1])
 local a = string.find(value, '\\n', 1, true)
+if ARGV[3] ~= '' and string.sub(value, 1, a - 1) ~= ARGV[3] then return false end
+redis.call('HDEL', members, ARGV[1])
 local b = string.find(value, '\\n', a + 1, true)
 local reported, userField = string.sub(value, a + 1, b - 1), string.sub(value, b + 1)
 local grace = tonumber(ARGV[2])

@@ -39,7 +39,13 @@ interface LedgerScripts {
     user: string,
     member: string,
   ): Promise<string | null>;
-  whLeave(members: string, leaving: string, client: string, grace: number): Promise<[string, number] | null>;
+  whLeave(
+    members: string,
+    leaving: string,
+    client: string,
+    grace: number,
+    node: string,
+  ): Promise<[string, number] | null>;
   whSettle(occ: string, leaving: string): Promise<[number, ...string[]]>;
   whReapChannel(occ: string, members: string, node: string): Promise<[number, ...string[]]>;
   whTakeClients(clients: string, count: number): Promise<string[]>;
@@ -168,12 +174,13 @@ export class RedisLedger implements LifecycleLedger {
     );
   }
 
-  leave(channel: string, client: string): void {
+  leave(channel: string, client: string, lease = false): void {
     const k = this.keys;
+    const { graceMs, node } = this.options;
     this.run(
       'leave',
       this.scripts
-        .whLeave(k.members(channel), k.leaving(channel), client, this.options.graceMs)
+        .whLeave(k.members(channel), k.leaving(channel), client, graceMs, lease ? node : '')
         .then((outcome) => {
           if (outcome === null) return;
           const [member, at] = outcome;
