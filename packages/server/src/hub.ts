@@ -1,11 +1,13 @@
+import type { PublishResult } from '@herald/protocol';
 import { ConfigAuthenticator } from './auth/config-authenticator.ts';
 import { MemoryBroker } from './brokers/memory-broker.ts';
 import { RedisBroker } from './brokers/redis-broker.ts';
 import { type HeraldConfig, parseConfig } from './config.ts';
 import type { Authenticator } from './core/auth.ts';
 import type { Broker } from './core/broker.ts';
-import { HubCore } from './core/hub.ts';
+import { HubCore, type PublishInput } from './core/hub.ts';
 import type { Logger } from './core/logger.ts';
+import type { Session } from './core/session.ts';
 import { HttpTransports } from './transports/http/transports.ts';
 import { LifecycleWebhooks } from './webhooks/lifecycle.ts';
 
@@ -52,6 +54,13 @@ export class Hub extends HubCore {
   override async start(): Promise<void> {
     await super.start();
     await this.webhooks?.start();
+  }
+
+  /** A client's publish; endpoints that list `publication` are told of it. */
+  override async publishAs(session: Session, channel: string, input: PublishInput): Promise<PublishResult> {
+    const result = await super.publishAs(session, channel, input);
+    if (!result.duplicate) this.webhooks?.published(session, channel, input, result);
+    return result;
   }
 
   /** Closes the core, then sends the webhooks its last clients made, for at most `WEBHOOK_DRAIN_MS`. */

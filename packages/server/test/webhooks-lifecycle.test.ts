@@ -163,6 +163,41 @@ describe('lifecycle webhooks on one node', () => {
     expect(r.of('client.connected').map((e) => e.data.user)).toEqual(['sam']);
   });
 
+  it("sends clients' publishes to endpoints that list publication, in their namespaces", async () => {
+    const r = await receiver();
+    const hub = await hubs.start({
+      tokenSecret: SECRET,
+      webhooks: [{ url: r.url, secret: r.secret, events: ['publication'], namespaces: ['chat'] }],
+    });
+    const ann = await connect(hub.wsUrl, 'ann');
+    await ann.ws.call('publish', { channel: 'chat:1', data: { text: 'hi' } });
+    await ann.ws.call('publish', { channel: 'news:1', data: { text: 'not this namespace' } });
+    await hub.publish('chat:1', { text: 'the server, not a client' });
+    await ann.ws.call('publish', { channel: 'chat:1', data: { text: 'again' }, event: 'edit' });
+    await eventually(() => r.events.length === 2, 'two publications');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(r.events.map((e) => e.data)).toEqual([
+      {
+        channel: 'chat:1',
+        epoch: expect.any(String),
+        offset: 1,
+        data: { text: 'hi' },
+        client: ann.id,
+        user: 'ann',
+      },
+      {
+        channel: 'chat:1',
+        epoch: expect.any(String),
+        offset: 3,
+        data: { text: 'again' },
+        event: 'edit',
+        client: ann.id,
+        user: 'ann',
+      },
+    ]);
+    ann.ws.close();
+  });
+
   it('counts deliveries in /metrics and on /health', async () => {
     const r = await receiver();
     const hub = await hubs.start(config(r));

@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { WebhookMember } from '@herald/protocol';
+import type { StreamPosition, WebhookMember } from '@herald/protocol';
 import type { HeraldConfig } from '../config.ts';
+import type { PublishInput } from '../core/hub.ts';
 import type { LifecycleEvent } from '../core/lifecycle.ts';
 import type { Logger } from '../core/logger.ts';
+import type { Session } from '../core/session.ts';
 import { WebhookDispatcher, type WebhookStats } from './dispatcher.ts';
 import type { LedgerEvents, LifecycleLedger, LostClient } from './ledger.ts';
 import { MemoryLedger } from './memory-ledger.ts';
@@ -148,6 +150,25 @@ export class LifecycleWebhooks implements LedgerEvents {
         return;
     }
   };
+
+  /** A client published (sent only to endpoints that list `publication`), in offset order per channel. */
+  published(session: Session, channel: string, input: PublishInput, position: StreamPosition): void {
+    if (!this.dispatcher.wants('publication')) return;
+    const { epoch, offset } = position;
+    const data = {
+      channel,
+      epoch,
+      offset,
+      data: input.data,
+      client: session.id,
+      user: session.identity.user,
+    };
+    this.dispatcher.emit(
+      'publication',
+      input.event === undefined ? data : { ...data, event: input.event },
+      `publication\u0000${channel}`,
+    );
+  }
 
   /** Leases not renewed on this node for the TTL leave, unless another node renewed them since. */
   private expireLeases(now: number): void {
