@@ -1,3 +1,5 @@
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { WebhookEndpoint } from '../config.ts';
 import type { Logger } from '../core/logger.ts';
 import { WebhookSigner } from './signer.ts';
@@ -41,6 +43,9 @@ const DROP_LOG_INTERVAL_MS = 5_000;
 export class EndpointQueue {
   readonly counters: DeliveryCounters = { sent: 0, failed: 0, retried: 0, dropped: 0 };
   private readonly signer: WebhookSigner;
+  private readonly url: URL;
+  /** Keeps up to `concurrency` connections to the receiver open between requests. */
+  private readonly agent: HttpAgent;
   /** Events waiting, by key; the first of each lane is the one being sent or waiting to be retried. */
   private readonly lanes = new Map<string, Lane>();
   /** Keys whose first event may be sent now, oldest first (`readyHead` is the next to take). */
@@ -60,6 +65,9 @@ export class EndpointQueue {
     private readonly log: Logger,
   ) {
     this.signer = new WebhookSigner(endpoint.secret);
+    this.url = new URL(endpoint.url);
+    const agentOptions = { keepAlive: true, maxSockets: endpoint.concurrency };
+    this.agent = this.url.protocol === 'https:' ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
   }
 
   /** Events waiting or being sent. */
@@ -116,6 +124,7 @@ export class EndpointQueue {
     for (const timer of this.retryTimers) clearTimeout(timer);
     this.retryTimers.clear();
     for (const request of this.requests) request.abort();
+    this.agent.destroy();
     this.lanes.clear();
     this.ready = [];
     this.readyHead = 0;
@@ -188,24 +197,16 @@ export class EndpointQueue {
     const timer = setTimeout(() => controller.abort(), this.endpoint.timeoutMs);
     try {
       const headers = this.signer.headers(event.id, Math.floor(Date.now() / 1000), event.body);
-      const res = await fetch(this.endpoint.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'user-agent': 'herald-webhooks', ...headers },
-        body: event.body,
-        // A receiver that redirects has moved: following would send signed events wherever it points.
-        redirect: 'manual',
-        signal: controller.signal,
-      });
-      // Read the answer so the connection is reused (the timeout still bounds a receiver that never ends it).
-      await res.arrayBuffer();
-      if (res.ok) return { kind: 'sent' };
-      const cause = `HTTP ${res.status}`;
-      const { status } = res;
+      const res = await this.post(event.body, headers, controller.signal);
+      const status = res.statusCode ?? 0;
+      if (status >= 200 && status < 300) return { kind: 'sent' };
+      const cause = `HTTP ${status}`;
       if (status === 408 || status === 429 || status >= 500) {
-        const retryAfter =
-          status === 429 || status === 503 ? parseRetryAfter(res.headers.get('retry-after')) : undefined;
+        const header = res.headers['retry-after'];
+        const retryAfter = status === 429 || status === 503 ? parseRetryAfter(header ?? null) : undefined;
         return { kind: 'retry', cause, retryAfter };
       }
+      // Any other answer, a redirect too: a receiver that moved is not followed with signed events.
       return { kind: 'failed', cause };
     } catch (err) {
       const cause = controller.signal.aborted
@@ -216,6 +217,37 @@ export class EndpointQueue {
       clearTimeout(timer);
       this.requests.delete(controller);
     }
+  }
+
+  /**
+   * One POST; resolves once the answer is read to its end (so the connection is reused), whatever its
+   * status. Node's http client rather than fetch: a fraction of the CPU per request.
+   */
+  private post(body: string, headers: Record<string, string>, signal: AbortSignal): Promise<IncomingMessage> {
+    const request = this.url.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise((resolve, reject) => {
+      const req = request(
+        this.url,
+        {
+          method: 'POST',
+          agent: this.agent,
+          signal,
+          headers: {
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+            'user-agent': 'herald-webhooks',
+            ...headers,
+          },
+        },
+        (res) => {
+          res.on('error', reject);
+          res.on('end', () => resolve(res));
+          res.resume();
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
   }
 
   /** Milliseconds before try `attempts + 1`: `Retry-After` if the receiver said, else backoff with jitter. */
@@ -256,6 +288,5 @@ export function parseRetryAfter(value: string | null): number | undefined {
 }
 
 function errorCause(err: unknown): string {
-  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ?? cause?.message ?? (err as Error).message;
+  return (err as NodeJS.ErrnoException).code ?? (err as Error).message;
 }
