@@ -19,19 +19,19 @@
  * disconnected, once each; each member joined and left as often; each channel occupied and vacated
  * alternately, vacated last; no event accepted twice. Loopback only; every wait has a deadline.
  */
+
+import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { availableParallelism, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { WebhookEvent } from '@herald/protocol';
 import { SignJWT } from 'jose';
-import { Webhook } from 'standardwebhooks';
 import WebSocket from 'ws';
 import { HeraldNodes } from '../packages/server/test/support/herald-nodes.ts';
 import { RedisServer } from '../packages/server/test/support/redis-server.ts';
 import { buildPackages } from '../scripts/build-packages.ts';
+import type { Accepted, ReceiverReport } from './webhooks-receiver.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -55,52 +55,24 @@ const SETTLE_DEADLINE_MS = 120_000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const between = (min: number, max: number) => min + Math.random() * (max - min);
 
-/** The app's endpoint: verifies, refuses a share with 503, records what it accepted and when. */
-function startReceiver(secret: string) {
-  const verifier = new Webhook(secret);
-  const accepted: Array<{ id: string; event: WebhookEvent; latency: number; retried: boolean }> = [];
-  const refusedIds = new Set<string>();
-  let requests = 0;
-  let refused = 0;
-  let invalid = 0;
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      requests++;
-      const body = Buffer.concat(chunks).toString();
-      let event: WebhookEvent;
-      try {
-        event = verifier.verify(body, req.headers as Record<string, string>) as WebhookEvent;
-      } catch {
-        invalid++;
-        res.writeHead(401).end();
-        return;
-      }
-      const id = String(req.headers['webhook-id']);
-      if (Math.random() < REFUSE) {
-        refusedIds.add(id);
-        refused++;
-        res.writeHead(503).end();
-        return;
-      }
-      accepted.push({
-        id,
-        event,
-        latency: Date.now() - Date.parse(event.timestamp),
-        retried: refusedIds.has(id),
-      });
-      res.writeHead(204).end();
-    });
+/** The app's endpoint, in a process of its own (bench/webhooks-receiver.ts). */
+async function startReceiver(secret: string) {
+  const child = fork(fileURLToPath(new URL('./webhooks-receiver.ts', import.meta.url)), [], {
+    execArgv: ['--import', 'tsx', '--conditions=@herald/source'],
+    env: { ...process.env, WEBHOOK_SECRET: secret, REFUSE: String(REFUSE) },
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('message', (m) => resolve((m as { port: number }).port));
+    child.once('exit', (code) => reject(new Error(`the receiver exited (${code})`)));
   });
   return {
-    server,
-    accepted,
-    stats: () => ({ requests, refused, invalid }),
-    listen: () =>
-      new Promise<number>((resolve) =>
-        server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)),
-      ),
+    port,
+    report: () =>
+      new Promise<ReceiverReport>((resolve) => {
+        child.once('message', (m) => resolve((m as { report: ReceiverReport }).report));
+        child.send('report');
+      }),
+    stop: () => child.kill(),
   };
 }
 
@@ -181,15 +153,22 @@ async function nodeCounters(nodes: HeraldNodes): Promise<Record<string, number>>
   return totals;
 }
 
-/** What must hold of the events accepted, whatever the interleaving. */
-function check(accepted: Array<{ id: string; event: WebhookEvent }>): string[] {
+/**
+ * What must hold of the events accepted, once each (a receiver drops repeats of a `webhook-id`: a try whose
+ * 2xx came back too late is sent again), whatever the interleaving.
+ */
+function check(accepted: Accepted[]): { duplicates: number; problems: string[] } {
   const problems: string[] = [];
   const ids = new Set<string>();
+  let duplicates = 0;
   const clients = new Map<string, string[]>();
   const members = new Map<string, number>();
   const channels = new Map<string, string[]>();
   for (const { id, event } of accepted) {
-    if (ids.has(id)) problems.push(`event ${id} accepted twice`);
+    if (ids.has(id)) {
+      duplicates++;
+      continue;
+    }
     ids.add(id);
     if (event.type === 'client.connected' || event.type === 'client.disconnected') {
       const list = clients.get(event.data.client) ?? [];
@@ -213,14 +192,14 @@ function check(accepted: Array<{ id: string; event: WebhookEvent }>): string[] {
     const alternating = list.every((t, i) => t === (i % 2 === 0 ? 'channel.occupied' : 'channel.vacated'));
     if (!alternating || list.length % 2 !== 0) problems.push(`channel ${channel}: ${list.join()}`);
   }
-  return problems;
+  return { duplicates, problems };
 }
 
 await buildPackages(); // the nodes are `herald serve` processes: compiled dist/, kept fresh
 const loadBefore = loadavg()[0];
 const secret = `whsec_${randomBytes(32).toString('base64')}`;
-const receiver = startReceiver(secret);
-const receiverPort = await receiver.listen();
+const receiver = await startReceiver(secret);
+const receiverPort = receiver.port;
 const redis = await RedisServer.start();
 let nodes: HeraldNodes | undefined;
 try {
@@ -259,15 +238,16 @@ try {
     await sleep(250);
     counters = await nodeCounters(nodes);
   }
-  const latencies = receiver.accepted.map((a) => a.latency).sort((x, y) => x - y);
+  const { accepted, ...receiverCounts } = await receiver.report();
+  const latencies = accepted.map((a) => a.latency).sort((x, y) => x - y);
   // Events accepted at their first try (those of a client behind one being retried wait for it: order).
-  const firstTry = receiver.accepted
+  const firstTry = accepted
     .filter((a) => !a.retried)
     .map((a) => a.latency)
     .sort((x, y) => x - y);
   const byType: Record<string, number> = {};
-  for (const { event } of receiver.accepted) byType[event.type] = (byType[event.type] ?? 0) + 1;
-  const problems = check(receiver.accepted);
+  for (const { event } of accepted) byType[event.type] = (byType[event.type] ?? 0) + 1;
+  const { duplicates, problems } = check(accepted);
   const result = {
     date: new Date().toISOString(),
     clients: CLIENTS,
@@ -278,7 +258,7 @@ try {
     refusedShare: REFUSE,
     connections: churners.reduce((n, c) => n + c.connections, 0),
     nodeCounters: counters,
-    receiver: { ...receiver.stats(), accepted: receiver.accepted.length },
+    receiver: { ...receiverCounts, accepted: accepted.length, duplicates },
     byType,
     latencyMs: {
       p50: percentile(latencies, 50),
@@ -302,5 +282,5 @@ try {
 } finally {
   nodes?.killAll();
   await redis.stop();
-  receiver.server.close();
+  receiver.stop();
 }
