@@ -86,8 +86,10 @@ Environment (a flag wins over its variable, a variable over the config file):
   HERALD_TOKEN_SECRET  HS256 secret, at least 32 characters, for connection and subscription tokens
                        (default unset: no HS256 tokens)
   HERALD_LOG_LEVEL     trace | debug | info | warn | error | fatal | silent (default info)
+  HERALD_WEBHOOK_URL   an endpoint for lifecycle webhooks (docs/webhooks.md), with
+  HERALD_WEBHOOK_SECRET  its whsec_… signing secret (default unset: no webhooks)
 
-Every other setting (namespaces, limits, sse, poll, authProxy, RS256/ES256 keys…) is in the config file;
+Every other setting (namespaces, limits, sse, poll, authProxy, webhooks, RS256/ES256 keys…) is in the config file;
 see herald.example.json in the @herald/server package.`;
 
 const program = new Command('herald')
