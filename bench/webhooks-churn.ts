@@ -22,7 +22,7 @@
 
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -72,6 +72,7 @@ async function startReceiver(secret: string) {
         child.once('message', (m) => resolve((m as { report: ReceiverReport }).report));
         child.send('report');
       }),
+    pid: child.pid,
     stop: () => child.kill(),
   };
 }
@@ -135,6 +136,13 @@ class Churner {
       });
     });
   }
+}
+
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -248,6 +256,16 @@ try {
   const byType: Record<string, number> = {};
   for (const { event } of accepted) byType[event.type] = (byType[event.type] ?? 0) + 1;
   const { duplicates, problems } = check(accepted);
+  const logs = nodes.nodes.map((n) => n.proc.output()).join('');
+  const warnings = {
+    ledgerChangeFailed: logs.split('webhook ledger change failed').length - 1,
+    deliveryFailed: logs.split('webhook delivery failed').length - 1,
+  };
+  const cpu = {
+    nodes: nodes.nodes.reduce((sum, n) => sum + cpuSeconds(n.proc.child.pid), 0),
+    redis: cpuSeconds(redis.pid),
+    receiver: cpuSeconds(receiver.pid),
+  };
   const result = {
     date: new Date().toISOString(),
     clients: CLIENTS,
@@ -271,6 +289,8 @@ try {
       p50: percentile(firstTry, 50),
       p99: percentile(firstTry, 99),
     },
+    warnings,
+    cpuSeconds: cpu,
     problems: problems.length,
     problemSamples: problems.slice(0, 10),
     loadAverage: { before: loadBefore, after: loadavg()[0], cores: availableParallelism() },

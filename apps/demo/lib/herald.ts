@@ -1,6 +1,7 @@
 import { createPublisher, getHub } from '@herald/next';
 import type { HeraldConfigInput } from '@herald/server';
 import hubConfig from '../herald.json' with { type: 'json' };
+import { webhookEndpoint } from './online.ts';
 import { apiKey, tokenSecret } from './secrets.ts';
 
 /**
@@ -10,7 +11,8 @@ import { apiKey, tokenSecret } from './secrets.ts';
 export function demoHub() {
   tokenSecret();
   apiKey();
-  return getHub({ config: hubConfig as HeraldConfigInput });
+  // Lifecycle webhooks to the app's own route: they drive "online now" (lib/online.ts).
+  return getHub({ config: { ...(hubConfig as HeraldConfigInput), webhooks: [webhookEndpoint()] } });
 }
 
 /** Server-side publishing: the embedded hub, or a standalone one when `HERALD_URL` is set. */

@@ -79,11 +79,12 @@ export class RedisLedger implements LifecycleLedger {
     this.keys = new LedgerKeys(options.prefix ?? 'herald:', options.node);
     const redisOptions = {
       lazyConnect: true,
-      // Fail while disconnected rather than queue without bound; a failed change is logged.
+      // Fail while disconnected rather than queue without bound; a failed change is logged. No command
+      // timeout: a script that timed out here may still run in Redis, and the event it decides would
+      // be lost while its effect stays (a member reported left that was never reported joined).
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       connectTimeout: 2_000,
-      commandTimeout: 2_000,
       retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 5), 1_000),
     };
     this.redis = options.cluster
