@@ -26,6 +26,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import type { WebhookEvent } from '@herald/protocol';
 import { SignJWT } from 'jose';
 import WebSocket from 'ws';
 import { HeraldNodes } from '../packages/server/test/support/herald-nodes.ts';
@@ -165,13 +166,17 @@ async function nodeCounters(nodes: HeraldNodes): Promise<Record<string, number>>
  * What must hold of the events accepted, once each (a receiver drops repeats of a `webhook-id`: a try whose
  * 2xx came back too late is sent again), whatever the interleaving.
  */
-function check(accepted: Accepted[]): { duplicates: number; problems: string[] } {
+function check(accepted: Accepted[]): {
+  duplicates: number;
+  crossNodeInversions: number;
+  problems: string[];
+} {
   const problems: string[] = [];
   const ids = new Set<string>();
   let duplicates = 0;
   const clients = new Map<string, string[]>();
   const members = new Map<string, number>();
-  const channels = new Map<string, string[]>();
+  const channels = new Map<string, WebhookEvent[]>();
   for (const { id, event } of accepted) {
     if (ids.has(id)) {
       duplicates++;
@@ -187,7 +192,7 @@ function check(accepted: Accepted[]): { duplicates: number; problems: string[] }
       members.set(key, (members.get(key) ?? 0) + (event.type === 'presence.joined' ? 1 : -1));
     } else if (event.type === 'channel.occupied' || event.type === 'channel.vacated') {
       const list = channels.get(event.data.channel) ?? [];
-      list.push(event.type);
+      list.push(event);
       channels.set(event.data.channel, list);
     }
   }
@@ -196,11 +201,19 @@ function check(accepted: Accepted[]): { duplicates: number; problems: string[] }
       problems.push(`client ${client}: ${list.join()}`);
   for (const [member, balance] of members)
     if (balance !== 0) problems.push(`member ${member}: joined - left = ${balance}`);
+  // Each node sends a channel's events in order; across nodes only their timestamps order them.
+  let crossNodeInversions = 0;
   for (const [channel, list] of channels) {
-    const alternating = list.every((t, i) => t === (i % 2 === 0 ? 'channel.occupied' : 'channel.vacated'));
-    if (!alternating || list.length % 2 !== 0) problems.push(`channel ${channel}: ${list.join()}`);
+    const types = list.map((e) => e.type);
+    const byTime = [...list]
+      .sort((a, b) => Date.parse(a.timestamp) - Date.parse(b.timestamp))
+      .map((e) => e.type);
+    const alternates = (seq: string[]) =>
+      seq.every((t, i) => t === (i % 2 === 0 ? 'channel.occupied' : 'channel.vacated'));
+    if (!alternates(types)) crossNodeInversions++;
+    if (!alternates(byTime) || types.length % 2 !== 0) problems.push(`channel ${channel}: ${byTime.join()}`);
   }
-  return { duplicates, problems };
+  return { duplicates, crossNodeInversions, problems };
 }
 
 await buildPackages(); // the nodes are `herald serve` processes: compiled dist/, kept fresh
@@ -255,7 +268,7 @@ try {
     .sort((x, y) => x - y);
   const byType: Record<string, number> = {};
   for (const { event } of accepted) byType[event.type] = (byType[event.type] ?? 0) + 1;
-  const { duplicates, problems } = check(accepted);
+  const { duplicates, crossNodeInversions, problems } = check(accepted);
   const logs = nodes.nodes.map((n) => n.proc.output()).join('');
   const warnings = {
     ledgerChangeFailed: logs.split('webhook ledger change failed').length - 1,
@@ -277,6 +290,8 @@ try {
     connections: churners.reduce((n, c) => n + c.connections, 0),
     nodeCounters: counters,
     receiver: { ...receiverCounts, accepted: accepted.length, duplicates },
+    /** Channels whose occupied/vacated arrived out of order (sent by different nodes), in order by timestamp. */
+    crossNodeInversions,
     byType,
     latencyMs: {
       p50: percentile(latencies, 50),

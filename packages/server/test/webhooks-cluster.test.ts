@@ -115,6 +115,12 @@ describe('lifecycle webhooks across nodes (Redis broker)', () => {
         .map((e) => e.type)
         .filter((t) => t === 'channel.occupied' || t === 'channel.vacated');
       expect(types).toEqual(['channel.occupied', 'channel.vacated']);
+      // Decided in Redis, stamped with its clock: timestamps order a channel's events across nodes.
+      for (const channel of new Set(r.of('channel.occupied').map((e) => e.data.channel))) {
+        const [occupied] = r.of('channel.occupied').filter((e) => e.data.channel === channel);
+        const [vacated] = r.of('channel.vacated').filter((e) => e.data.channel === channel);
+        expect(Date.parse(occupied.timestamp)).toBeLessThanOrEqual(Date.parse(vacated.timestamp));
+      }
       expect(r.of('client.connected')).toHaveLength(9);
       expect(r.of('client.disconnected')).toHaveLength(9);
     },

@@ -8,12 +8,16 @@ export interface LostClient {
   connectedAt: number;
 }
 
-/** The events a ledger decides this node is the one to send (each to exactly one node of the cluster). */
+/**
+ * The events a ledger decides this node is the one to send (each to exactly one node of the cluster). `at`
+ * (ms since the epoch): when the ledger decided it, on the clock that orders them (Redis's, for nodes
+ * sharing one), so timestamps order a channel's events across nodes.
+ */
 export interface LedgerEvents {
-  occupied(channel: string): void;
-  vacated(channel: string): void;
-  joined(channel: string, member: WebhookMember): void;
-  left(channel: string, member: WebhookMember): void;
+  occupied(channel: string, at: number): void;
+  vacated(channel: string, at: number): void;
+  joined(channel: string, member: WebhookMember, at: number): void;
+  left(channel: string, member: WebhookMember, at: number): void;
   /** A client of a node that died (`client.disconnected` with reason `node_lost`). */
   lost(client: LostClient): void;
 }

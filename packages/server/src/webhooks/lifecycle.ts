@@ -181,20 +181,20 @@ export class LifecycleWebhooks implements LedgerEvents {
 
   // ---- what the ledger decided this node sends
 
-  occupied(channel: string): void {
-    this.dispatcher.emit('channel.occupied', { channel }, channelKey(channel));
+  occupied(channel: string, at: number): void {
+    this.dispatcher.emit('channel.occupied', { channel }, channelKey(channel), at);
   }
 
-  vacated(channel: string): void {
-    this.dispatcher.emit('channel.vacated', { channel }, channelKey(channel));
+  vacated(channel: string, at: number): void {
+    this.dispatcher.emit('channel.vacated', { channel }, channelKey(channel), at);
   }
 
-  joined(channel: string, member: WebhookMember): void {
-    this.dispatcher.emit('presence.joined', { channel, member }, clientKey(member.client));
+  joined(channel: string, member: WebhookMember, at: number): void {
+    this.dispatcher.emit('presence.joined', { channel, member }, clientKey(member.client), at);
   }
 
-  left(channel: string, member: WebhookMember): void {
-    this.dispatcher.emit('presence.left', { channel, member }, clientKey(member.client));
+  left(channel: string, member: WebhookMember, at: number): void {
+    this.dispatcher.emit('presence.left', { channel, member }, clientKey(member.client), at);
   }
 
   lost(client: LostClient): void {

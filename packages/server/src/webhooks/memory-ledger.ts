@@ -47,7 +47,7 @@ export class MemoryLedger implements LifecycleLedger {
       return;
     }
     state.occupied = true;
-    this.events?.occupied(channel);
+    this.events?.occupied(channel, Date.now());
   }
 
   release(channel: string): void {
@@ -57,7 +57,7 @@ export class MemoryLedger implements LifecycleLedger {
     if (!state.occupied) return;
     if (this.graceMs === 0) {
       state.occupied = false;
-      this.events?.vacated(channel);
+      this.events?.vacated(channel, Date.now());
       this.forgetIfIdle(channel, state);
       return;
     }
@@ -74,7 +74,7 @@ export class MemoryLedger implements LifecycleLedger {
       return;
     }
     state.members.set(member.client, member);
-    this.events?.joined(channel, member);
+    this.events?.joined(channel, member, Date.now());
   }
 
   leave(channel: string, client: string): void {
@@ -83,7 +83,7 @@ export class MemoryLedger implements LifecycleLedger {
     if (!state || !member) return;
     state.members.delete(client);
     if (this.graceMs === 0 || member.user === null) {
-      this.events?.left(channel, member);
+      this.events?.left(channel, member, Date.now());
       this.forgetIfIdle(channel, state);
       return;
     }
@@ -132,13 +132,13 @@ export class MemoryLedger implements LifecycleLedger {
   private settle(channel: string, state: ChannelState, now: number): void {
     for (const [user, list] of state.leaving) {
       while (list.length > 0 && list[0].at <= now)
-        this.events?.left(channel, (list.shift() as { member: WebhookMember }).member);
+        this.events?.left(channel, (list.shift() as { member: WebhookMember }).member, Date.now());
       if (list.length === 0) state.leaving.delete(user);
     }
     if (state.vacateAt !== null && state.vacateAt <= now && !state.held) {
       state.vacateAt = null;
       state.occupied = false;
-      this.events?.vacated(channel);
+      this.events?.vacated(channel, Date.now());
     }
     this.forgetIfIdle(channel, state);
   }

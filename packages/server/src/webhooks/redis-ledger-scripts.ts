@@ -58,8 +58,11 @@ local function nowMs()
 end
 `;
 
-/** KEYS: occ. ARGV: node. Returns 1 when the channel becomes occupied (the caller sends it). */
-export const OCCUPY_SCRIPT = `
+/**
+ * KEYS: occ. ARGV: node. Returns Redis's time (ms) when the channel becomes occupied (the caller sends it),
+ * else 0. Events carry Redis's time, so their timestamps order them across nodes as Redis did.
+ */
+export const OCCUPY_SCRIPT = `${now}
 local occ, field = KEYS[1], 's:' .. ARGV[1]
 if redis.call('HSETNX', occ, field, 1) == 1 then redis.call('HINCRBY', occ, 'total', 1) end
 if redis.call('HEXISTS', occ, 'occupied') == 1 then
@@ -67,12 +70,12 @@ if redis.call('HEXISTS', occ, 'occupied') == 1 then
   return 0
 end
 redis.call('HSET', occ, 'occupied', 1)
-return 1
+return nowMs()
 `;
 
 /**
- * KEYS: occ. ARGV: node, grace (ms). Returns {0} (others still hold it), {1} (vacant: the caller sends
- * it) or {2, at} (vacant at `at` unless a subscriber comes first).
+ * KEYS: occ. ARGV: node, grace (ms). Returns {0} (others still hold it), {1, now} (vacant: the caller
+ * sends it) or {2, at} (vacant at `at` unless a subscriber comes first).
  */
 export const RELEASE_SCRIPT = `${now}
 local occ = KEYS[1]
@@ -86,7 +89,7 @@ end
 local grace = tonumber(ARGV[2])
 if grace == 0 then
   redis.call('DEL', occ)
-  return {1}
+  return {1, nowMs()}
 end
 local at = nowMs() + grace
 redis.call('HSET', occ, 'vacateAt', at)
@@ -95,10 +98,10 @@ return {2, at}
 
 /**
  * KEYS: members, leaving. ARGV: node, client, user field (`u<user>` or `-`), member JSON.
- * Returns the member JSON when it joined (the caller sends it), false when it is the return of a user
+ * Returns {member JSON, now} when it joined (the caller sends it), false when it is the return of a user
  * within the grace (it takes the place of the member who left) or already known.
  */
-export const JOIN_SCRIPT = `
+export const JOIN_SCRIPT = `${now}
 local members, leaving = KEYS[1], KEYS[2]
 local node, client, userField = ARGV[1], ARGV[2], ARGV[3]
 local known = redis.call('HGET', members, client)
@@ -126,13 +129,13 @@ if userField ~= '-' then
 end
 redis.call('HSET', members, client, node .. '\\n' .. reported .. '\\n' .. userField)
 if returning then return false end
-return reported
+return {reported, nowMs()}
 `;
 
 /**
  * KEYS: members, leaving. ARGV: client, grace (ms), a node or "" (then only if that node holds it).
- * Returns false (not a member, or another node's), {member JSON, 0} (left: the caller sends it) or
- * {member JSON, at} (leaves at `at` unless the user comes back first).
+ * Returns false (not a member, or another node's), {member JSON, 0, now} (left: the caller sends it)
+ * or {member JSON, at} (leaves at `at` unless the user comes back first).
  */
 export const LEAVE_SCRIPT = `${now}
 local members, leaving = KEYS[1], KEYS[2]
@@ -144,9 +147,10 @@ redis.call('HDEL', members, ARGV[1])
 local b = string.find(value, '\\n', a + 1, true)
 local reported, userField = string.sub(value, a + 1, b - 1), string.sub(value, b + 1)
 local grace = tonumber(ARGV[2])
-if grace == 0 or userField == '-' then return {reported, 0} end
+local t = nowMs()
+if grace == 0 or userField == '-' then return {reported, 0, t} end
 local user = string.sub(userField, 2)
-local at = nowMs() + grace
+local at = t + grace
 local item = string.format('%d', at) .. '\\t' .. reported
 local list = redis.call('HGET', leaving, user)
 if list then item = list .. '\\n' .. item end
@@ -156,12 +160,12 @@ return {reported, at}
 
 /**
  * KEYS: occ, leaving. Takes the leaves whose grace is over and the vacancy if its grace is over.
- * Returns {vacated 0|1, member JSON…} (the caller sends the leaves, then the vacancy).
+ * Returns {vacated 0|1, now, member JSON…} (the caller sends the leaves, then the vacancy).
  */
 export const SETTLE_SCRIPT = `${now}
 local occ, leaving = KEYS[1], KEYS[2]
 local t = nowMs()
-local result = {0}
+local result = {0, t}
 local all = redis.call('HGETALL', leaving)
 for i = 1, #all, 2 do
   local keep, count = {}, 0
@@ -187,11 +191,11 @@ return result
 
 /**
  * KEYS: occ, members. ARGV: a lost node. Takes away what the node held: its members leave and the channel
- * is vacant if nobody else holds it. Returns {vacated 0|1, member JSON…}.
+ * is vacant if nobody else holds it. Returns {vacated 0|1, now, member JSON…}.
  */
-export const REAP_CHANNEL_SCRIPT = `
+export const REAP_CHANNEL_SCRIPT = `${now}
 local occ, members, node = KEYS[1], KEYS[2], ARGV[1]
-local result = {0}
+local result = {0, nowMs()}
 if redis.call('HDEL', occ, 's:' .. node) == 1 and redis.call('HINCRBY', occ, 'total', -1) <= 0 then
   redis.call('HDEL', occ, 'total')
 end

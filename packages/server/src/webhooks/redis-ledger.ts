@@ -38,16 +38,16 @@ interface LedgerScripts {
     client: string,
     user: string,
     member: string,
-  ): Promise<string | null>;
+  ): Promise<[string, number] | null>;
   whLeave(
     members: string,
     leaving: string,
     client: string,
     grace: number,
     node: string,
-  ): Promise<[string, number] | null>;
-  whSettle(occ: string, leaving: string): Promise<[number, ...string[]]>;
-  whReapChannel(occ: string, members: string, node: string): Promise<[number, ...string[]]>;
+  ): Promise<[string, number, number?] | null>;
+  whSettle(occ: string, leaving: string): Promise<[number, number, ...string[]]>;
+  whReapChannel(occ: string, members: string, node: string): Promise<[number, number, ...string[]]>;
   whTakeClients(clients: string, count: number): Promise<string[]>;
   whHeartbeat(nodes: string, node: string, ttl: number): Promise<number>;
   whClaimDue(set: string, lease: number, limit: number, skip: string): Promise<string[]>;
@@ -136,8 +136,8 @@ export class RedisLedger implements LifecycleLedger {
     this.hold(channel, 1);
     this.run(
       'occupy',
-      this.scripts.whOccupy(this.keys.occupancy(channel), this.options.node).then((became) => {
-        if (became === 1) this.events?.occupied(channel);
+      this.scripts.whOccupy(this.keys.occupancy(channel), this.options.node).then((at) => {
+        if (at > 0) this.events?.occupied(channel, at);
       }),
     );
   }
@@ -147,7 +147,7 @@ export class RedisLedger implements LifecycleLedger {
     this.run(
       'release',
       this.scripts.whRelease(this.keys.occupancy(channel), node, graceMs).then(([outcome, at]) => {
-        if (outcome === 1) this.events?.vacated(channel);
+        if (outcome === 1) this.events?.vacated(channel, at as number);
         else if (outcome === 2) this.due(channel, at as number);
       }),
     );
@@ -170,7 +170,8 @@ export class RedisLedger implements LifecycleLedger {
           JSON.stringify(member),
         )
         .then((joined) => {
-          if (joined !== null) this.events?.joined(channel, JSON.parse(joined) as WebhookMember);
+          if (joined !== null)
+            this.events?.joined(channel, JSON.parse(joined[0]) as WebhookMember, joined[1]);
         }),
     );
   }
@@ -184,8 +185,8 @@ export class RedisLedger implements LifecycleLedger {
         .whLeave(k.members(channel), k.leaving(channel), client, graceMs, lease ? node : '')
         .then((outcome) => {
           if (outcome === null) return;
-          const [member, at] = outcome;
-          if (at === 0) this.events?.left(channel, JSON.parse(member) as WebhookMember);
+          const [member, at, now] = outcome;
+          if (at === 0) this.events?.left(channel, JSON.parse(member) as WebhookMember, now as number);
           else this.due(channel, at);
         }),
     );
@@ -250,8 +251,8 @@ export class RedisLedger implements LifecycleLedger {
       const k = this.keys;
       for (const entry of await this.scripts.whClaimDue(k.due, LEASE_MS, 100, '')) {
         const channel = entry.slice(0, entry.lastIndexOf('\n'));
-        const [vacated, ...left] = await this.scripts.whSettle(k.occupancy(channel), k.leaving(channel));
-        this.report(channel, vacated, left);
+        const [vacated, at, ...left] = await this.scripts.whSettle(k.occupancy(channel), k.leaving(channel));
+        this.report(channel, vacated, at, left);
         await this.redis.zrem(k.due, entry);
       }
       if (++this.ticks % 4 === 0) {
@@ -272,12 +273,12 @@ export class RedisLedger implements LifecycleLedger {
     const channels = await this.redis.smembers(k.channels(node));
     this.options.log.warn({ node, channels: channels.length }, 'webhook ledger: reaping a lost node');
     for (const channel of channels) {
-      const [vacated, ...left] = await this.scripts.whReapChannel(
+      const [vacated, at, ...left] = await this.scripts.whReapChannel(
         k.occupancy(channel),
         k.members(channel),
         node,
       );
-      this.report(channel, vacated, left);
+      this.report(channel, vacated, at, left);
       await this.redis.srem(k.channels(node), channel);
     }
     for (;;) {
@@ -292,8 +293,8 @@ export class RedisLedger implements LifecycleLedger {
     await this.redis.zrem(k.nodes, node);
   }
 
-  private report(channel: string, vacated: number, left: string[]): void {
-    for (const member of left) this.events?.left(channel, JSON.parse(member) as WebhookMember);
-    if (vacated === 1) this.events?.vacated(channel);
+  private report(channel: string, vacated: number, at: number, left: string[]): void {
+    for (const member of left) this.events?.left(channel, JSON.parse(member) as WebhookMember, at);
+    if (vacated === 1) this.events?.vacated(channel, at);
   }
 }
