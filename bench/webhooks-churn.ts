@@ -3,11 +3,12 @@
  * nodes on one Redis, all events going to one receiver that refuses a share of them with 503.
  *
  *   npx tsx --conditions=@herald/source bench/webhooks-churn.ts [--clients 1000] [--nodes 3] [--seconds 30]
- *     [--channels 50] [--refuse 0.05] [--grace 5]
+ *     [--channels 50] [--refuse 0.05] [--grace 5] [--pace 1] [--concurrency 8]
  *
  * Each client loops until the end of the run: connect to a random node with a token of its own user and
  * two channels of `--channels` (presence on), stay 1-6 s, leave (a clean close, or one in five cut without
- * a close frame), stay away 0.1-4 s (often within the grace: a flap). The receiver is a plain HTTP server
+ * a close frame), stay away 0.1-4 s (often within the grace: a flap); `--pace 4` makes both 4x longer.
+ * Each node sends with `--concurrency` requests in flight (the config's default, 8). The receiver is a plain HTTP server
  * in this process that verifies every request with the `standardwebhooks` package and answers 503 to a
  * `--refuse` share of them (the nodes retry). Latency is from the event's `timestamp` (when the hub decided
  * it) to its arrival at the receiver, for the try that was accepted (also for the events accepted at their
@@ -42,6 +43,8 @@ const { values: flags } = parseArgs({
     channels: { type: 'string', default: '50' },
     refuse: { type: 'string', default: '0.05' },
     grace: { type: 'string', default: '5' },
+    pace: { type: 'string', default: '1' },
+    concurrency: { type: 'string', default: '8' },
   },
 });
 const CLIENTS = Number(flags.clients);
@@ -50,6 +53,9 @@ const SECONDS = Number(flags.seconds);
 const CHANNELS = Number(flags.channels);
 const REFUSE = Number(flags.refuse);
 const GRACE = Number(flags.grace);
+/** Stays and absences are this many times longer: fewer events per second from the same clients. */
+const PACE = Number(flags.pace);
+const CONCURRENCY = Number(flags.concurrency);
 const TOKEN_SECRET = randomBytes(32).toString('hex');
 const SETTLE_DEADLINE_MS = 120_000;
 
@@ -95,10 +101,10 @@ class Churner {
       const url = this.urls[Math.floor(Math.random() * this.urls.length)];
       if (await this.connect(url, [`room:${a}`, `room:${b}`])) {
         this.connections++;
-        await sleep(between(1_000, 6_000));
+        await sleep(PACE * between(1_000, 6_000));
         this.leave(Math.random() < 0.2);
       }
-      await sleep(between(100, 4_000));
+      await sleep(PACE * between(100, 4_000));
     }
   }
 
@@ -229,7 +235,13 @@ try {
     presence: { grace: GRACE },
     limits: { connectionsPerUser: 10 },
     webhooks: [
-      { url: `http://127.0.0.1:${receiverPort}/hooks`, secret, retryDelayMs: 200, maxRetryDelayMs: 5_000 },
+      {
+        url: `http://127.0.0.1:${receiverPort}/hooks`,
+        secret,
+        retryDelayMs: 200,
+        maxRetryDelayMs: 5_000,
+        concurrency: CONCURRENCY,
+      },
     ],
   });
   const key = new TextEncoder().encode(TOKEN_SECRET);
@@ -287,6 +299,9 @@ try {
     channels: CHANNELS,
     graceSeconds: GRACE,
     refusedShare: REFUSE,
+    pace: PACE,
+    concurrency: CONCURRENCY,
+    eventsPerSecond: Math.round(accepted.length / churnSeconds),
     connections: churners.reduce((n, c) => n + c.connections, 0),
     nodeCounters: counters,
     receiver: { ...receiverCounts, accepted: accepted.length, duplicates },
