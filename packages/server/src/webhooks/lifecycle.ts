@@ -92,6 +92,9 @@ export class LifecycleWebhooks implements LedgerEvents {
   async close(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     clearInterval(this.sweeper);
+    // Leases this node renews go with it, as its connections' members did (within the grace, a poll that
+    // another node serves takes them back).
+    this.expireLeases(Number.POSITIVE_INFINITY);
     await this.ledger.close();
     await this.dispatcher.drain(Math.max(0, deadline - Date.now()));
   }
@@ -170,7 +173,7 @@ export class LifecycleWebhooks implements LedgerEvents {
     );
   }
 
-  /** Leases not renewed on this node for the TTL leave, unless another node renewed them since. */
+  /** Leases not renewed on this node for the TTL (by `now`) leave, unless another node renewed them since. */
   private expireLeases(now: number): void {
     for (const [key, lease] of this.leases) {
       if (now - lease.renewedAt < this.ttlMs) continue;
