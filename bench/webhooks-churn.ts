@@ -326,7 +326,8 @@ try {
     loadAverage: { before: loadBefore, after: loadavg()[0], cores: availableParallelism() },
   };
   mkdirSync(new URL('results/', import.meta.url), { recursive: true });
-  const file = new URL(`results/webhooks-churn-${result.date.slice(0, 10)}.json`, import.meta.url);
+  const variant = `${CLIENTS}c-${NODES}n-pace${PACE}-conc${CONCURRENCY}`;
+  const file = new URL(`results/webhooks-churn-${result.date.slice(0, 10)}-${variant}.json`, import.meta.url);
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
   console.log(JSON.stringify(result, null, 2));
 } finally {
