@@ -42,10 +42,14 @@ export function roster(): Roster {
   return { users: [...users].sort(), guests };
 }
 
-/** The secret the hub signs the demo's webhooks with (`HERALD_WEBHOOK_SECRET`, or one per run). */
+/**
+ * The secret the hub signs the demo's webhooks with: one per run, in `process.env` so the custom server
+ * and every Next.js bundle agree (not `HERALD_WEBHOOK_SECRET`, which the hub reads with `HERALD_WEBHOOK_URL`
+ * as an endpoint of its own).
+ */
 export function webhookSecret(): string {
-  process.env.HERALD_WEBHOOK_SECRET ||= `whsec_${randomBytes(32).toString('base64')}`;
-  return process.env.HERALD_WEBHOOK_SECRET;
+  process.env.DEMO_WEBHOOK_SECRET ||= `whsec_${randomBytes(32).toString('base64')}`;
+  return process.env.DEMO_WEBHOOK_SECRET;
 }
 
 /** The demo's own webhook route, on the port the server listens on. */

@@ -7,10 +7,8 @@ export function OnlineNow() {
   // Being here is being online: this subscription is a member of the lobby's presence.
   useChannel(LOBBY);
   // What the app's store says, as it publishes it after each webhook (the last one from history first).
-  const { value: roster } = useStream<Roster | null>(ROSTER, {
-    initial: null,
-    reduce: (_, pub) => pub.data as Roster,
-  });
+  const { value } = useStream<Roster[]>(ROSTER, { reduce: (_, pub) => [pub.data as Roster] });
+  const roster = value.at(-1) ?? null;
   return (
     <section data-testid="online-now" data-users={roster?.users.join(',') ?? ''}>
       {roster === null ? (
