@@ -11,7 +11,7 @@ import { benchFile, GENERATOR_CORE, pinSelf } from './proc.ts';
 import { writeReport } from './report.ts';
 import type { Results } from './results.ts';
 import { buildSteps } from './steps.ts';
-import { installed, TARGET_NAMES } from './targets.ts';
+import { BASELINE_DIR, installed, TARGET_NAMES } from './targets.ts';
 
 /** Two bars on a terminal: steps overall, and the current step's phase (connecting, measuring...). */
 function progressBars(steps: number) {
@@ -50,7 +50,9 @@ function progressBars(steps: number) {
 }
 
 async function main(): Promise<void> {
-  const { plan, report, help } = parsePlan(process.argv.slice(2), TARGET_NAMES);
+  // The baseline target runs only when asked for by pointing HERALD_BENCH_BASELINE at a checkout.
+  const available = TARGET_NAMES.filter((t) => t !== 'herald-redis-baseline' || BASELINE_DIR);
+  const { plan, report, help } = parsePlan(process.argv.slice(2), available);
   if (help) {
     console.log(USAGE);
     return;

@@ -12,7 +12,7 @@ import {
   stopChild,
 } from './proc.ts';
 import { RpcClient } from './rpc.ts';
-import { TARGETS, type TargetName } from './targets.ts';
+import { BASELINE_DIR, TARGETS, type TargetName } from './targets.ts';
 
 /** Connections per generator process: the per-process limit is 20,000 open files; keep a wide margin. */
 export const CONNECTIONS_PER_PROCESS = 9_500;
@@ -44,19 +44,27 @@ export class ServerUnderTest {
     private readonly publishPort: number | undefined,
   ) {}
 
-  static async start(target: TargetName, options: RigOptions = {}): Promise<ServerUnderTest> {
+  /** `script` (under servers/) and `args` replace the target's own server, for the multi-node rig. */
+  static async start(
+    target: TargetName,
+    options: RigOptions = {},
+    script: string = TARGETS[target].server,
+    extraArgs: string[] = [],
+  ): Promise<ServerUnderTest> {
     const flags = ['--expose-gc'];
     if (options.cpuProfDir) {
       mkdirSync(options.cpuProfDir, { recursive: true });
       // Node names each thread's profile itself (the server's main thread is the largest file).
       flags.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`);
     }
-    const child = spawnPinned(benchFile(`./servers/${TARGETS[target].server}.ts`), ['--port', '0'], {
+    const args = ['--port', '0', ...extraArgs];
+    if (target === 'herald-redis-baseline' && BASELINE_DIR) args.push('--server-from', BASELINE_DIR);
+    const child = spawnPinned(benchFile(`./servers/${script}.ts`), args, {
       core: SERVER_CORE,
       nice: options.nice,
       nodeFlags: flags,
     });
-    const rpc = new RpcClient(child, `${target} server`);
+    const rpc = new RpcClient(child, `${target} ${script}`);
     const { port, publishPort } = await rpc.whenReady<{ port: number; publishPort?: number }>();
     return new ServerUnderTest(target, child, rpc, port, publishPort);
   }
@@ -84,6 +92,49 @@ export class ServerUnderTest {
   /** SIGTERM (the process writes its CPU profile on the way out), then SIGKILL if it lingers. */
   async stop(): Promise<void> {
     await stopChild(this.child, 5_000);
+  }
+}
+
+/**
+ * Several Herald nodes on one Redis, all on the server core with their redis-server: the multi-node
+ * workload's server side. Its first node stands in for a single server where one is expected.
+ */
+export class NodeGroup {
+  private constructor(
+    readonly redis: ServerUnderTest,
+    readonly nodes: ServerUnderTest[],
+  ) {}
+
+  static async start(count: number, options: RigOptions = {}): Promise<NodeGroup> {
+    const redis = await ServerUnderTest.start('herald-redis', { nice: options.nice }, 'redis');
+    const nodes: ServerUnderTest[] = [];
+    try {
+      for (let i = 0; i < count; i++) {
+        const rig = options.cpuProfDir
+          ? { ...options, cpuProfDir: `${options.cpuProfDir}/node-${i + 1}` }
+          : options;
+        nodes.push(
+          await ServerUnderTest.start('herald-redis', rig, 'herald-node', [
+            '--broker',
+            `redis://127.0.0.1:${redis.port}`,
+          ]),
+        );
+      }
+    } catch (err) {
+      for (const node of nodes) await node.stop();
+      await redis.stop();
+      throw err;
+    }
+    return new NodeGroup(redis, nodes);
+  }
+
+  pids(): number[] {
+    return [...this.redis.pids(), ...this.nodes.flatMap((n) => n.pids())];
+  }
+
+  async stop(): Promise<void> {
+    for (const node of this.nodes) await node.stop();
+    await this.redis.stop();
   }
 }
 

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { TARGET_NAMES, type TargetName } from './targets.ts';
 
-export const WORKLOADS = ['fanout', 'channels', 'memory', 'storm'] as const;
+export const WORKLOADS = ['fanout', 'channels', 'memory', 'storm', 'api', 'nodes'] as const;
 export type WorkloadName = (typeof WORKLOADS)[number];
 
 /** Everything a run does; the profiles below, then any flag on top. */
@@ -21,6 +21,12 @@ export interface Plan {
   /** (d) reconnect storm. */
   stormClients: number;
   stormRate: number;
+  /** (e) server API publishing: channels, one subscriber each (Herald targets only). */
+  apiChannels: number;
+  /** (f) Herald nodes on one Redis: node counts, subscribers spread over them, channels. */
+  nodeCounts: number[];
+  nodeSubscribers: number;
+  nodeChannels: number;
   /** Saturation: messages in flight per subscriber. */
   window: number;
   /** Latency clients per run (at most one per 20 subscribers). */
@@ -45,6 +51,10 @@ const PROFILES: Record<'full' | 'quick', Omit<Plan, 'targets' | 'workloads' | 'c
     memoryLevels: [1_000, 2_000, 5_000, 10_000, 15_000, 19_000],
     stormClients: 10_000,
     stormRate: 5,
+    apiChannels: 10_000,
+    nodeCounts: [1, 2, 4],
+    nodeSubscribers: 10_000,
+    nodeChannels: 100,
     window: 64,
     samples: 100,
     warmupS: 2,
@@ -61,6 +71,10 @@ const PROFILES: Record<'full' | 'quick', Omit<Plan, 'targets' | 'workloads' | 'c
     memoryLevels: [1_000, 2_000, 5_000],
     stormClients: 2_000,
     stormRate: 5,
+    apiChannels: 2_000,
+    nodeCounts: [1, 2, 4],
+    nodeSubscribers: 2_000,
+    nodeChannels: 20,
     window: 64,
     samples: 20,
     warmupS: 1,
@@ -82,6 +96,10 @@ export const USAGE = `npm run bench -- [flags]
   --memory-levels 1000,..  idle connection counts; the last is the largest
   --storm-clients N        subscribers in the reconnect storm
   --storm-rate N           msg/s published during the storm
+  --api-channels N         channels (one subscriber each) for the server API workload
+  --nodes 1,2,4            Herald nodes on one Redis for the multi-node workload
+  --node-subscribers N     subscribers spread over those nodes
+  --node-channels N        channels of the multi-node workload
   --window N               saturation: messages in flight per subscriber (default 64)
   --samples N              latency clients per run
   --warmup S --duration S  seconds before and of each measurement
@@ -122,6 +140,10 @@ export function parsePlan(
       'memory-levels': { type: 'string' },
       'storm-clients': { type: 'string' },
       'storm-rate': { type: 'string' },
+      'api-channels': { type: 'string' },
+      nodes: { type: 'string' },
+      'node-subscribers': { type: 'string' },
+      'node-channels': { type: 'string' },
       window: { type: 'string' },
       samples: { type: 'string' },
       warmup: { type: 'string' },
@@ -151,6 +173,10 @@ export function parsePlan(
     memoryLevels: (numbers(values['memory-levels']) ?? base.memoryLevels).sort((a, b) => a - b),
     stormClients: one(values['storm-clients'], base.stormClients),
     stormRate: one(values['storm-rate'], base.stormRate),
+    apiChannels: one(values['api-channels'], base.apiChannels),
+    nodeCounts: numbers(values.nodes) ?? base.nodeCounts,
+    nodeSubscribers: one(values['node-subscribers'], base.nodeSubscribers),
+    nodeChannels: one(values['node-channels'], base.nodeChannels),
     window: one(values.window, base.window),
     samples: one(values.samples, base.samples),
     warmupS: one(values.warmup, base.warmupS),

@@ -1,3 +1,4 @@
+import type { PublishVia } from './generator/publishers.ts';
 import type { Progress } from './harness.ts';
 import type { Plan } from './plan.ts';
 import { benchFile } from './proc.ts';
@@ -22,36 +23,63 @@ export function buildSteps(plan: Plan, results: Results): Step[] {
       ? benchFile(`../results/profiles/${label.replace(/[^a-z0-9]+/gi, '-')}`)
       : undefined,
   });
-  const each = (label: string, run: (target: TargetName, progress: Progress) => Promise<void>) => {
+  const each = (
+    label: string,
+    run: (target: TargetName, progress: Progress) => Promise<void>,
+    targets = plan.targets,
+  ) => {
     for (let rep = 1; rep <= plan.repeat; rep++) {
-      for (const target of plan.targets) {
+      for (const target of targets) {
         const full = `${label} | ${TARGETS[target].label}${plan.repeat > 1 ? ` #${rep}` : ''}`;
         steps.push({ label: full, run: (progress) => run(target, progress) });
       }
     }
   };
-  const fanout = (subscribers: number, channels: number, mode: 'rate' | 'saturation', rate: number) => {
+  const fanout = (
+    subscribers: number,
+    channels: number,
+    mode: 'rate' | 'saturation',
+    rate: number,
+    via: PublishVia = 'protocol',
+    nodes?: number,
+  ) => {
     const what = mode === 'rate' ? `${rate} msg/s` : 'saturation';
-    const label = `${channels === 1 ? 'fan-out' : `${channels} channels`} ${subscribers} subs ${what}`;
-    each(label, async (target, progress) => {
-      results.fanout.push(
-        await runFanout(
-          {
-            target,
-            subscribers,
-            channels,
-            mode,
-            rate,
-            window: plan.window,
-            samples: Math.max(1, Math.min(plan.samples, Math.floor(subscribers / 20))),
-            warmupS: plan.warmupS,
-            durationS: plan.durationS,
-            rig: rig(`${label} ${target}`),
-          },
-          progress,
-        ),
-      );
-    });
+    const shape = channels === 1 ? 'fan-out' : `${channels} channels`;
+    const where = nodes === undefined ? '' : `${nodes} nodes on one Redis, `;
+    const label = `${where}${via === 'api' ? 'server API, ' : ''}${shape} ${subscribers} subs ${what}`;
+    // The server API workload is Herald's alone: the peers have no publish API (Pushpin's is its own
+    // shape); the multi-node one is the Redis broker's.
+    const targets =
+      nodes !== undefined
+        ? plan.targets.filter((t) => t === 'herald-redis')
+        : via === 'api'
+          ? plan.targets.filter((t) => TARGETS[t].api)
+          : plan.targets;
+    each(
+      label,
+      async (target, progress) => {
+        results.fanout.push(
+          await runFanout(
+            {
+              target,
+              subscribers,
+              channels,
+              mode,
+              rate,
+              window: plan.window,
+              samples: Math.max(1, Math.min(plan.samples, Math.floor(subscribers / 20))),
+              warmupS: plan.warmupS,
+              durationS: plan.durationS,
+              via,
+              nodes,
+              rig: rig(`${label} ${target}`),
+            },
+            progress,
+          ),
+        );
+      },
+      targets,
+    );
   };
   if (plan.workloads.includes('fanout')) {
     for (const subscribers of plan.fanoutSubscribers) {
@@ -62,6 +90,14 @@ export function buildSteps(plan: Plan, results: Results): Step[] {
   if (plan.workloads.includes('channels')) {
     fanout(plan.channelSubscribers, plan.channels, 'rate', plan.channelRate);
     fanout(plan.channelSubscribers, plan.channels, 'saturation', 0);
+  }
+  if (plan.workloads.includes('api')) {
+    fanout(plan.apiChannels, plan.apiChannels, 'saturation', 0, 'api');
+  }
+  if (plan.workloads.includes('nodes')) {
+    for (const nodes of plan.nodeCounts) {
+      fanout(plan.nodeSubscribers, plan.nodeChannels, 'saturation', 0, 'protocol', nodes);
+    }
   }
   if (plan.workloads.includes('memory')) {
     each(`memory up to ${plan.memoryLevels.at(-1)} idle`, async (target, progress) => {

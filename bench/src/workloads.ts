@@ -1,6 +1,14 @@
-import { CpuMeter, Generator, type Progress, type RigOptions, ServerUnderTest } from './harness.ts';
+import type { PublishVia } from './generator/publishers.ts';
+import {
+  CpuMeter,
+  Generator,
+  NodeGroup,
+  type Progress,
+  type RigOptions,
+  ServerUnderTest,
+} from './harness.ts';
 import type { LatencySummary } from './latency.ts';
-import { CoreMeter, sleep } from './proc.ts';
+import { CoreMeter, rssBytes, sleep } from './proc.ts';
 import { TARGETS, type TargetName } from './targets.ts';
 
 export interface Verification {
@@ -14,7 +22,11 @@ export interface Verification {
 }
 
 export interface FanoutResult {
-  workload: 'fanout' | 'channels';
+  workload: 'fanout' | 'channels' | 'api' | 'nodes';
+  /** Multi-node workload: hub processes on one Redis, each one's CPU (fraction of a core), and Redis's. */
+  nodes?: number;
+  nodeCpu?: number[];
+  redisCpu?: number;
   target: TargetName;
   subscribers: number;
   channels: number;
@@ -55,6 +67,10 @@ export interface FanoutSpec {
   samples: number;
   warmupS: number;
   durationS: number;
+  /** How the publisher publishes: the system's own protocol, or (Herald) `POST /api/publish`. */
+  via?: PublishVia;
+  /** Herald nodes on one Redis (NodeGroup), subscribers and publishers spread over them. */
+  nodes?: number;
   rig?: RigOptions;
 }
 
@@ -77,7 +93,8 @@ function combine(a: Verification, b: Verification): Verification {
  */
 async function connectLayout(
   generator: Generator,
-  server: ServerUnderTest,
+  target: TargetName,
+  nodes: ServerUnderTest[],
   subscribers: number,
   channels: string[],
   samples: number,
@@ -85,17 +102,21 @@ async function connectLayout(
 ): Promise<void> {
   progress.phase(`connecting ${subscribers} subscribers`, subscribers);
   const channelOf = (i: number) => channels[Math.floor((i * channels.length) / subscribers)];
+  // With several nodes, subscriber i goes to node i mod n: every node holds every channel's subscribers.
+  const nodeOf = (i: number) => nodes[i % nodes.length];
   const rounds = Math.max(1, samples);
   const perRound = Math.ceil(subscribers / rounds);
   for (let r = 0, i = 0; r < rounds && i < subscribers; r++) {
     const end = Math.min(subscribers, i + perRound);
-    const counted: string[] = [];
-    for (; i < end - (samples > 0 ? 1 : 0); i++) counted.push(channelOf(i));
-    if (counted.length > 0) await generator.connect(server.target, server.port, counted);
+    const counted = nodes.map((): string[] => []);
+    for (; i < end - (samples > 0 ? 1 : 0); i++) counted[i % nodes.length].push(channelOf(i));
+    for (const [n, list] of counted.entries()) {
+      if (list.length > 0) await generator.connect(target, nodes[n].port, list);
+    }
     if (samples > 0) {
       await generator.sampler.call(
         'samples',
-        { target: server.target, base: server.base, channels: [channelOf(i)] },
+        { target, base: nodeOf(r).base, channels: [channelOf(i)] },
         60_000,
       );
       i++;
@@ -131,14 +152,22 @@ async function withRig<T>(
   rig: RigOptions | undefined,
   run: (server: ServerUnderTest, generator: Generator) => Promise<T>,
 ): Promise<T> {
-  const sut = await ServerUnderTest.start(target, rig);
+  return withServers(() => ServerUnderTest.start(target, rig), rig, run);
+}
+
+async function withServers<S extends { stop(): Promise<void> }, T>(
+  start: () => Promise<S>,
+  rig: RigOptions | undefined,
+  run: (servers: S, generator: Generator) => Promise<T>,
+): Promise<T> {
+  const servers = await start();
   let generator: Generator | undefined;
   try {
     generator = await Generator.start(rig?.nice);
-    return await run(sut, generator);
+    return await run(servers, generator);
   } finally {
-    // The server goes first, so its side of every connection closes before the clients'.
-    await sut.stop();
+    // The servers go first, so their side of every connection closes before the clients'.
+    await servers.stop();
     await generator?.stop();
   }
 }
@@ -151,94 +180,122 @@ async function timed(seconds: number, progress: Progress): Promise<void> {
   }
 }
 
-/** Workloads (a) and (b): publish to `channels` channels with `subscribers` spread over them. */
+/** Workloads (a), (b) and (e): publish to `channels` channels with `subscribers` spread over them. */
 export function runFanout(spec: FanoutSpec, progress: Progress): Promise<FanoutResult> {
-  return withRig(spec.target, spec.rig, async (server, generator) => {
-    const channels = channelNames(spec.channels);
-    const samples = Math.min(spec.samples, spec.subscribers);
-    await connectLayout(generator, server, spec.subscribers, channels, samples, progress);
-    await generator.sampler.call('openPublisher', { target: spec.target, base: server.publishBase });
-    await generator.sampler.call('startPublishing', {
-      channels,
-      mode: spec.mode,
-      rate: spec.rate,
-      window: spec.window,
-    });
-    progress.phase('warming up', spec.warmupS);
-    await timed(spec.warmupS, progress);
+  const start = async () =>
+    spec.nodes === undefined
+      ? { group: undefined, nodes: [await ServerUnderTest.start(spec.target, spec.rig)] }
+      : await NodeGroup.start(spec.nodes, spec.rig).then((group) => ({ group, nodes: group.nodes }));
+  type Servers = Awaited<ReturnType<typeof start>>;
+  const stop = async ({ group, nodes }: Servers) => (group ? group.stop() : nodes[0].stop());
+  return withServers(
+    async () => {
+      const servers = await start();
+      return { ...servers, stop: () => stop(servers) };
+    },
+    spec.rig,
+    async ({ group, nodes }, generator) => {
+      const server = nodes[0];
+      const channels = channelNames(spec.channels);
+      const samples = Math.min(spec.samples, spec.subscribers);
+      await connectLayout(generator, spec.target, nodes, spec.subscribers, channels, samples, progress);
+      // One publisher per node, taking turns: with several nodes, publications enter Redis from all of them.
+      await generator.sampler.call('openPublisher', {
+        target: spec.target,
+        bases: nodes.map((n) => n.publishBase),
+        via: spec.via,
+      });
+      await generator.sampler.call('startPublishing', {
+        channels,
+        mode: spec.mode,
+        rate: spec.rate,
+        window: spec.window,
+      });
+      progress.phase('warming up', spec.warmupS);
+      await timed(spec.warmupS, progress);
 
-    const serverCpu = new CpuMeter(() => server.pids());
-    const generatorCpu = new CpuMeter(() => generator.pids());
-    const snapshot = async () => {
-      const [counted, sampled] = await Promise.all([
-        generator.counts(),
-        generator.sampler.call<{ total: number }>('sampleCounts'),
-      ]);
-      return { deliveries: counted.total + sampled.total, at: performance.now() };
-    };
-    await generator.sampler.call('record', { on: true });
-    const cores = new CoreMeter();
-    serverCpu.start();
-    generatorCpu.start();
-    const before = await snapshot();
-    progress.phase(`measuring ${spec.mode === 'rate' ? `${spec.rate} msg/s` : 'saturation'}`, spec.durationS);
-    await timed(spec.durationS, progress);
-    const after = await snapshot();
-    const cpu = serverCpu.read();
-    const genCpu = generatorCpu.read();
-    const [core0, core1] = cores.read();
-    await generator.sampler.call('record', { on: false });
-    const latency = await generator.sampler.call<LatencySummary>('latency');
-    const seconds = (after.at - before.at) / 1000;
-    const deliveries = after.deliveries - before.deliveries;
+      const serverCpu = new CpuMeter(() => (group ? group.pids() : server.pids()));
+      const generatorCpu = new CpuMeter(() => generator.pids());
+      const nodeCpu = group ? nodes.map((n) => new CpuMeter(() => n.pids())) : [];
+      const redisCpu = group ? new CpuMeter(() => group.redis.pids()) : undefined;
+      for (const meter of [...nodeCpu, redisCpu]) meter?.start();
+      const snapshot = async () => {
+        const [counted, sampled] = await Promise.all([
+          generator.counts(),
+          generator.sampler.call<{ total: number }>('sampleCounts'),
+        ]);
+        return { deliveries: counted.total + sampled.total, at: performance.now() };
+      };
+      await generator.sampler.call('record', { on: true });
+      const cores = new CoreMeter();
+      serverCpu.start();
+      generatorCpu.start();
+      const before = await snapshot();
+      progress.phase(
+        `measuring ${spec.mode === 'rate' ? `${spec.rate} msg/s` : 'saturation'}`,
+        spec.durationS,
+      );
+      await timed(spec.durationS, progress);
+      const after = await snapshot();
+      const cpu = serverCpu.read();
+      const genCpu = generatorCpu.read();
+      const perNodeCpu = nodeCpu.map((m) => m.read());
+      const redisShare = redisCpu?.read();
+      const [core0, core1] = cores.read();
+      await generator.sampler.call('record', { on: false });
+      const latency = await generator.sampler.call<LatencySummary>('latency');
+      const seconds = (after.at - before.at) / 1000;
+      const deliveries = after.deliveries - before.deliveries;
 
-    const published = await generator.sampler.call<{
-      published: number;
-      perChannel: Record<string, number>;
-      throttled: number;
-      errors: number;
-    }>('stopPublishing');
-    const perChannelSubs = new Map<string, number>();
-    for (let i = 0; i < spec.subscribers; i++) {
-      const c = channels[Math.floor((i * channels.length) / spec.subscribers)];
-      perChannelSubs.set(c, (perChannelSubs.get(c) ?? 0) + 1);
-    }
-    let expectedTotal = 0;
-    for (const [c, n] of perChannelSubs) expectedTotal += n * (published.perChannel[c] ?? 0);
-    progress.phase('draining', 1);
-    await drain(generator, expectedTotal);
-    const verifyCounters = await Promise.all(
-      generator.counters.map((c) => c.call<Verification>('verify', { expected: published.perChannel })),
-    );
-    const verifySamples = await generator.sampler.call<Verification>('verifySamples', {
-      expected: published.perChannel,
-    });
-    const verify = [...verifyCounters, verifySamples].reduce(combine);
-    const { lost } = await generator.counts();
-    const memory = await server.memory();
-    return {
-      workload: spec.channels === 1 ? 'fanout' : 'channels',
-      target: spec.target,
-      subscribers: spec.subscribers,
-      channels: spec.channels,
-      mode: spec.mode,
-      ...(spec.mode === 'rate' ? { rate: spec.rate } : { window: spec.window }),
-      durationS: seconds,
-      deliveriesPerSec: deliveries / seconds,
-      messagesPerSec: deliveries / seconds / (spec.subscribers / spec.channels),
-      latency,
-      serverCpu: cpu,
-      generatorCpu: genCpu,
-      cpuMicrosPerDelivery: deliveries > 0 ? (cpu * seconds * 1e6) / deliveries : 0,
-      serverRss: memory.rss,
-      foreignLoad: [Math.max(0, core0 - cpu), Math.max(0, core1 - genCpu)],
-      published: published.published,
-      throttled: published.throttled,
-      publishErrors: published.errors,
-      verify,
-      connectionsLost: lost,
-    };
-  });
+      const published = await generator.sampler.call<{
+        published: number;
+        perChannel: Record<string, number>;
+        throttled: number;
+        errors: number;
+      }>('stopPublishing');
+      const perChannelSubs = new Map<string, number>();
+      for (let i = 0; i < spec.subscribers; i++) {
+        const c = channels[Math.floor((i * channels.length) / spec.subscribers)];
+        perChannelSubs.set(c, (perChannelSubs.get(c) ?? 0) + 1);
+      }
+      let expectedTotal = 0;
+      for (const [c, n] of perChannelSubs) expectedTotal += n * (published.perChannel[c] ?? 0);
+      progress.phase('draining', 1);
+      await drain(generator, expectedTotal);
+      const verifyCounters = await Promise.all(
+        generator.counters.map((c) => c.call<Verification>('verify', { expected: published.perChannel })),
+      );
+      const verifySamples = await generator.sampler.call<Verification>('verifySamples', {
+        expected: published.perChannel,
+      });
+      const verify = [...verifyCounters, verifySamples].reduce(combine);
+      const { lost } = await generator.counts();
+      const memory = group ? { rss: rssBytes(group.pids()) } : await server.memory();
+      return {
+        workload: group ? 'nodes' : spec.via === 'api' ? 'api' : spec.channels === 1 ? 'fanout' : 'channels',
+        ...(group ? { nodes: nodes.length, nodeCpu: perNodeCpu, redisCpu: redisShare } : {}),
+        target: spec.target,
+        subscribers: spec.subscribers,
+        channels: spec.channels,
+        mode: spec.mode,
+        ...(spec.mode === 'rate' ? { rate: spec.rate } : { window: spec.window }),
+        durationS: seconds,
+        deliveriesPerSec: deliveries / seconds,
+        messagesPerSec: deliveries / seconds / (spec.subscribers / spec.channels),
+        latency,
+        serverCpu: cpu,
+        generatorCpu: genCpu,
+        cpuMicrosPerDelivery: deliveries > 0 ? (cpu * seconds * 1e6) / deliveries : 0,
+        serverRss: memory.rss,
+        foreignLoad: [Math.max(0, core0 - cpu), Math.max(0, core1 - genCpu)],
+        published: published.published,
+        throttled: published.throttled,
+        publishErrors: published.errors,
+        verify,
+        connectionsLost: lost,
+      };
+    },
+  );
 }
 
 export interface MemoryPoint {
@@ -337,7 +394,7 @@ export function runStorm(
       open += chunk;
       progress.tick(open);
     }
-    await generator.sampler.call('openPublisher', { target, base: sut.publishBase });
+    await generator.sampler.call('openPublisher', { target, bases: [sut.publishBase] });
     await generator.sampler.call('startPublishing', {
       channels: ['bench'],
       mode: 'rate',

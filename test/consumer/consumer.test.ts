@@ -180,6 +180,7 @@ describe('a Next.js App Router app with the packed packages installed', () => {
       '@herald/react': 'HeraldProvider',
       '@herald/next': 'heraldRoutes',
       '@herald/next/server': 'startNextServer',
+      '@herald/next/client': 'LiveRefresh',
     };
     for (const [specifier, name] of Object.entries(entries)) {
       const script = `const m = await import(${JSON.stringify(specifier)}); console.log(typeof m[${JSON.stringify(name)}]);`;
@@ -213,14 +214,20 @@ describe('a Next.js App Router app with the packed packages installed', () => {
 import { createHub } from '@herald/server';
 import { createClient } from '@herald/client';
 import { HeraldProvider, useStream } from '@herald/react';
-import { connectionToken, createPublisher, heraldRoutes } from '@herald/next';
+import { connectionToken, createPublisher, defineChannels, heraldRoutes } from '@herald/next';
 import { startNextServer } from '@herald/next/server';
+import { LiveRefresh, useLiveRefresh } from '@herald/next/client';
 
 export const error: string = new HeraldError('bad_request', 'no').code;
 export const hub = createHub({ config: { port: 0 } });
 export const client = createClient({ url: 'http://127.0.0.1:1', autoConnect: false });
 export const react = [HeraldProvider, useStream] as const;
 export const next = [connectionToken, createPublisher().publish, heraldRoutes().GET, startNextServer] as const;
+export const live = [LiveRefresh, useLiveRefresh] as const;
+const types = undefined as unknown as { input: string; output: string };
+const text = { '~standard': { version: 1 as const, vendor: 'test', validate: (value: unknown) => ({ value: String(value) }), types } };
+const typed = createPublisher({ channels: defineChannels({ 'news:*': { headline: text } }) });
+export const published = () => typed.publish('news:1', 'hello', { event: 'headline' });
 `;
     await writeFile(join(check, 'uses.mts'), uses);
     await run('npx', ['tsc', '-p', 'node-check'], { cwd: app, timeoutMs: 120_000 });

@@ -18,6 +18,7 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
           <Link href="/jobs">Jobs</Link>
           <Link href="/dashboard">Dashboard</Link>
           <Link href="/answer">Streamed answer</Link>
+          <Link href="/orders">Live list</Link>
           <Link href="/eventsource">Plain EventSource</Link>
           <span className="spacer" />
           <Link href="/signin" data-testid="nav-user">

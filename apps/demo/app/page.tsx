@@ -9,6 +9,11 @@ const demos = [
   ['/notifications', 'Notifications', 'a private channel per signed-in user'],
   ['/jobs', 'Background job', 'a Server Action starts it; the progress bar follows it live'],
   ['/dashboard', 'Live dashboard', "the hub's own numbers, charted as they arrive"],
+  [
+    '/orders',
+    'Live Server Component',
+    'a server-rendered list that refreshes when a Server Action publishes',
+  ],
   ['/answer', 'Streamed answer', 'an answer generated on the server, token by token'],
   ['/eventsource', 'Plain EventSource', "no SDK: the browser's own EventSource, resuming with Last-Event-ID"],
 ] as const;

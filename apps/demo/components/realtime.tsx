@@ -1,5 +1,6 @@
 'use client';
 
+import type { ClientOptions } from '@herald/client';
 import { HeraldProvider, useConnectionState } from '@herald/react';
 import type { ReactNode } from 'react';
 
@@ -13,11 +14,27 @@ async function fetchToken(): Promise<string | null> {
 
 /**
  * One Herald connection for the whole app, as the signed-in user or anonymous. Signing in or out makes a
- * new one (the `key`), so no connection outlives the identity it was opened with.
+ * new one (the `key`), so no connection outlives the identity it was opened with. `transports`: the ones
+ * the server offers (default: all three, WebSocket first).
  */
-export function Realtime({ url, user, children }: { url: string; user: string | null; children: ReactNode }) {
+export function Realtime({
+  url,
+  user,
+  transports,
+  children,
+}: {
+  url: string;
+  user: string | null;
+  transports?: ClientOptions['transports'];
+  children: ReactNode;
+}) {
   return (
-    <HeraldProvider key={user ?? ''} url={url} getToken={user ? fetchToken : undefined}>
+    <HeraldProvider
+      key={user ?? ''}
+      url={url}
+      getToken={user ? fetchToken : undefined}
+      transports={transports}
+    >
       {children}
     </HeraldProvider>
   );

@@ -30,6 +30,7 @@ it('renders the home page with a link to every demo', async () => {
     'Background job',
     'Live dashboard',
     'Streamed answer',
+    'Live Server Component',
     'Plain EventSource',
   ]) {
     await expect

@@ -33,6 +33,7 @@ export function createCounter(target: TargetName, host: string, port: number, ch
   switch (target) {
     case 'herald-ws':
     case 'herald-redis':
+    case 'herald-redis-baseline':
       return new WsCounter(host, port, rawProtocols.herald, channel);
     case 'ws':
       return new WsCounter(host, port, rawProtocols.ws, channel);
@@ -42,5 +43,7 @@ export function createCounter(target: TargetName, host: string, port: number, ch
       return new SseCounter(host, port, channel);
     case 'pushpin':
       return new WsCounter(host, port, rawProtocols.pushpin, channel);
+    case 'herald-pusher':
+      return new WsCounter(host, port, rawProtocols.pusher, channel);
   }
 }

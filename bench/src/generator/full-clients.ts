@@ -1,9 +1,14 @@
 import { createClient } from '@herald/client';
 import { EventSource } from 'eventsource';
+import PusherJs from 'pusher-js';
 import { io } from 'socket.io-client';
 import WebSocket from 'ws';
 import type { TargetName } from '../targets.ts';
 import type { Stamp } from './payload.ts';
+import { PUSHER_KEY } from './raw-protocols.ts';
+
+// pusher-js's type declarations miss the default export its Node build has.
+const Pusher = PusherJs as unknown as typeof import('pusher-js/types/src/core/pusher.js').default;
 
 /**
  * A latency sample: the system's own client library (or plain `ws` for the ws server), decoding every
@@ -53,6 +58,7 @@ function open(
       });
     case 'herald-ws':
     case 'herald-redis':
+    case 'herald-redis-baseline':
       return new Promise((resolve, reject) => {
         const client = createClient({ url: base, WebSocket: WebSocket as never, transports: ['websocket'] });
         client.subscribe(channel, {
@@ -85,6 +91,27 @@ function open(
           else onMessage(JSON.parse(text));
         });
         ws.once('error', reject);
+      });
+    case 'herald-pusher':
+      // pusher-js itself (its Node build), as an app migrated from Pusher runs it.
+      return new Promise((resolve, reject) => {
+        const url = new URL(base);
+        const pusher = new Pusher(PUSHER_KEY, {
+          cluster: 'herald',
+          wsHost: url.hostname,
+          wsPort: Number(url.port),
+          forceTLS: false,
+          enabledTransports: ['ws'],
+          disableStats: true,
+        });
+        const subscription = pusher.subscribe(channel);
+        subscription.bind('message', (data: Stamp) => onMessage(data));
+        subscription.bind('pusher:subscription_succeeded', () =>
+          resolve({ close: () => pusher.disconnect() }),
+        );
+        subscription.bind('pusher:subscription_error', (err: unknown) =>
+          reject(new Error(JSON.stringify(err))),
+        );
       });
     case 'socketio':
       return new Promise((resolve, reject) => {

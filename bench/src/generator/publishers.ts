@@ -1,6 +1,8 @@
 import { Agent, request } from 'node:http';
+import { connect, type Socket as NetSocket } from 'node:net';
 import { io, type Socket } from 'socket.io-client';
 import WebSocket from 'ws';
+import { BENCH_API_KEY } from '../servers/control.ts';
 import type { TargetName } from '../targets.ts';
 import { payloadText } from './payload.ts';
 
@@ -10,6 +12,8 @@ export interface Publisher {
   publish(channel: string, seq: number): void;
   /** Publishes the server refused (Herald answers each one). */
   readonly errors: number;
+  /** How many more it takes now, when it bounds what is in flight itself (the HTTP API publisher). */
+  room?(): number;
   close(): void;
 }
 
@@ -126,11 +130,124 @@ class PushpinPublisher implements Publisher {
   }
 }
 
-export function createPublisher(target: TargetName, base: string): Publisher {
+/** Connections and requests in flight on each of the HTTP API publisher. */
+const API_CONNECTIONS = 64;
+const API_DEPTH = 4;
+
+/**
+ * Herald's server API, as an app's backend calls it: `POST /api/publish` with the API key, one
+ * publication per request, over a few keep-alive connections with requests pipelined (at most
+ * API_DEPTH in flight on each). Requests are written by hand and answers only counted by their status
+ * line, so the generator's core spends little per request and the hub's HTTP path is what is measured.
+ */
+class ApiPublisher implements Publisher {
+  errors = 0;
+  private readonly sockets: Array<{ socket: NetSocket; inFlight: number; tail: string }> = [];
+  private next = 0;
+  private readonly host: string;
+  private readonly port: number;
+
+  constructor(base: string) {
+    const url = new URL(base);
+    this.host = url.hostname;
+    this.port = Number(url.port);
+  }
+
+  async open(): Promise<void> {
+    for (let i = 0; i < API_CONNECTIONS; i++) {
+      const socket = connect(this.port, this.host);
+      socket.setNoDelay(true);
+      await new Promise<void>((resolve, reject) => {
+        socket.once('connect', () => resolve());
+        socket.once('error', reject);
+      });
+      const conn = { socket, inFlight: 0, tail: '' };
+      socket.setEncoding('latin1');
+      socket.on('data', (text: string) => {
+        // Each answer starts with its status line; a marker may straddle two reads, hence the tail.
+        const all = conn.tail + text;
+        let at = all.indexOf('HTTP/1.1 ');
+        while (at >= 0 && at + 12 <= all.length) {
+          conn.inFlight--;
+          if (all.slice(at + 9, at + 12) !== '200') this.errors++;
+          at = all.indexOf('HTTP/1.1 ', at + 12);
+        }
+        conn.tail = at >= 0 ? all.slice(at) : all.slice(-11);
+      });
+      socket.on('error', () => this.errors++);
+      this.sockets.push(conn);
+    }
+  }
+
+  room(): number {
+    let room = 0;
+    for (const c of this.sockets) room += API_DEPTH - c.inFlight;
+    return room;
+  }
+
+  publish(channel: string, seq: number): void {
+    // The least busy connection from a rotating start, so the load spreads over all of them.
+    let best = this.sockets[this.next++ % this.sockets.length];
+    for (const c of this.sockets) if (c.inFlight < best.inFlight) best = c;
+    const body = `{"channel":"${channel}","data":${payloadText(seq)}}`;
+    best.inFlight++;
+    best.socket.write(
+      `POST /api/publish HTTP/1.1\r\nHost: ${this.host}\r\nAuthorization: apikey ${BENCH_API_KEY}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  }
+
+  close(): void {
+    for (const c of this.sockets) c.socket.destroy();
+  }
+}
+
+/** How the publisher reaches the system: its own protocol, or (Herald) the server API over HTTP. */
+export type PublishVia = 'protocol' | 'api';
+
+/** Several publishers taking turns, one per node of a multi-node rig. */
+class TakingTurns implements Publisher {
+  private turn = 0;
+
+  constructor(private readonly publishers: Publisher[]) {}
+
+  get errors(): number {
+    return this.publishers.reduce((n, p) => n + p.errors, 0);
+  }
+
+  async open(): Promise<void> {
+    await Promise.all(this.publishers.map((p) => p.open()));
+  }
+
+  publish(channel: string, seq: number): void {
+    this.publishers[this.turn++ % this.publishers.length].publish(channel, seq);
+  }
+
+  close(): void {
+    for (const p of this.publishers) p.close();
+  }
+}
+
+/** A publisher into every base (one per node), taking turns. */
+export function createPublisher(
+  target: TargetName,
+  bases: string[],
+  via: PublishVia = 'protocol',
+): Publisher {
+  const all = bases.map((base) => createOne(target, base, via));
+  return all.length === 1 ? all[0] : new TakingTurns(all);
+}
+
+function createOne(target: TargetName, base: string, via: PublishVia): Publisher {
+  if (via === 'api') {
+    if (!target.startsWith('herald-')) throw new Error(`${target} has no HTTP publish API here`);
+    return new ApiPublisher(base);
+  }
   switch (target) {
     case 'herald-ws':
     case 'herald-redis':
+    case 'herald-redis-baseline':
     case 'herald-sse':
+    case 'herald-pusher':
       return new HeraldPublisher(base);
     case 'ws':
       return new WsPublisher(base);

@@ -103,5 +103,29 @@ const pushpin: RawProtocol = {
   handshake: (text) => (text === 'ready' ? { ready: { recovered: 0 } } : {}),
 };
 
-export const rawProtocols = { herald, socketio, ws: wsBroadcast, pushpin } as const;
+/** The app key of the herald-pusher server (bench/src/servers/herald-pusher.ts). */
+export const PUSHER_KEY = 'bench-key';
+
+/** Pusher protocol 7: subscribe once the connection is established, live on subscription_succeeded. */
+const pusher: RawProtocol = {
+  path: () => `/app/${PUSHER_KEY}?protocol=7&client=bench&version=1`,
+  hello: () => undefined,
+  readyOnUpgrade: false,
+  handshake(text, channel) {
+    const frame = JSON.parse(text) as { event: string; data?: unknown };
+    if (frame.event === 'pusher:connection_established')
+      return { send: clientFrame(JSON.stringify({ event: 'pusher:subscribe', data: { channel } })) };
+    if (frame.event === 'pusher_internal:subscription_succeeded') return { ready: { recovered: 0 } };
+    if (frame.event === 'pusher:subscription_error' || frame.event === 'pusher:error')
+      return { fail: JSON.stringify(frame.data) };
+    return {};
+  },
+  ping: {
+    length: 33,
+    text: '{"event":"pusher:ping","data":{}}',
+    pong: clientFrame('{"event":"pusher:pong","data":{}}'),
+  },
+};
+
+export const rawProtocols = { herald, socketio, ws: wsBroadcast, pushpin, pusher } as const;
 export type RawProtocolName = keyof typeof rawProtocols;

@@ -10,7 +10,7 @@ import type { TargetName } from '../targets.ts';
 import { type Counter, createCounter } from './counters.ts';
 import { type FullClient, openFullClient } from './full-clients.ts';
 import type { Stamp } from './payload.ts';
-import { createPublisher, type Publisher } from './publishers.ts';
+import { createPublisher, type Publisher, type PublishVia } from './publishers.ts';
 
 const HOST = '127.0.0.1';
 /** Connection attempts in flight per process: enough to connect fast, few enough not to overflow the backlog. */
@@ -206,7 +206,7 @@ class PublishLoop {
 
   topUp(): void {
     if (!this.running || this.mode !== 'saturation') return;
-    const room = this.window * this.channels.length - this.lag();
+    const room = Math.min(this.window * this.channels.length - this.lag(), this.publisher.room?.() ?? 4096);
     for (let i = 0; i < Math.min(room, 4096); i++) this.publishOne();
   }
 
@@ -249,8 +249,8 @@ const samplerHandlers = {
   },
 
   async openPublisher(args: Record<string, unknown>) {
-    const { target, base } = args as { target: TargetName; base: string };
-    publisher = createPublisher(target, base);
+    const { target, bases, via } = args as { target: TargetName; bases: string[]; via?: PublishVia };
+    publisher = createPublisher(target, bases, via);
     await publisher.open();
     return {};
   },

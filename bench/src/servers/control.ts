@@ -30,3 +30,6 @@ export function portArgument(): number {
  * anonymous from 127.0.0.1 (`channelsPerIp`). Everything else stays at its default.
  */
 export const BENCH_LIMITS = { publishRate: 0, commandRate: 0, channelsPerIp: 0 };
+
+/** The API key of the Herald servers: the server API workload publishes through `/api/publish` with it. */
+export const BENCH_API_KEY = 'bench-api-key';

@@ -4,10 +4,10 @@
  * WebSocket, and all its anonymous clients come from one IP.
  */
 import { HeraldServer } from '@herald/server';
-import { announce, BENCH_LIMITS, portArgument } from './control.ts';
+import { announce, BENCH_API_KEY, BENCH_LIMITS, portArgument } from './control.ts';
 
 const server = await HeraldServer.create({
-  config: { host: '127.0.0.1', port: portArgument(), limits: BENCH_LIMITS },
+  config: { host: '127.0.0.1', port: portArgument(), limits: BENCH_LIMITS, apiKey: BENCH_API_KEY },
 });
 const address = await server.listen();
 announce(address.port);

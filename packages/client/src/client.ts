@@ -1,4 +1,6 @@
 import {
+  type ChannelDefinitions,
+  type ChannelSchemas,
   follows,
   type HistoryOptions,
   type HistoryResult,
@@ -24,6 +26,7 @@ import type { FetchLike } from './transports/http.ts';
 import { pollTransport } from './transports/poll.ts';
 import { sseTransport } from './transports/sse.ts';
 import { type WebSocketConstructor, webSocketTransport } from './transports/websocket.ts';
+import type { TypedClient } from './typed-client.ts';
 
 export type TransportName = 'websocket' | 'sse' | 'poll';
 
@@ -70,7 +73,10 @@ export interface ClientOptions {
 }
 
 export interface SubscribeOptions extends ChannelListener {
-  /** Resume from this position (one you stored); default: live from now. */
+  /**
+   * Resume from this position (one you stored); default: live from now. This subscriber gets what follows
+   * it, also when it joins a channel other subscribers hold at another position.
+   */
   since?: StreamPosition;
   /** A subscription token for channels that require one. */
   token?: string;
@@ -213,13 +219,14 @@ export class HeraldClient {
         listener = this.catchUp(channel, handlers, since, offset);
       } else {
         // Joining a live channel: tell this subscriber where it starts, as the others were told.
+        if (since) listener = after(since, handlers);
         const joined = state;
         const first = listener;
         queueMicrotask(() => {
           if (joined.listeners.has(first)) first.onSubscribed?.({ epoch, offset });
         });
       }
-    }
+    } else if (since) listener = after(since, handlers);
     state.listeners.add(listener);
     const held = state;
     const added = listener;
@@ -357,6 +364,19 @@ export class HeraldClient {
   }
 }
 
+/**
+ * A listener joining a channel that is not behind `since`: what the channel delivers up to `since` (it may
+ * not be there yet) this subscriber has had already.
+ */
+function after(since: StreamPosition, listener: ChannelListener): ChannelListener {
+  return {
+    ...listener,
+    onPublication: (pub) => {
+      if (!isDuplicate(since, pub)) listener.onPublication?.(pub);
+    },
+  };
+}
+
 function resolveTransports(options: ClientOptions): Transport[] {
   const wanted = options.transports ?? ['websocket', 'sse', 'poll'];
   return wanted.map((t) => {
@@ -385,6 +405,16 @@ function resolveShare(options: ClientOptions): (Omit<ShareOptions, 'key'> & { ke
   return { key: given.key === undefined ? undefined : String(given.key), locks, BroadcastChannel };
 }
 
-export function createClient(options: ClientOptions): HeraldClient {
-  return new HeraldClient(options);
+/**
+ * A client connected to the hub at `options.url` (unless `autoConnect: false`). With `channels`
+ * (`defineChannels`, shared with the server) its `subscribe`, `publish` and `history` are typed; the
+ * channels are for the compiler only, the hub checks data at run time.
+ */
+export function createClient<S extends ChannelSchemas>(
+  options: ClientOptions & { channels: ChannelDefinitions<S> },
+): TypedClient<S>;
+export function createClient(options: ClientOptions): HeraldClient;
+export function createClient(options: ClientOptions & { channels?: ChannelDefinitions }): object {
+  const { channels: _types, ...rest } = options;
+  return new HeraldClient(rest);
 }

@@ -128,8 +128,8 @@ function isHeraldCode(code: number): boolean {
 /**
  * The physical connection to the hub: picks a transport and falls back to the next when one cannot be
  * established, reconnects with backoff and full jitter, follows the close codes, watches heartbeats,
- * refreshes the token, and keeps the wire subscriptions with their last positions so that every
- * reconnect resumes them.
+ * refreshes the token, and keeps the wire subscriptions so that every reconnect resumes them from the
+ * client's position for each channel, whatever the transport.
  */
 export class Connection implements Link {
   state: ConnectionState = { status: 'disconnected', reason: 'not connected yet', reconnect: false };
@@ -318,11 +318,19 @@ export class Connection implements Link {
 
   private async subscribeOptions(sub: WireSub): Promise<SubscribeOptions> {
     const options: SubscribeOptions = {};
-    const since = this.positionOf(sub.channel) ?? sub.position;
+    const since = this.position(sub.channel);
     if (since) options.since = since;
     const token = await sub.getToken?.();
     if (token) options.token = token;
     return options;
+  }
+
+  /**
+   * Where a channel resumes from, on any transport: the client's position (see Channel), or for a channel
+   * no local client holds (one a leader tab serves for other tabs) the last position that reached here.
+   */
+  private position(channel: string): StreamPosition | undefined {
+    return this.positionOf(channel) ?? this.subs.get(channel)?.position;
   }
 
   private subscribed(sub: WireSub, result: SubscribeResult): void {
@@ -361,6 +369,7 @@ export class Connection implements Link {
         clearTimeout(connectTimer);
         if (this.attempt === attempt) this.onClose(attempt, code, reason);
       },
+      position: (channel) => this.position(channel),
     });
   }
 
@@ -644,6 +653,7 @@ export class Connection implements Link {
         if ('id' in frame && frame.id === 1) settle(frame.result !== undefined);
       },
       close: () => settle(false),
+      position: () => undefined, // the probe subscribes to nothing
     });
     this.probe = probe;
   }

@@ -1,3 +1,4 @@
+export { type ChannelDefinitions, defineChannels } from '@herald/protocol';
 export type { ChannelListener, ChannelStatus, ResetEvent, SubscribedEvent } from './channel.ts';
 export {
   type ClientOptions,
@@ -18,3 +19,9 @@ export type { FetchLike } from './transports/http.ts';
 export { type PollTransportOptions, pollTransport } from './transports/poll.ts';
 export { sseTransport } from './transports/sse.ts';
 export { type WebSocketConstructor, type WebSocketLike, webSocketTransport } from './transports/websocket.ts';
+export type {
+  TypedClient,
+  TypedClientPublishOptions,
+  TypedHistory,
+  TypedSubscribeOptions,
+} from './typed-client.ts';

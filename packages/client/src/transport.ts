@@ -1,4 +1,4 @@
-import type { Command, ServerFrame } from '@herald/protocol';
+import type { Command, ServerFrame, StreamPosition } from '@herald/protocol';
 
 /**
  * What a transport reports. A transport speaks Herald's command/reply/push protocol whatever it runs on:
@@ -15,6 +15,13 @@ export interface TransportHandlers {
    * a WebSocket or network code (1006…) otherwise.
    */
   close(event: { code: number; reason: string }): void;
+  /**
+   * The client's one position for `channel` (where its delivery stands), the resume point of every
+   * transport: the `since` of `connect` and `subscribe` is built from it, and a transport that resumes
+   * on its own (long-polling: every poll's cursor) asks it. No transport keeps a position of its own, so
+   * a reconnect on any transport, or a switch between them, resumes from where delivery stands.
+   */
+  position(channel: string): StreamPosition | undefined;
 }
 
 export interface TransportConnection {

@@ -137,6 +137,30 @@ describe('delivery on a channel', () => {
     expectExactlyOnce(pubs, 4, 6);
   });
 
+  it('gives a subscriber that joins a channel behind its `since` only what follows it', async () => {
+    const hub = await hubs.start();
+    const { epoch } = await hub.publish('joined', 1);
+    const c = client({ url: hub.url });
+    const a: Publication[] = [];
+    const b: Publication[] = [];
+    const early: Publication[] = [];
+    c.subscribe('joined', { since: { epoch, offset: 0 }, onPublication: (p) => a.push(p) });
+    // Joins before the channel's first result: it has read up to 1 elsewhere (history).
+    c.subscribe('joined', { since: { epoch, offset: 1 }, onPublication: (p) => early.push(p) });
+    await eventually(() => a.length === 1, 'the first subscriber resumed');
+    c.disconnect();
+    for (let i = 2; i <= 4; i++) await hub.publish('joined', i);
+    // The channel stands at 1; this subscriber has read up to 3 elsewhere.
+    c.subscribe('joined', { since: { epoch, offset: 3 }, onPublication: (p) => b.push(p) });
+    c.connect();
+    await eventually(() => a.length === 4, 'the channel resumed');
+    await hub.publish('joined', 5);
+    await eventually(() => a.length === 5, 'live');
+    expectExactlyOnce(a, 1, 5);
+    expectExactlyOnce(early, 2, 5);
+    expectExactlyOnce(b, 4, 5);
+  });
+
   it('reads history and presence', async () => {
     const hub = await hubs.start();
     const c = client({ url: hub.url });

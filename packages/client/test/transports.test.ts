@@ -122,6 +122,47 @@ for (const transport of ['sse', 'poll'] as TransportName[]) {
   });
 }
 
+describe('long-polling', () => {
+  it('tells the client of a live channel the hub cannot continue between polls, and polls on calmly', async () => {
+    const hub = await hubs.start({ namespaces: { '*': { historySize: 2 } } });
+    let gate: Promise<void> | undefined;
+    let polls = 0;
+    const pubs: Publication[] = [];
+    // Polls sent once the second publication is in wait at the gate while it is closed.
+    const gated: typeof fetch = async (input, init) => {
+      if (String(input).includes('/connection/poll')) {
+        polls++;
+        if (pubs.length >= 2) await gate;
+      }
+      return fetch(input, init);
+    };
+    const c = client({ url: hub.url, transports: ['poll'], fetch: gated });
+    const resets: ResetEvent[] = [];
+    c.subscribe('ticks', { onPublication: (p) => pubs.push(p), onReset: (r) => resets.push(r) });
+    await eventually(() => c.position('ticks') !== undefined, 'positioned');
+    await hub.publish('ticks', 1);
+    await eventually(() => pubs.length === 1, 'first');
+    let open = () => {};
+    gate = new Promise((resolve) => {
+      open = resolve;
+    });
+    await hub.publish('ticks', 2); // answers the poll in flight; the next one waits
+    await eventually(() => pubs.length === 2, 'second');
+    for (let i = 3; i <= 8; i++) await hub.publish('ticks', i); // history keeps only 7 and 8
+    gate = undefined;
+    open();
+    await eventually(() => resets.length === 1, 'reset');
+    expect(resets[0]).toMatchObject({ reason: 'not_recovered', offset: 8 });
+    const before = polls;
+    await hub.publish('ticks', 9);
+    await eventually(() => pubs.length === 3, 'live again');
+    expect(pubs.map((p) => p.offset)).toEqual([1, 2, 9]);
+    // One poll answered by the publication, the next one held: a client still resuming from the lost
+    // position would be answered at once, again and again.
+    expect(polls - before).toBeLessThanOrEqual(2);
+  });
+});
+
 describe('transport fallback', () => {
   it('falls back to SSE when a proxy refuses the WebSocket upgrade, and upgrades when it allows it again', async () => {
     const { hub, proxy } = await proxied({ refuseUpgrades: 403 });
@@ -160,6 +201,77 @@ describe('transport fallback', () => {
     await eventually(() => pubs.length === 6, 'over long-polling');
     expectExactlyOnce(pubs, 1, 6);
     expect(sent.offset).toBe(6);
+  });
+
+  it('resumes from the one position whatever the transport: WebSocket, then SSE, then long-polling, then WebSocket', async () => {
+    const { hub, proxy } = await proxied();
+    const c = client({
+      url: proxy.url,
+      connectTimeout: 1000,
+      reconnectDelay: { min: 20, max: 100 },
+      upgradeRetryDelay: 400,
+    });
+    const pubs: Publication[] = [];
+    const resets: ResetEvent[] = [];
+    const recovered: Array<boolean | undefined> = [];
+    c.subscribe('feed', {
+      onPublication: (p) => pubs.push(p),
+      onReset: (r) => resets.push(r),
+      onSubscribed: (e) => recovered.push(e.recovered),
+    });
+    let next = 1;
+    /** Publishes `n` more, the first of them while the client is between transports. */
+    const publish = async (n: number) => {
+      for (const end = next + n; next < end; next++) await hub.publish('feed', next);
+    };
+    await waitForState(c, connected('websocket'));
+    await eventually(() => c.position('feed') !== undefined, 'positioned');
+    await publish(10);
+    await eventually(() => pubs.length === 10, 'over WebSocket');
+
+    proxy.rules = { refuseUpgrades: 400 };
+    proxy.cutAll();
+    await publish(5); // missed: the SSE stream resumes them from the position
+    await waitForState(c, connected('sse'));
+    await publish(5);
+    await eventually(() => pubs.length === 20, 'over SSE');
+
+    proxy.rules = {
+      refuseUpgrades: 400,
+      intercept: (path) => (path === '/connection/sse' ? 'hang' : undefined),
+    };
+    proxy.cutAll();
+    await publish(5); // missed: the first poll's cursor resumes them
+    await waitForState(c, connected('poll'));
+    await publish(5);
+    await eventually(() => pubs.length === 30, 'over long-polling');
+    // A channel subscribed on the poll starts where the hub places it, and its next poll goes on from there.
+    const late: Publication[] = [];
+    const lateSubscribed: Array<boolean | undefined> = [];
+    const lateSub = c.subscribe('late', {
+      onPublication: (p) => late.push(p),
+      onSubscribed: (e) => lateSubscribed.push(e.recovered),
+    });
+    await eventually(() => lateSub.status === 'subscribed', 'late channel subscribed');
+    for (let i = 1; i <= 3; i++) await hub.publish('late', i);
+    await eventually(() => late.length === 3, 'late channel over long-polling');
+    expectExactlyOnce(late, 1, 3);
+    // Subscribed once (a fresh channel beside resumed ones is reported not recovered), never renewed.
+    expect(lateSubscribed).toEqual([false]);
+
+    // The proxy lets WebSocket through again: the client's upgrade probe moves it back.
+    await publish(5);
+    proxy.rules = {};
+    await waitForState(c, connected('websocket'));
+    await publish(5);
+    await eventually(() => pubs.length === 40, 'over WebSocket again');
+
+    expectExactlyOnce(pubs, 1, 40);
+    expect(resets).toEqual([]);
+    // The first subscribe started live; every resubscribe after it recovered all it had missed.
+    expect(recovered[0]).toBeUndefined();
+    expect(recovered.slice(1)).toEqual([true, true, true]);
+    expect(c.position('feed')).toMatchObject({ offset: 40 });
   });
 
   it('goes on with the next transport when an endpoint is missing (404 from the proxy)', async () => {

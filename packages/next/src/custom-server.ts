@@ -10,6 +10,7 @@ import {
   WebSocketTransport,
 } from '@herald/server';
 import { closeHub, getHub, type HubSource, resolveHub } from './hub.ts';
+import { servesWebSocket } from './transports.ts';
 
 export interface NextServerOptions {
   /** The Next.js app directory. Default: the working directory. */
@@ -110,15 +111,19 @@ export async function startNextServer(options: NextServerOptions = {}): Promise<
     },
   });
 
+  servesWebSocket(hub, true);
+
   try {
     await ready;
   } catch (err) {
+    servesWebSocket(hub, false);
     await new Promise((resolve) => server.close(resolve));
     throw err;
   }
 
   let closing: Promise<void> | undefined;
   const close = async () => {
+    servesWebSocket(hub, false);
     const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
     await websocket.close(CloseCodes.shutdown, 'server shutting down');
     if (options.hub === undefined) await closeHub();

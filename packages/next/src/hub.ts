@@ -11,10 +11,20 @@ type Slot = { [SLOT]?: Promise<Hub> };
 /**
  * The process-wide hub, created on first use from `options` and the `HERALD_*` environment variables
  * (options win). Later calls return the same hub and ignore their options, so call it with options once,
- * early (a custom server, or `instrumentation.ts`), and without them everywhere else.
+ * early (a custom server, or `instrumentation.ts`), and without them everywhere else. `channels` is the
+ * exception: a call that passes them makes the hub check publications against them from then on, so
+ * whichever of the app's modules reaches the hub first, and a dev-mode reload with edited schemas, the
+ * hub checks the app's current ones.
  */
 export function getHub(options: HeraldServerOptions = {}): Promise<Hub> {
   const slot = globalThis as Slot;
+  const { channels } = options;
+  if (slot[SLOT] && channels) {
+    return slot[SLOT].then((hub) => {
+      hub.useChannels(channels);
+      return hub;
+    });
+  }
   if (!slot[SLOT]) {
     const created = createHub({ ...options, config: { ...configFromEnv(), ...options.config } });
     // A hub that failed to start must not be cached: the next call tries again.

@@ -1,13 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import {
+  type ChannelDefinitions,
+  type ChannelName,
+  type ChannelSchemas,
   type ErrorCode,
   ErrorCodes,
+  type EventInput,
+  type EventName,
   HeraldError,
   type HistoryResult,
   type PresenceResult,
   type PublishResult,
   readWholeHistory,
   type StreamPosition,
+  type TypedPublication,
 } from '@herald/protocol';
 import { callApi } from '@herald/server';
 import { getHub, type HubSource, resolveHub } from './hub.ts';
@@ -17,6 +23,8 @@ export interface PublishOptions {
   event?: string;
   /** Publications with the same key within the hub's window are delivered once. Default: a fresh key. */
   idempotencyKey?: string;
+  /** `false`: neither the publisher's `channels` nor the hub's schemas check this data. Default true. */
+  validate?: boolean;
 }
 
 export type BroadcastResult = PublishResult | { error: { code: ErrorCode; message: string } };
@@ -25,11 +33,35 @@ export type BroadcastResult = PublishResult | { error: { code: ErrorCode; messag
 export interface Publisher {
   publish(channel: string, data: unknown, options?: PublishOptions): Promise<PublishResult>;
   broadcast(channels: string[], data: unknown, options?: PublishOptions): Promise<BroadcastResult[]>;
-  history(
-    channel: string,
-    query?: { since?: StreamPosition; limit?: number; reverse?: boolean },
-  ): Promise<HistoryResult>;
+  history(channel: string, query?: HistoryQuery): Promise<HistoryResult>;
   presence(channel: string): Promise<PresenceResult['members']>;
+}
+
+type HistoryQuery = { since?: StreamPosition; limit?: number; reverse?: boolean };
+
+/** `PublishOptions` whose `event` must be one of the channel's (and is required). */
+export type TypedPublishOptions<E extends string> = Omit<PublishOptions, 'event'> & { event: E };
+
+/**
+ * A `Publisher` made with `channels` (`defineChannels`): only the channels and events they describe, and
+ * `data` of each event's shape, are accepted at compile time; history comes typed.
+ */
+export interface TypedPublisher<S extends ChannelSchemas> {
+  publish<N extends ChannelName<S>, E extends EventName<S, N>>(
+    channel: N,
+    data: EventInput<S, N, E>,
+    options: TypedPublishOptions<E>,
+  ): Promise<PublishResult>;
+  broadcast<N extends ChannelName<S>, E extends EventName<S, N>>(
+    channels: N[],
+    data: EventInput<S, N, E>,
+    options: TypedPublishOptions<E>,
+  ): Promise<BroadcastResult[]>;
+  history<N extends ChannelName<S>>(
+    channel: N,
+    query?: HistoryQuery,
+  ): Promise<Omit<HistoryResult, 'publications'> & { publications: TypedPublication<S, N>[] }>;
+  presence(channel: ChannelName<S>): Promise<PresenceResult['members']>;
 }
 
 export interface RemoteHub {
@@ -45,39 +77,65 @@ export interface RemoteHub {
 
 type Call = (method: string, body: Record<string, unknown>) => Promise<unknown>;
 
+/** Where a publisher publishes: the in-process hub (`hub`, default `getHub()`) or a remote one. */
+export type PublisherTarget = { hub?: HubSource } | RemoteHub;
+
 /**
  * A publisher for the in-process hub (default, or `{ hub }`) or a remote one over the HTTP API
  * (`{ url, apiKey }`, or the `HERALD_URL` and `HERALD_API_KEY` environment variables). Both run the same
  * API methods with the same checks, so code moves between the two unchanged. Every publication carries an
  * idempotency key, so a retried request after a lost response is never delivered twice.
+ *
+ * With `channels` (`defineChannels`) it is typed, and checks each publication's data against them before
+ * sending it (the schema's output is what it sends); the default in-process hub gets them too
+ * (`getHub({ channels })`), so it checks its clients' publications.
  */
-export function createPublisher(target?: { hub: HubSource } | RemoteHub): Publisher {
-  const remote = target && 'url' in target ? target : undefined;
+export function createPublisher<S extends ChannelSchemas>(
+  target: PublisherTarget & { channels: ChannelDefinitions<S> },
+): TypedPublisher<S>;
+export function createPublisher(target?: PublisherTarget): Publisher;
+export function createPublisher(
+  target: PublisherTarget & { channels?: ChannelDefinitions } = {},
+): Publisher | TypedPublisher<ChannelSchemas> {
+  const { channels } = target;
   const envUrl = process.env.HERALD_URL;
   let call: Call;
-  if (remote) call = remoteCall(remote);
-  else if (!target && envUrl) call = remoteCall({ url: envUrl, apiKey: process.env.HERALD_API_KEY });
+  if ('url' in target) call = remoteCall(target);
+  else if (!target.hub && envUrl) call = remoteCall({ url: envUrl, apiKey: process.env.HERALD_API_KEY });
   else {
-    const hub = target && 'hub' in target ? target.hub : getHub;
+    const hub = target.hub ?? (() => getHub({ channels }));
     call = async (method, body) => callApi(await resolveHub(hub), method, body);
   }
-  const publication = (data: unknown, options: PublishOptions) => ({
-    data,
+  const publication = async (channels: string[], data: unknown, options: PublishOptions) => ({
+    data: await checked(channels, data, options),
     event: options.event,
     idempotencyKey: options.idempotencyKey ?? randomUUID(),
+    validate: options.validate,
   });
+  // Every channel's entry checks the data; a broadcast sends all of them the same (the last output).
+  const checked = async (names: string[], data: unknown, options: PublishOptions) => {
+    if (!channels || options.validate === false) return data;
+    let value = data;
+    for (const channel of names) {
+      const result = await channels.check(channel, options.event, data);
+      if (result) value = result.value;
+    }
+    return value;
+  };
   return {
-    publish: (channel, data, options = {}) =>
-      call('publish', { channel, ...publication(data, options) }) as Promise<PublishResult>,
-    broadcast: async (channels, data, options = {}) => {
-      const { results } = (await call('broadcast', { channels, ...publication(data, options) })) as {
-        results: BroadcastResult[];
-      };
+    publish: async (channel: string, data: unknown, options: PublishOptions = {}) =>
+      call('publish', {
+        channel,
+        ...(await publication([channel], data, options)),
+      }) as Promise<PublishResult>,
+    broadcast: async (names: string[], data: unknown, options: PublishOptions = {}) => {
+      const body = { channels: names, ...(await publication(names, data, options)) };
+      const { results } = (await call('broadcast', body)) as { results: BroadcastResult[] };
       return results;
     },
-    history: (channel, query = {}) =>
+    history: (channel: string, query: HistoryQuery = {}) =>
       readWholeHistory(async (page) => (await call('history', { channel, ...page })) as HistoryResult, query),
-    presence: async (channel) => {
+    presence: async (channel: string) => {
       const { members } = (await call('presence', { channel })) as PresenceResult;
       return members;
     },

@@ -1,16 +1,14 @@
-import { spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { CloseCodes } from '@herald/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { freePort } from '../../server/test/support/process.ts';
 import { RawSseStream } from '../../server/test/support/sse-client.ts';
 import { eventually, WsTestClient } from '../../server/test/support/ws-client.ts';
 import { type NextServer, startNextServer } from '../src/custom-server.ts';
 import { createPublisher } from '../src/publisher.ts';
 import { nextBuild } from './support/next-build.ts';
+import { nextStart } from './support/next-start.ts';
 
 const FIXTURE = fileURLToPath(new URL('./fixture', import.meta.url));
 
@@ -64,6 +62,12 @@ describe('startNextServer + heraldRoutes in a production Next.js app', () => {
     } finally {
       ws.ws.close();
     }
+  });
+
+  it('offers browsers the WebSocket it serves, rendered per request', async () => {
+    const page = await fetch(`${app.url}/transports`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<main id="transports">websocket,sse,poll</main>');
   });
 
   it('errors thrown by the hub keep their code across module copies', async () => {
@@ -174,29 +178,9 @@ describe('SSE, long-polling and client actions through the route handlers', () =
 });
 
 describe('route handlers alone, under plain `next start`', () => {
-  it('serve SSE and the API from the same build, and refuse WebSocket upgrades', async () => {
-    const port = await freePort();
-    const nextBin = createRequire(import.meta.url).resolve('next/dist/bin/next');
-    const child = spawn(
-      process.execPath,
-      [nextBin, 'start', FIXTURE, '-p', String(port), '-H', '127.0.0.1'],
-      {
-        env: { ...process.env, NODE_ENV: 'production', NEXT_TELEMETRY_DISABLED: '1' },
-        stdio: 'ignore',
-      },
-    );
-    const url = `http://127.0.0.1:${port}`;
+  it('serve SSE and the API from the same build, refuse WebSocket upgrades and offer none', async () => {
+    const { url, port, close } = await nextStart(FIXTURE);
     try {
-      await expect
-        .poll(
-          () =>
-            fetch(`${url}/realtime/health`).then(
-              (r) => r.status,
-              () => 0,
-            ),
-          { timeout: 30_000 },
-        )
-        .toBe(200);
       const stream = await RawSseStream.open(`${url}/realtime/connection/sse?channel=plain:sse`);
       try {
         const published = await fetch(`${url}/realtime/api/publish`, {
@@ -210,7 +194,9 @@ describe('route handlers alone, under plain `next start`', () => {
       } finally {
         await stream.close();
       }
-      // No upgrades without the custom server: clients fall back to SSE or long-polling.
+      // No upgrades without the custom server, and pages say so: browsers go straight to SSE.
+      const transports = await fetch(`${url}/transports`);
+      expect(await transports.text()).toContain('<main id="transports">sse,poll</main>');
       const ws = new WebSocket(`ws://127.0.0.1:${port}/realtime/connection/websocket`);
       const opened = await new Promise<boolean>((resolve) => {
         ws.once('open', () => resolve(true));
@@ -219,9 +205,7 @@ describe('route handlers alone, under plain `next start`', () => {
       });
       expect(opened).toBe(false);
     } finally {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
+      await close();
     }
   });
 });

@@ -1,9 +1,11 @@
 import { createServer } from 'node:http';
-import { HeraldError } from '@herald/protocol';
+import { defineChannels, HeraldError } from '@herald/protocol';
 import { Hub } from '@herald/server';
 import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { hubPerTest } from '../../server/test/support/hub.ts';
 import { freePort } from '../../server/test/support/process.ts';
+import { closeHub, getHub } from '../src/hub.ts';
 import { createPublisher } from '../src/publisher.ts';
 
 const { start, onCleanup } = hubPerTest();
@@ -44,6 +46,52 @@ describe('in-process publisher', () => {
     ]);
     expect(await publisher.presence('jobs:1')).toEqual({});
     expect((await rejection(publisher.publish('no spaces', 1))).code).toBe('invalid_channel');
+  });
+});
+
+describe('a publisher with channels', () => {
+  const channels = defineChannels({ 'jobs:*': { progress: z.object({ percent: z.number().max(100) }) } });
+
+  it('checks data before sending it, so a remote hub without schemas never gets bad data', async () => {
+    const hub = await start();
+    const publisher = createPublisher({ url: hub.url, channels });
+    const refused = await rejection(publisher.publish('jobs:1', { percent: 101 }, { event: 'progress' }));
+    expect(refused.code).toBe('invalid_data');
+    expect(refused.message).toMatch(/^data of progress on jobs:1 at percent: /);
+    expect(
+      (await rejection(publisher.publish('jobs:1', { percent: 1 }, { event: 'done' as 'progress' }))).code,
+    ).toBe('invalid_event');
+    expect(await publisher.publish('jobs:1', { percent: 50 }, { event: 'progress' })).toMatchObject({
+      offset: 1,
+    });
+    // Opting out skips the publisher's check and the hub's.
+    const raw = await publisher.publish(
+      'jobs:1',
+      { percent: 'any' as unknown as number },
+      {
+        event: 'progress',
+        validate: false,
+      },
+    );
+    expect(raw).toMatchObject({ offset: 2 });
+    expect((await publisher.history('jobs:1')).publications.map((p) => p.data)).toEqual([
+      { percent: 50 },
+      { percent: 'any' },
+    ]);
+  });
+
+  it('gives them to the process-wide hub, whichever module reached it first', async () => {
+    const hub = await getHub(); // e.g. the route handler, before any Server Action ran
+    onCleanup(closeHub);
+    expect(hub.schemas).toEqual([]);
+    const publisher = createPublisher({ channels });
+    await publisher.publish('jobs:2', { percent: 5 }, { event: 'progress' });
+    expect(hub.schemas).toEqual([channels]);
+    // Now the hub itself refuses what a client (or an untyped publisher) sends.
+    const plain = createPublisher({ hub });
+    expect((await rejection(plain.publish('jobs:2', { percent: 'x' }, { event: 'progress' }))).code).toBe(
+      'invalid_data',
+    );
   });
 });
 

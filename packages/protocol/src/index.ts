@@ -1,4 +1,5 @@
 export * from './answer.ts';
+export * from './channels.ts';
 export * from './close-codes.ts';
 export * from './codec.ts';
 export * from './cursor.ts';

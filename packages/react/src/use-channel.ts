@@ -7,9 +7,10 @@ import type {
   SubscribedEvent,
   SubscribeOptions,
 } from '@herald/client';
-import type { Publication, StreamPosition } from '@herald/protocol';
+import type { StreamPosition } from '@herald/protocol';
 import { useEffect, useState } from 'react';
 import { useHerald } from './provider.tsx';
+import type { HookChannel, HookPublication } from './register.ts';
 import { useLatest } from './use-latest.ts';
 
 export interface UseChannelOptions {
@@ -31,10 +32,11 @@ export interface ChannelView {
 /**
  * Subscribes while mounted and calls `onPublication` with each publication of `channel` once, in order,
  * across reconnects. `channel` null or undefined subscribes to nothing. Changing it moves the subscription.
+ * With channels registered (`Register`), publications come typed, narrowed by `event`.
  */
-export function useChannel(
-  channel: string | null | undefined,
-  onPublication?: (publication: Publication) => void,
+export function useChannel<N extends HookChannel>(
+  channel: N | null | undefined,
+  onPublication?: (publication: HookPublication<N>) => void,
   options: UseChannelOptions = {},
 ): ChannelView {
   const client = useHerald();
@@ -50,7 +52,7 @@ export function useChannel(
     const sub = client.subscribe(channel, {
       since,
       getToken: getToken && (() => handlers.current.getToken?.()),
-      onPublication: (pub) => handlers.current.onPublication?.(pub),
+      onPublication: (pub) => handlers.current.onPublication?.(pub as HookPublication<N>),
       onReset: (event) => handlers.current.onReset?.(event),
       onSubscribed: (event) => {
         setView({ status: 'subscribed', error: undefined });

@@ -3,13 +3,15 @@
 import type { HeraldClient, OutboxMessage, PublishOptions } from '@herald/client';
 import { useCallback, useEffect, useState } from 'react';
 import { useHerald } from './provider.tsx';
+import type { HookChannel, HookPublish } from './register.ts';
 
-export interface PublishView {
+export interface PublishView<N extends string = string> {
   /**
    * Publishes through the outbox and returns the message id at once; the message shows in `messages`
-   * right away (optimistically) with its state.
+   * right away (optimistically) with its state. With channels registered, `event` is required and `data`
+   * must be of its shape.
    */
-  publish(data: unknown, options?: PublishOptions): string;
+  publish: HookPublish<N>;
   /**
    * This channel's messages not yet seen as publications: `sending`, `failed`, and `sent` ones until
    * their publication is delivered on a subscription of this client (at once if there is none). Render them
@@ -39,7 +41,7 @@ function merge(client: HeraldClient, list: OutboxMessage[], message: OutboxMessa
 }
 
 /** Publishing on `channel` with the outbox's states, for optimistic UIs (chat). */
-export function usePublish(channel: string | null | undefined): PublishView {
+export function usePublish<N extends HookChannel>(channel: N | null | undefined): PublishView<N> {
   const client = useHerald();
   const [messages, setMessages] = useState<OutboxMessage[]>([]);
 
@@ -79,5 +81,5 @@ export function usePublish(channel: string | null | undefined): PublishView {
   const retry = useCallback((id: string) => void client?.outbox.retry(id).catch(() => undefined), [client]);
   const cancel = useCallback((id: string) => void client?.outbox.cancel(id), [client]);
 
-  return { publish, messages, retry, cancel };
+  return { publish: publish as HookPublish<N>, messages, retry, cancel };
 }

@@ -1,14 +1,15 @@
 'use client';
 
 import type { HeraldClientError } from '@herald/client';
-import { isDuplicate, type Publication, type StreamPosition } from '@herald/protocol';
+import type { Publication, StreamPosition } from '@herald/protocol';
 import { useEffect, useState } from 'react';
 import { useHerald } from './provider.tsx';
+import type { HookChannel, HookPublication } from './register.ts';
 import { useLatest } from './use-latest.ts';
 
-export interface StreamOptions<S> {
+export interface StreamOptions<S, P = Publication> {
   /** Folds each publication into the value, in order. Default: the list of every publication's `data`. */
-  reduce?: (value: S, publication: Publication) => S;
+  reduce?: (value: S, publication: P) => S;
   /** The value before any publication. Default `[]`. */
   initial?: S;
   /** Start with what the channel's history holds (a progress bar opened late), then go live. Default true. */
@@ -17,10 +18,10 @@ export interface StreamOptions<S> {
   doneEvent?: string;
 }
 
-export interface StreamView<S> {
+export interface StreamView<S, P = Publication> {
   value: S;
   /** The latest publication. */
-  last: Publication | undefined;
+  last: P | undefined;
   /** Whether the `doneEvent` publication has arrived. */
   done: boolean;
   error: HeraldClientError | undefined;
@@ -39,15 +40,17 @@ const collect = (list: unknown, pub: Publication): unknown => [...(list as unkno
  *   reduce: (text, pub) => (pub.event === 'token' ? text + (pub.data as { token: string }).token : text),
  * });
  * ```
+ *
+ * With channels registered (`Register`), `reduce` and `last` get the channel's typed publications.
  */
-export function useStream<S = unknown[]>(
-  channel: string | null | undefined,
-  options: StreamOptions<S> = {},
-): StreamView<S> {
+export function useStream<S = unknown[], N extends HookChannel = HookChannel>(
+  channel: N | null | undefined,
+  options: StreamOptions<S, HookPublication<N>> = {},
+): StreamView<S, HookPublication<N>> {
   const client = useHerald();
   const latest = useLatest(options);
   const initial = () => (options.initial ?? []) as S;
-  const [view, setView] = useState<StreamView<S>>(() => ({
+  const [view, setView] = useState<StreamView<S, HookPublication<N>>>(() => ({
     value: initial(),
     last: undefined,
     done: false,
@@ -63,16 +66,15 @@ export function useStream<S = unknown[]>(
     setView({ value: start, last: undefined, done: false, error: undefined });
     if (!client || !channel) return;
     let active = true;
-    let position: StreamPosition | undefined;
     let sub: { unsubscribe(): void } | undefined;
+    // No position of its own: the client delivers each publication after `since` once, in order.
     const fold = (pub: Publication) => {
-      if (position && isDuplicate(position, pub)) return;
-      position = { epoch: pub.epoch, offset: pub.offset };
-      const { reduce = collect as unknown as (v: S, p: Publication) => S, doneEvent = 'done' } =
+      const { reduce = collect as unknown as (v: S, p: HookPublication<N>) => S, doneEvent = 'done' } =
         latest.current;
+      const typed = pub as HookPublication<N>;
       setView((v) => ({
-        value: reduce(v.value, pub),
-        last: pub,
+        value: reduce(v.value, typed),
+        last: typed,
         done: v.done || pub.event === doneEvent,
         error: undefined,
       }));
@@ -92,7 +94,10 @@ export function useStream<S = unknown[]>(
       client.history(channel).then((page) => {
         if (!active) return;
         for (const pub of page.publications) fold(pub);
-        listen(position ?? { epoch: page.epoch, offset: page.offset });
+        const last = page.publications.at(-1);
+        listen(
+          last ? { epoch: last.epoch, offset: last.offset } : { epoch: page.epoch, offset: page.offset },
+        );
       }, fail);
     } else listen();
     return () => {

@@ -17,7 +17,13 @@ describe('the built @herald/react (dist/, as published)', () => {
       const built = await readFile(new URL(name.replace(/\.tsx?$/, '.js'), DIST), 'utf8');
       expect(built, name).toMatch(DIRECTIVE);
     }
-    // The entry point and every hook module at least: the check above must have had something to check.
-    expect(client).toEqual(expect.arrayContaining(['index.ts', 'provider.tsx', 'use-channel.ts']));
+    // Every hook module at least: the check above must have had something to check.
+    expect(client).toEqual(expect.arrayContaining(['provider.tsx', 'use-channel.ts', 'use-stream.ts']));
+  });
+
+  it("leaves the entry point without 'use client', so defineChannels from it runs on the server", async () => {
+    expect(await readFile(new URL('index.js', DIST), 'utf8')).not.toMatch(/^'use client';/m);
+    const { defineChannels } = await import('@herald/react');
+    expect(defineChannels({ 'a:*': {} }).entry('a:1')).toEqual({});
   });
 });

@@ -164,11 +164,15 @@ describe('@herald/react with a real hub', () => {
       for (const word of ['hello', 'world']) expect(screen.split(word).length - 1).toBeLessThanOrEqual(1);
     }
 
-    const big = send!('x'.repeat(100));
+    // Publishing, retrying and cancelling update the outbox's state at once, as a click would: in act.
+    let big = '';
+    act(() => {
+      big = send!('x'.repeat(100));
+    });
     await waitFor(() => root.text().includes('(failed)'), 'refused');
-    view!.retry(big);
+    act(() => view!.retry(big));
     await waitFor(() => root.text().includes('(failed)'), 'refused again');
-    view!.cancel(big);
+    act(() => view!.cancel(big));
     await waitFor(() => root.text() === 'hello;world;', 'cancelled');
   });
 

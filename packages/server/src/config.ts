@@ -24,6 +24,12 @@ export const NamespaceSchema = z
     presence: z.boolean().default(true),
     /** Whether subscribers get `join`/`leave` pushes (needs `presence`). */
     joinLeave: z.boolean().default(false),
+    /**
+     * The events a publication in this namespace may have, each with the JSON Schema of its `data`
+     * (compiled once, when the hub starts). Set: a publication without one of them is refused
+     * (`invalid_event`), and data its schema refuses too (`invalid_data`). Unset: anything goes.
+     */
+    events: z.record(z.string(), z.union([z.boolean(), z.record(z.string(), z.unknown())])).optional(),
   })
   .strict()
   .refine((ns) => ns.presence || !ns.joinLeave, {
@@ -154,6 +160,42 @@ export const PresenceSchema = z
   })
   .strict();
 
+/** One app of the Pusher Channels protocol (`/app/{key}`, `/apps/{id}/…`). See docs/pusher.md. */
+export const PusherAppSchema = z
+  .object({
+    id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ -'),
+    key: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ -'),
+    secret: z.string().min(8, 'must be at least 8 characters'),
+    /** Whether clients may send `client-*` events on private and presence channels. */
+    clientEvents: z.boolean().default(false),
+    /** Client events per second per connection (token bucket, burst of the same size); over it: 4301. */
+    clientEventRate: z.number().int().min(1).max(10_000).default(10),
+    /**
+     * `required`: a connection that has not signed in (`pusher:signin`) within `signinTimeout` seconds is
+     * closed with 4009, like Pusher's "authorized connections"; `optional` (default): sign-in is up to the app.
+     */
+    userAuthentication: z.enum(['optional', 'required']).default('optional'),
+    signinTimeout: z.number().min(1).max(3600).default(30),
+    /** Distinct users on one presence channel; a subscription past it is refused. */
+    maxPresenceMembers: z.number().int().min(1).max(10_000).default(100),
+  })
+  .strict();
+
+export const PusherSchema = z
+  .object({
+    apps: z
+      .array(PusherAppSchema)
+      .min(1)
+      .refine((apps) => new Set(apps.map((a) => a.key)).size === apps.length, 'app keys must differ')
+      .refine((apps) => new Set(apps.map((a) => a.id)).size === apps.length, 'app ids must differ'),
+    /** Seconds of silence after which either side pings (`activity_timeout` in connection_established). */
+    activityTimeout: z.number().int().min(1).max(3600).default(120),
+  })
+  .strict();
+
+export type PusherApp = z.output<typeof PusherAppSchema>;
+export type PusherConfig = z.output<typeof PusherSchema>;
+
 /** A browser origin, `"*"` (any) or `https://*.example.com` (any subdomain). */
 const OriginSchema = z
   .string()
@@ -245,6 +287,8 @@ export const ConfigSchema = z
      * A channel whose namespace matches neither is refused with `unknown_namespace`.
      */
     namespaces: z.record(z.string(), NamespaceSchema).default({ '*': NamespaceSchema.parse({}) }),
+    /** The Pusher Channels protocol beside Herald's own (docs/pusher.md); off unless apps are listed. */
+    pusher: PusherSchema.optional(),
   })
   .strict();
 
@@ -267,7 +311,28 @@ export function parseConfig(input: unknown, source = 'config'): HeraldConfig {
   }
   const result = ConfigSchema.safeParse(input);
   if (!result.success) throw new ConfigError(`${source}: ${describeIssues(result.error)}`);
-  return result.data;
+  return withPusherNamespace(result.data, source);
+}
+
+/**
+ * Pusher channel names have no colon, so they are Herald channels of namespace `""`; presence channels
+ * need its presence entries and join/leave pushes. Unless the config lists `""` itself, it is the `"*"`
+ * namespace's rules (or the defaults) with both on.
+ */
+function withPusherNamespace(config: HeraldConfig, source: string): HeraldConfig {
+  if (config.pusher === undefined) return config;
+  const own = Object.hasOwn(config.namespaces, '') ? config.namespaces[''] : undefined;
+  if (own !== undefined) {
+    if (own.presence && own.joinLeave) return config;
+    throw new ConfigError(
+      `${source}: namespaces."": Pusher channels live in namespace "" and need presence: true and joinLeave: true`,
+    );
+  }
+  const base = Object.hasOwn(config.namespaces, '*') ? config.namespaces['*'] : NamespaceSchema.parse({});
+  return {
+    ...config,
+    namespaces: { ...config.namespaces, '': { ...base, presence: true, joinLeave: true } },
+  };
 }
 
 export const PORT_RULE = 'must be an integer from 0 to 65535';
@@ -308,6 +373,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): HeraldConfi
   if (env.HERALD_METRICS_KEY) config.metricsKey = env.HERALD_METRICS_KEY;
   const webhook = webhookFromEnv(env);
   if (webhook) config.webhooks = [webhook];
+  const pusherApp = pusherAppFromEnv(env);
+  if (pusherApp) config.pusher = { apps: [pusherApp] };
   if (env.HERALD_INSECURE !== undefined && env.HERALD_INSECURE !== '') {
     if (!/^[01]$/.test(env.HERALD_INSECURE))
       throw new ConfigError(`HERALD_INSECURE="${env.HERALD_INSECURE}" must be 1 or 0`);
@@ -330,6 +397,18 @@ function webhookFromEnv(env: NodeJS.ProcessEnv): { url: string; secret: string }
     throw new ConfigError(`${name} ${issue.message}`);
   }
   return { url, secret };
+}
+
+const PUSHER_ENV = ['HERALD_PUSHER_APP_ID', 'HERALD_PUSHER_APP_KEY', 'HERALD_PUSHER_APP_SECRET'] as const;
+
+/** One Pusher app from `HERALD_PUSHER_APP_ID`, `_KEY` and `_SECRET`: all three, or none. */
+function pusherAppFromEnv(env: NodeJS.ProcessEnv): { id: string; key: string; secret: string } | undefined {
+  const [id, key, secret] = PUSHER_ENV.map((name) => env[name] || undefined);
+  if (id === undefined && key === undefined && secret === undefined) return undefined;
+  if (id === undefined || key === undefined || secret === undefined) {
+    throw new ConfigError(`set all of ${PUSHER_ENV.join(', ')} for a Pusher app, or none`);
+  }
+  return { id, key, secret };
 }
 
 export async function loadConfigFile(path: string): Promise<HeraldConfigInput> {

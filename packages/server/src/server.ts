@@ -6,7 +6,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CloseCodes, HeraldError } from '@herald/protocol';
+import { type ChannelDefinitions, CloseCodes, HeraldError } from '@herald/protocol';
 import { createBroker } from './brokers/create-broker.ts';
 import { ConfigError, type HeraldConfig, type HeraldConfigInput, parseConfig } from './config.ts';
 import type { Authenticator } from './core/auth.ts';
@@ -16,9 +16,10 @@ import { isLoopbackHost, isOwnHost } from './core/origin.ts';
 import { errorResponse } from './http/json.ts';
 import { checkHost, sendWebResponse, toWebRequest } from './http/node-adapter.ts';
 import { handleRequest } from './http/routes.ts';
-import { answerClientErrors } from './http/socket-reply.ts';
+import { answerClientErrors, replyOnSocket } from './http/socket-reply.ts';
 import { Hub } from './hub.ts';
 import { SSE_PATH, type SseTransport } from './transports/http/sse.ts';
+import { isPusherPath } from './transports/pusher/pusher.ts';
 import { WebSocketTransport } from './transports/websocket.ts';
 
 export interface HeraldServerOptions {
@@ -26,6 +27,8 @@ export interface HeraldServerOptions {
   broker?: Broker;
   authenticator?: Authenticator;
   logger?: Logger;
+  /** `defineChannels(…)`: the schemas publications are checked against (see `HubOptions`). */
+  channels?: ChannelDefinitions;
   /** Timeouts of Node's HTTP server; a request past them gets 408 `request_timeout`. Node's defaults otherwise. */
   http?: Pick<ServerOptions, 'headersTimeout' | 'requestTimeout' | 'connectionsCheckingInterval'>;
 }
@@ -34,7 +37,14 @@ export interface HeraldServerOptions {
 export async function createHub(options: HeraldServerOptions = {}): Promise<Hub> {
   const config = parseConfig(options.config ?? {});
   const broker = options.broker ?? (await createBroker(config.broker, options.logger));
-  const hub = new Hub({ config, broker, authenticator: options.authenticator, logger: options.logger });
+  const { authenticator, logger, channels } = options;
+  let hub: Hub;
+  try {
+    hub = new Hub({ config, broker, authenticator, logger, channels });
+  } catch (err) {
+    await broker.close(); // a config schema that does not compile: no connection left behind
+    throw err;
+  }
   await hub.start();
   return hub;
 }
@@ -58,7 +68,14 @@ export class HeraldServer {
     this.http = createServer({ requireHostHeader: false, ...options.http }, (req, res) =>
       this.serve(req, res),
     );
-    this.websocket.attach(this.http, { guard: (req) => this.hostRefusal(req) });
+    const pusher = hub.pusher;
+    this.websocket.attach(this.http, {
+      guard: (req) => this.hostRefusal(req),
+      otherwise: (req, socket, head) => {
+        if (pusher && isPusherPath(req.url)) pusher.handleUpgrade(req, socket, head);
+        else replyOnSocket(socket, new HeraldError('not_found', 'no WebSocket endpoint at this path'));
+      },
+    });
     answerClientErrors(this.http);
   }
 

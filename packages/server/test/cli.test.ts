@@ -101,6 +101,11 @@ describe('herald serve', () => {
       '{"namespaces": {"chat": {"historySize": -1}}}',
       /namespaces\.chat\.historySize/,
     ],
+    [
+      'an event schema Ajv cannot compile',
+      '{"namespaces": {"chat": {"events": {"message": {"type": "strnig"}}}}}',
+      /namespaces\.chat\.events\.message: /,
+    ],
   ])('exits non-zero on a config file with %s, naming the problem', async (_name, content, message) => {
     const p = herald(['serve', '--port', String(await freePort()), '--config', configFile(content)]);
     expect(await p.exited).toBe(1);
@@ -212,5 +217,18 @@ describe('herald.example.json', () => {
     const unlisted = await history('other:1');
     expect(unlisted.status).toBe(404);
     expect(await unlisted.json()).toMatchObject({ error: { code: 'unknown_namespace' } });
+    // The chat namespace's event schemas (JSON Schema) check what the server API publishes.
+    const publish = (data: unknown) =>
+      fetch(`http://127.0.0.1:${port}/api/publish`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ channel: 'chat:1', event: 'message', data }),
+      });
+    const refused = await publish({ text: 7 });
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toEqual({
+      error: { code: 'invalid_data', message: 'data of message on chat:1 at text: must be string' },
+    });
+    expect((await publish({ text: 'hi' })).status).toBe(200);
   });
 });

@@ -6,6 +6,7 @@ import { ConfigError, ConfigSchema, type HeraldConfig, parseConfig } from '../sr
 
 /** The part of JSON Schema that `z.toJSONSchema` writes for Herald's config. */
 interface JsonSchema {
+  anyOf?: JsonSchema[];
   type?: 'object' | 'array' | 'string' | 'number' | 'integer' | 'boolean';
   enum?: unknown[];
   properties?: Record<string, JsonSchema>;
@@ -23,6 +24,23 @@ interface JsonSchema {
 
 /** Hand-written rules (zod `refine`s) JSON Schema cannot state, made true of a generated section. */
 const REFINEMENTS: Record<string, (section: Record<string, unknown>) => Record<string, unknown>> = {
+  // Pusher apps need their credentials, at least one app, and ids and keys of their own.
+  'pusher.apps[]': (app) => ({ id: 'app', key: 'key', secret: 'secret-123', ...app }),
+  pusher: (pusher) => {
+    const apps = (pusher.apps as Record<string, unknown>[] | undefined) ?? [];
+    const listed = apps.length > 0 ? apps : [{ id: 'app', key: 'key', secret: 'secret-123' }];
+    return { ...pusher, apps: listed.map((app, i) => ({ ...app, id: `app${i}`, key: `key${i}` })) };
+  },
+  // Pusher channels live in namespace "", which then needs presence and join/leave.
+  '': (config) => {
+    const namespaces = config.namespaces as Record<string, Record<string, unknown>> | undefined;
+    if (config.pusher === undefined || namespaces === undefined || !Object.hasOwn(namespaces, ''))
+      return config;
+    return {
+      ...config,
+      namespaces: { ...namespaces, '': { ...namespaces[''], presence: true, joinLeave: true } },
+    };
+  },
   'namespaces.*': (ns) => (ns.joinLeave === true ? { ...ns, presence: true } : ns),
   authProxy: (proxy) =>
     proxy.connectUrl === undefined ? { ...proxy, connectUrl: 'https://app.example.com/auth' } : proxy,
@@ -39,6 +57,9 @@ const REFINEMENTS: Record<string, (section: Record<string, unknown>) => Record<s
  */
 function valid(schema: JsonSchema, path: string): fc.Arbitrary<unknown> {
   if (schema.enum) return fc.constantFrom(...schema.enum);
+  if (schema.anyOf) return fc.oneof(...schema.anyOf.map((option) => valid(option, path)));
+  // `{}`: any JSON at all (a namespace's event schemas, which Ajv compiles when the hub starts).
+  if (Object.keys(schema).length === 0) return fc.jsonValue({ maxDepth: 2 });
   const min = schema.minimum ?? -Number.MAX_SAFE_INTEGER;
   switch (schema.type) {
     case 'boolean':

@@ -1,6 +1,7 @@
+import { offeredTransports } from '@herald/next';
 import type { ReactNode } from 'react';
 import { ConnectionBadge, Realtime } from '../../components/realtime.tsx';
-import { publicHubUrl } from '../../lib/herald.ts';
+import { demoHub, publicHubUrl, standaloneHub } from '../../lib/herald.ts';
 import { currentUser } from '../../lib/session.ts';
 
 /**
@@ -9,8 +10,11 @@ import { currentUser } from '../../lib/session.ts';
  */
 export default async function LiveLayout({ children }: { children: ReactNode }) {
   const user = await currentUser();
+  // The embedded hub's transports: no WebSocket attempt under plain `next start`, where none can work.
+  // A standalone hub serves all three.
+  const transports = standaloneHub ? undefined : await offeredTransports(demoHub);
   return (
-    <Realtime url={publicHubUrl} user={user}>
+    <Realtime url={publicHubUrl} user={user} transports={transports}>
       <div className="status">
         <ConnectionBadge />
       </div>

@@ -1,6 +1,9 @@
 import type { BrowserContext } from 'playwright-core';
 import { TcpProxy } from '../../../../packages/server/test/support/tcp-proxy.ts';
-import { demoUrl } from './browser.ts';
+import { allowConsole, demoUrl } from './browser.ts';
+
+/** What Chromium logs for requests and sockets that fail on a network that is down. */
+const NETWORK_DOWN = /net::ERR_|WebSocket connection to .* failed/;
 
 /**
  * A network path of its own between one browser context and the demo server, so a test can cut that
@@ -20,10 +23,11 @@ export class Network {
   /**
    * The network goes down for this context: every open connection (WebSocket, SSE, fetch) is cut with no
    * close handshake, new ones are reset, and the browser is told it is offline. Returns how many
-   * connections were cut. The cut comes before the offline switch, so the browser sees its sockets die
+   * connections were cut. What the browser logs about requests failing from now on is expected. The cut comes before the offline switch, so the browser sees its sockets die
    * rather than stall (Chromium's offline emulation holds back events of sockets already open).
    */
   async cut(context: BrowserContext): Promise<number> {
+    allowConsole(context, NETWORK_DOWN);
     this.proxy.refusing = true;
     const cut = this.proxy.cutAll();
     await context.setOffline(true);

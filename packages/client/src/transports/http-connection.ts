@@ -3,7 +3,6 @@ import type {
   ConnectResult,
   Push,
   RefreshCommand,
-  StreamPosition,
   SubscribeCommand,
   SubscribeOptions,
   SubscribeResult,
@@ -23,8 +22,6 @@ export type ChannelOutcome = SubscribeResult | { error: { code: string; message:
 export abstract class HttpConnection implements TransportConnection {
   protected token: string | undefined;
   protected closed = false;
-  /** Where every channel of this connection stands: publications and positions received. */
-  protected readonly positions = new Map<string, StreamPosition>();
 
   constructor(
     protected readonly base: string,
@@ -96,7 +93,6 @@ export abstract class HttpConnection implements TransportConnection {
   }
 
   protected push(push: Push): void {
-    if (push.type === 'pub') this.positions.set(push.channel, { epoch: push.epoch, offset: push.offset });
     if (!this.closed) this.handlers.frame(push);
   }
 
@@ -110,16 +106,6 @@ export abstract class HttpConnection implements TransportConnection {
     this.closed = true;
     this.stop();
     this.handlers.close({ code, reason });
-  }
-
-  /** The cursor for `channels`: the positions held for them, or none when there are none. */
-  protected positionsOf(channels: Iterable<string>): Array<[string, StreamPosition]> {
-    const held: Array<[string, StreamPosition]> = [];
-    for (const channel of channels) {
-      const position = this.positions.get(channel);
-      if (position) held.push([channel, position]);
-    }
-    return held;
   }
 }
 

@@ -3,6 +3,7 @@ import {
   type PollResult,
   type Publication,
   type RefreshCommand,
+  type StreamPosition,
   type SubscribeCommand,
   type SubscribeOptions,
   type SubscribeResult,
@@ -58,9 +59,8 @@ class PollConnection extends HttpConnection {
 
   protected connect(id: number, subs: Record<string, SubscribeOptions>): void {
     this.connectId = id;
-    for (const [channel, options] of Object.entries(subs)) {
+    for (const channel of Object.keys(subs)) {
       this.channels.add(channel);
-      if (options.since) this.positions.set(channel, options.since);
       this.awaited.set(channel, id);
     }
     if (this.channels.size === 0) void this.probe();
@@ -102,13 +102,14 @@ class PollConnection extends HttpConnection {
       const resolving = channels.filter((c) => this.awaited.has(c));
       // A new channel is answered at once; otherwise the hub holds the poll until there is news.
       const timeout = resolving.length > 0 ? 0 : this.timeout;
+      const cursor = this.cursorOf(channels);
       const abort = new AbortController();
       this.inflight = abort;
       // A poll stuck somewhere on the way (a stalled proxy) is given up after its hold and a margin.
       const guard = setTimeout(() => abort.abort(), (timeout + 15) * 1000);
       let answer: PollResult;
       try {
-        const response = await this.fetchFn(this.pollUrl(channels, timeout), {
+        const response = await this.fetchFn(this.pollUrl(channels, timeout, cursor), {
           headers: headersFor(this.token),
           signal: abort.signal,
           cache: 'no-store',
@@ -130,15 +131,29 @@ class PollConnection extends HttpConnection {
       } finally {
         clearTimeout(guard);
       }
-      if (!this.closed) this.answer(answer, resolving);
+      if (this.closed) break;
+      this.answer(answer, resolving, cursor);
+      // The next poll resumes from the client's position, which counts this answer once the client has
+      // taken it: its pushes at once, its replies through promises, so by the next task.
+      await nextTask();
     }
     this.polling = false;
   }
 
-  private pollUrl(channels: string[], timeout: number, cursor = this.positionsOf(channels)): string {
+  /** Where each of `channels` resumes: the client's one position for it. */
+  private cursorOf(channels: string[]): Map<string, StreamPosition> {
+    const cursor = new Map<string, StreamPosition>();
+    for (const channel of channels) {
+      const position = this.handlers.position(channel);
+      if (position) cursor.set(channel, position);
+    }
+    return cursor;
+  }
+
+  private pollUrl(channels: string[], timeout: number, cursor = this.cursorOf(channels)): string {
     const url = endpointUrl(this.base, '/connection/poll');
     for (const channel of channels) url.searchParams.append('channel', channel);
-    if (cursor.length > 0) url.searchParams.set('cursor', encodeCursor(cursor));
+    if (cursor.size > 0) url.searchParams.set('cursor', encodeCursor(cursor));
     url.searchParams.set('timeout', String(timeout));
     return url.href;
   }
@@ -167,21 +182,26 @@ class PollConnection extends HttpConnection {
       const refusal = await readRefusal(response);
       if (!refusesChannel(refusal)) continue; // the next poll meets it again and ends the connection
       this.channels.delete(channel);
-      this.positions.delete(channel);
       const error = HeraldClientError.from(refusal.error);
       this.settle(channel, channelError(error));
     }
     this.maybeConnected();
   }
 
-  /** Hands an answer on: results for the channels commands wait for, then publications as pushes. */
-  private answer(answer: PollResult, resolving: string[]): void {
+  /**
+   * Hands an answer to the poll that resumed from `cursor` on: results for the channels commands wait
+   * for, then publications as pushes.
+   */
+  private answer(answer: PollResult, resolving: string[], cursor: Map<string, StreamPosition>): void {
     const results = new Map<string, SubscribeResult>();
     const waiting = new Set(resolving.filter((c) => this.awaited.has(c) && this.channels.has(c)));
+    const moved: string[] = [];
     for (const event of answer.subscribed) {
       if (!this.channels.has(event.channel)) continue;
-      this.positions.set(event.channel, { epoch: event.epoch, offset: event.offset });
-      if (!waiting.has(event.channel)) continue;
+      if (!waiting.has(event.channel)) {
+        moved.push(event.channel);
+        continue;
+      }
       const result: SubscribeResult = {
         channel: event.channel,
         epoch: event.epoch,
@@ -194,7 +214,7 @@ class PollConnection extends HttpConnection {
     // A resumed channel that is not news continues from its cursor: what came for it was recovered.
     const resumed = new Set<string>();
     for (const channel of waiting) {
-      const position = this.positions.get(channel);
+      const position = cursor.get(channel);
       if (results.has(channel) || !position) continue;
       results.set(channel, { channel, ...position, publications: [], recovered: true });
       resumed.add(channel);
@@ -206,11 +226,16 @@ class PollConnection extends HttpConnection {
       if (result && resumed.has(pub.channel)) {
         result.publications.push(pub);
         result.offset = pub.offset;
-        this.positions.set(pub.channel, { epoch: pub.epoch, offset: pub.offset });
       } else live.push(pub);
     }
     for (const [channel, result] of results) this.settle(channel, result);
     this.maybeConnected();
+    // The hub could not continue a live channel from its position (history lost, a new epoch): the client
+    // resubscribes and is told, as the WebSocket hub would tell it.
+    for (const channel of moved) {
+      const reason = 'the stream could not be continued from the position';
+      this.push({ type: 'unsub', channel, code: 'insufficient_state', reason, resubscribe: true });
+    }
     for (const pub of live) this.push({ type: 'pub', ...pub });
   }
 
@@ -234,17 +259,14 @@ class PollConnection extends HttpConnection {
   }
 
   protected subscribe(command: SubscribeCommand): void {
-    const { id, channel, since } = command;
+    const { id, channel } = command;
     this.channels.add(channel);
-    if (since) this.positions.set(channel, since);
-    else this.positions.delete(channel);
     this.awaited.set(channel, id);
     this.kick();
   }
 
   protected unsubscribe(command: UnsubscribeCommand): void {
     this.channels.delete(command.channel);
-    this.positions.delete(command.channel);
     this.awaited.delete(command.channel);
     this.reply(command.id, {});
     this.kick();
@@ -259,4 +281,9 @@ class PollConnection extends HttpConnection {
   protected stop(): void {
     this.inflight?.abort();
   }
+}
+
+/** Resolves in the next task, once every promise settled by now has run its callbacks. */
+function nextTask(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }

@@ -6,6 +6,7 @@ import {
   type RefreshCommand,
   type SseConnectedEvent,
   type SseControlEvent,
+  type StreamPosition,
   type SubscribeCommand,
   type SubscribedEvent,
   type SubscribeOptions,
@@ -57,6 +58,11 @@ class SseConnection extends HttpConnection {
   private held: Push[] | null = null;
   /** Channels whose `subscribed` event a subscribe command waits for. */
   private readonly awaited = new Map<string, number>();
+  /**
+   * The `since` each channel was subscribed with, until the stream positions it: whether recovered
+   * publications follow its `subscribed` event. Where a channel stands afterwards is the client's to know.
+   */
+  private readonly asked = new Map<string, StreamPosition>();
   /** Channels whose recovered publications are being gathered into their result, up to `until`. */
   private readonly recovering = new Map<string, { result: SubscribeResult; until: number }>();
   /** A channel was refused in the URL: every channel goes by action, so only refused ones fail. */
@@ -68,7 +74,7 @@ class SseConnection extends HttpConnection {
 
   protected connect(id: number, subs: Record<string, SubscribeOptions>): void {
     const entries = Object.entries(subs);
-    for (const [channel, options] of entries) if (options.since) this.positions.set(channel, options.since);
+    this.asked.clear();
     // Channels with a subscription token can only be subscribed by action (the URL has no room for it).
     const inUrl = this.oneByOne ? [] : entries.filter(([, o]) => o.token === undefined).map(([c]) => c);
     this.connecting = {
@@ -80,14 +86,22 @@ class SseConnection extends HttpConnection {
       byAction: entries.filter(([c]) => !inUrl.includes(c)),
     };
     this.held = [];
-    void this.open(inUrl);
+    void this.open(inUrl, subs);
   }
 
-  private async open(channels: string[]): Promise<void> {
+  /** Opens the stream of `channels`, resuming each from the `since` the connect command gives it. */
+  private async open(channels: string[], subs: Record<string, SubscribeOptions>): Promise<void> {
     const url = endpointUrl(this.base, '/connection/sse');
-    for (const channel of channels) url.searchParams.append('channel', channel);
-    const held = this.positionsOf(channels);
-    if (held.length > 0) url.searchParams.set('lastEventId', encodeCursor(held));
+    const cursor: Array<[string, StreamPosition]> = [];
+    for (const channel of channels) {
+      url.searchParams.append('channel', channel);
+      const since = subs[channel].since;
+      if (since) {
+        cursor.push([channel, since]);
+        this.asked.set(channel, since);
+      }
+    }
+    if (cursor.length > 0) url.searchParams.set('lastEventId', encodeCursor(cursor));
     const abort = new AbortController();
     this.abort = abort;
     let response: Response;
@@ -179,12 +193,12 @@ class SseConnection extends HttpConnection {
     const { channel, epoch, offset, recovered } = event;
     const result: SubscribeResult = { channel, epoch, offset, publications: [] };
     if (recovered !== undefined) result.recovered = recovered;
-    const since = this.positions.get(channel);
+    const since = this.asked.get(channel);
+    this.asked.delete(channel);
     if (recovered && since && since.epoch === epoch && offset > since.offset) {
       this.recovering.set(channel, { result, until: offset });
       return;
     }
-    this.positions.set(channel, { epoch, offset });
     this.positioned(result);
   }
 
@@ -196,7 +210,6 @@ class SseConnection extends HttpConnection {
     }
     const { type: _type, ...publication } = pub;
     recovery.result.publications.push(publication);
-    this.positions.set(pub.channel, { epoch: pub.epoch, offset: pub.offset });
     if (pub.offset >= recovery.until) {
       this.recovering.delete(pub.channel);
       this.positioned(recovery.result);
@@ -252,8 +265,8 @@ class SseConnection extends HttpConnection {
     options: SubscribeOptions,
     refused: (error: HeraldClientError) => void,
   ): void {
-    if (options.since) this.positions.set(channel, options.since);
-    else this.positions.delete(channel);
+    if (options.since) this.asked.set(channel, options.since);
+    else this.asked.delete(channel);
     const body: Record<string, unknown> = { channel, ...options, ...this.actionFields() };
     clientAction(this.fetchFn, this.base, 'subscribe', body, this.token).catch(refused);
   }
@@ -272,7 +285,7 @@ class SseConnection extends HttpConnection {
   }
 
   protected unsubscribe(command: UnsubscribeCommand): void {
-    this.positions.delete(command.channel);
+    this.asked.delete(command.channel);
     this.recovering.delete(command.channel);
     this.action(command.id, 'unsubscribe', { channel: command.channel });
   }

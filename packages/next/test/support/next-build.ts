@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 
-const NEXT_BIN = createRequire(import.meta.url).resolve('next/dist/bin/next');
+export const NEXT_BIN = createRequire(import.meta.url).resolve('next/dist/bin/next');
 
 /** Runs `next build` on an app directory; rejects with the build output when it fails. */
 export function nextBuild(dir: string, timeoutMs = 240_000): Promise<void> {

@@ -49,46 +49,97 @@ export function heraldChatTransport<Message extends UIMessage = UIMessage>(
   const channelOf = (chatId: string) =>
     typeof options.channel === 'function' ? options.channel(chatId) : options.channel;
   const client = async () => (typeof options.client === 'function' ? options.client() : options.client);
+  // The answers this transport is reading, each with when its stream settles, and the messages on their
+  // way to the route. useChat checks for an answer to resume (`resume: true`) while the page loads; a
+  // message sent meanwhile starts one that the check would find and follow a second time, as a second reply.
+  const following = new Map<string, Promise<void>>();
+  const sending = new Set<Promise<unknown>>();
+  const follow = (
+    herald: HeraldClient,
+    channel: string,
+    answer: string,
+    since: StreamPosition,
+    signal?: AbortSignal,
+  ) => {
+    let settled = () => {};
+    following.set(
+      answer,
+      new Promise<void>((resolve) => {
+        settled = resolve;
+      }),
+    );
+    return followAnswer(herald, channel, answer, since, signal, () => {
+      following.delete(answer);
+      settled();
+    });
+  };
   return {
     // A reconnect replays the answer from its `answer-start`: the chat must drop what it showed of it first.
     resumeStreamIsReplay: true,
-    async sendMessages({ chatId, messages, trigger, messageId, abortSignal, headers, body, metadata }) {
-      const response = await (options.fetch ?? fetch)(options.api ?? '/api/chat', {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          ...(typeof options.headers === 'function' ? options.headers() : options.headers),
-          ...requestHeaders(headers),
-        },
-        body: JSON.stringify({
-          ...options.body,
-          ...body,
-          id: chatId,
-          messages,
-          trigger,
-          messageId,
-          metadata,
-        }),
-        signal: abortSignal,
-      });
-      if (!response.ok) throw await routeError(response);
-      const ticket = (await response.json()) as AnswerTicket;
-      return followAnswer(
-        await client(),
-        ticket.channel,
-        ticket.answer,
-        { epoch: ticket.epoch, offset: ticket.offset - 1 },
-        abortSignal,
-      );
+    async sendMessages(request) {
+      const sent = send(request);
+      sending.add(sent);
+      try {
+        return await sent;
+      } finally {
+        sending.delete(sent);
+      }
     },
     async reconnectToStream({ chatId, abortSignal: signal }) {
       const channel = channelOf(chatId);
       const herald = await client();
       const latest = await latestAnswer(herald, channel);
       if (!latest || signal?.aborted) return null;
-      return followAnswer(herald, channel, latest.answer, latest.since, signal);
+      // A message sent before the history was read may have started this answer: its ticket says so.
+      await Promise.allSettled(sending);
+      const followed = following.get(latest.answer);
+      if (followed) {
+        // Already shown as it streams: nothing to resume once it ends (useChat keeps its status meanwhile).
+        await followed;
+        return null;
+      }
+      return follow(herald, channel, latest.answer, latest.since, signal);
     },
   };
+
+  async function send({
+    chatId,
+    messages,
+    trigger,
+    messageId,
+    abortSignal,
+    headers,
+    body,
+    metadata,
+  }: Parameters<ChatTransport<Message>['sendMessages']>[0]): Promise<ReadableStream<UIMessageChunk>> {
+    const response = await (options.fetch ?? fetch)(options.api ?? '/api/chat', {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        ...(typeof options.headers === 'function' ? options.headers() : options.headers),
+        ...requestHeaders(headers),
+      },
+      body: JSON.stringify({
+        ...options.body,
+        ...body,
+        id: chatId,
+        messages,
+        trigger,
+        messageId,
+        metadata,
+      }),
+      signal: abortSignal,
+    });
+    if (!response.ok) throw await routeError(response);
+    const ticket = (await response.json()) as AnswerTicket;
+    return follow(
+      await client(),
+      ticket.channel,
+      ticket.answer,
+      { epoch: ticket.epoch, offset: ticket.offset - 1 },
+      abortSignal,
+    );
+  }
 }
 
 /** The unfinished answer at the end of the channel, if there is one, and where it starts. */
@@ -107,7 +158,8 @@ async function latestAnswer(
 
 /**
  * The chunks of one answer, from `since` on, read from the channel (history first, then live) until its
- * final publication. Cancelling the stream or aborting `signal` stops the generation.
+ * final publication. Cancelling the stream or aborting `signal` stops the generation. `settled` is called
+ * once, when the stream ends for any reason.
  */
 function followAnswer(
   client: HeraldClient,
@@ -115,12 +167,14 @@ function followAnswer(
   answer: string,
   since: StreamPosition,
   signal: AbortSignal | undefined,
+  settled: () => void,
 ): ReadableStream<UIMessageChunk> {
   let unsubscribe = () => {};
   let ended = false;
   const stop = () => {
     if (ended) return;
     ended = true;
+    settled();
     unsubscribe();
     client.publish(channel, { answer } satisfies AnswerStop, { event: AnswerEvents.stop });
   };
@@ -129,6 +183,7 @@ function followAnswer(
       const end = (error?: Error) => {
         if (ended) return;
         ended = true;
+        settled();
         unsubscribe();
         signal?.removeEventListener('abort', onAbort);
         if (error) controller.error(error);

@@ -16,11 +16,12 @@ import type {
 import { type Logger, silentLogger } from '../core/logger.ts';
 import { ChannelFeed } from './channel-feed.ts';
 import { newEpoch } from './epoch.ts';
+import { type BatchOutcome, PublishBatches } from './publish-batches.ts';
 import {
   PRESENCE_ADD_SCRIPT,
   PRESENCE_LIST_SCRIPT,
   PRESENCE_REMOVE_SCRIPT,
-  PUBLISH_SCRIPT,
+  PUBLISH_BATCH_SCRIPT,
   READ_SCRIPT,
   RETIRE_SCRIPT,
   RedisKeys,
@@ -48,7 +49,8 @@ type Client = Redis | Cluster;
 
 /** The scripts as commands (ioredis sends EVALSHA and loads the script on NOSCRIPT). */
 interface ScriptCommands {
-  heraldPublish(...args: Array<string | number>): Promise<[number, string, number]>;
+  /** The first argument is the number of keys (three per publication). */
+  heraldPublishBatch(...args: Array<string | number>): Promise<BatchOutcome[]>;
   heraldRead(...args: Array<string | number>): Promise<[string, number, StreamEntry[]]>;
   heraldRetire(...args: Array<string | number>): Promise<number>;
   heraldPresenceAdd(...args: Array<string | number>): Promise<number>;
@@ -83,6 +85,7 @@ export class RedisBroker implements Broker {
   private readonly cmd: Client;
   private readonly sub: Client;
   private readonly scripts: ScriptCommands;
+  private readonly batches: PublishBatches;
   private readonly feeds = new Map<string, ChannelFeed>();
   /** Subscriber positioning reads under way, by query, with the feed's position when each was sent. */
   private readonly positioning = new Map<string, SharedRead>();
@@ -106,8 +109,8 @@ export class RedisBroker implements Broker {
     this.startTimeout = options.startTimeout ?? 5_000;
     this.cmd = this.connect('commands');
     this.sub = this.connect('subscriber');
+    this.cmd.defineCommand('heraldPublishBatch', { lua: PUBLISH_BATCH_SCRIPT });
     for (const [name, lua, numberOfKeys] of [
-      ['heraldPublish', PUBLISH_SCRIPT, 3],
       ['heraldRead', READ_SCRIPT, 2],
       ['heraldRetire', RETIRE_SCRIPT, 2],
       ['heraldPresenceAdd', PRESENCE_ADD_SCRIPT, 2],
@@ -117,6 +120,11 @@ export class RedisBroker implements Broker {
       this.cmd.defineCommand(name, { lua, numberOfKeys });
     }
     this.scripts = this.cmd as unknown as ScriptCommands;
+    const metaTtl = Math.max(this.streamIdleTtl, READ_META_TTL);
+    this.batches = new PublishBatches(
+      (keys, args) => this.scripts.heraldPublishBatch(keys.length, ...keys, newEpoch(), metaTtl, ...args),
+      options.cluster === true,
+    );
     this.sub.on('message', (name: string, message: string) => this.onMessage(name, message));
     // Pub/sub says nothing about what was published while it was down: resubscribe, then catch up.
     this.sub.on('ready', () => void this.resubscribe());
@@ -196,22 +204,26 @@ export class RedisBroker implements Broker {
     const k = this.keys;
     const window =
       options.idempotencyKey === undefined ? 0 : Math.max(0, Math.round(options.idempotencyWindow));
-    const [duplicate, epoch, offset] = await this.call('publish', () =>
-      this.scripts.heraldPublish(
-        k.meta(channel),
-        k.stream(channel),
-        k.idempotency(channel, options.idempotencyKey ?? ''),
-        newEpoch(),
-        options.json ?? JSON.stringify(data) ?? 'null',
-        event === undefined ? '' : JSON.stringify(event),
-        options.historySize,
-        Math.round(options.historyTtl),
-        window,
-        Math.max(this.streamIdleTtl, READ_META_TTL),
-        k.events(channel),
-      ),
+    let json = options.json ?? JSON.stringify(data) ?? 'null';
+    // A raw newline in JSON can only be whitespace; pub/sub messages use newlines to separate publications.
+    if (json.includes('\n')) json = json.replaceAll('\n', ' ');
+    const outcome = await this.call('publish', () =>
+      this.batches.add({
+        keys: [k.meta(channel), k.stream(channel), k.idempotency(channel, options.idempotencyKey ?? '')],
+        args: [
+          json,
+          event === undefined ? '' : JSON.stringify(event),
+          options.historySize,
+          Math.round(options.historyTtl),
+          window,
+          k.events(channel),
+        ],
+      }),
     );
-    return { epoch, offset: Number(offset), duplicate: duplicate === 1 };
+    if (outcome[0] === -1) {
+      throw new HeraldError('unavailable', `the Redis broker is unavailable (publish: ${outcome[1]})`);
+    }
+    return { epoch: outcome[1], offset: Number(outcome[2]), duplicate: outcome[0] === 1 };
   }
 
   /**
@@ -404,7 +416,7 @@ export class RedisBroker implements Broker {
     const kind = message[0];
     try {
       if (kind === 'p') {
-        feed.receive(parsePublication(channel, message));
+        for (const pub of parsePublications(channel, message)) feed.receive(pub);
       } else if (kind === 'j' || kind === 'l') {
         const member = JSON.parse(message.slice(1)) as PresenceMember;
         this.handlers?.presence({ type: kind === 'j' ? 'join' : 'leave', channel, member });
@@ -503,21 +515,37 @@ function parseData(json: string): unknown {
   }
 }
 
-/** `p<epoch>\n<offset>\n<ts>\n<event JSON or "">\n<data JSON>`, as the publish script writes it. */
-function parsePublication(channel: string, message: string): Publication {
+/**
+ * `p<epoch>\n<first offset>\n<ts>\n` and `<event JSON or "">\n<data JSON>` per publication, joined by
+ * `\n`, as the publish script writes it: the publications of one script call, consecutive offsets.
+ */
+function parsePublications(channel: string, message: string): Publication[] {
   const a = message.indexOf('\n');
   const b = message.indexOf('\n', a + 1);
   const c = message.indexOf('\n', b + 1);
-  const d = message.indexOf('\n', c + 1);
-  const pub: Publication = {
-    channel,
-    epoch: message.slice(1, a),
-    offset: Number(message.slice(a + 1, b)),
-    data: parseData(message.slice(d + 1)),
-    ts: Number(message.slice(b + 1, c)),
-  };
-  if (d > c + 1) pub.event = JSON.parse(message.slice(c + 1, d));
-  return pub;
+  if (a < 0 || b < 0 || c < 0) throw new Error('not a publication message');
+  const epoch = message.slice(1, a);
+  let offset = Number(message.slice(a + 1, b));
+  const ts = Number(message.slice(b + 1, c));
+  if (!Number.isSafeInteger(offset) || !Number.isFinite(ts)) throw new Error('not a publication message');
+  const pubs: Publication[] = [];
+  for (let at = c + 1; at <= message.length; ) {
+    const e = message.indexOf('\n', at);
+    if (e < 0) throw new Error('a publication without data');
+    let d = message.indexOf('\n', e + 1);
+    if (d < 0) d = message.length;
+    const pub: Publication = {
+      channel,
+      epoch,
+      offset: offset++,
+      data: parseData(message.slice(e + 1, d)),
+      ts,
+    };
+    if (e > at) pub.event = JSON.parse(message.slice(at, e));
+    pubs.push(pub);
+    at = d + 1;
+  }
+  return pubs;
 }
 
 /** The URL without its password, for logs. */

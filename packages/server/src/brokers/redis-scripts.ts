@@ -11,7 +11,10 @@ export class RedisKeys {
     return `${this.prefix}{${channel}}`;
   }
 
-  /** Hash: `epoch`, last `offset`, history `ttl` (ms). */
+  /**
+   * Hash: `epoch`, last `offset`, history `ttl` (ms); written by publishes: `oldest` (ms, the oldest entry's
+   * time as last seen, never newer) and `expires` (ms, when the hash's TTL ends), which spare calls.
+   */
   meta(channel: string): string {
     return `${this.tag(channel)}:meta`;
   }
@@ -103,38 +106,108 @@ end
 `;
 
 /**
- * KEYS: meta, stream, idempotency key. ARGV: candidate epoch, data JSON, event JSON or "", history size,
- * history TTL (ms), idempotency window (ms, 0: no key), meta TTL (ms), events pub/sub channel.
- * Returns {duplicate 0|1, epoch, offset}.
+ * Publications of one event-loop turn, in the order they were made. KEYS: per publication its meta,
+ * stream and idempotency key. ARGV: candidate epoch (for a stream that has none), meta TTL (ms), then per
+ * publication: data JSON, event JSON or "", history size, history TTL (ms), idempotency window (ms, 0: no
+ * key), events pub/sub channel. Returns per publication {duplicate 0|1, epoch, offset}, or {-1, error}
+ * when that one failed (a key of the wrong type): the others are unaffected.
+ *
+ * Per channel it reads the meta hash once, appends each publication to the stream, then writes the meta
+ * hash, trims and renews the TTLs when due, and publishes once: `p<epoch>\n<first offset>\n<ms>\n` then
+ * `<event>\n<data>` per publication, joined by `\n` (offsets are consecutive; JSON holds no raw newline).
+ * With one publication that is the message a single publish always sent.
  */
-export const PUBLISH_SCRIPT = `${common}
-local meta, stream, idem = KEYS[1], KEYS[2], KEYS[3]
-local window = tonumber(ARGV[6])
-if window > 0 then
-  local seen = redis.call('GET', idem)
-  if seen then
-    local space = string.find(seen, ' ', 1, true)
-    return {1, string.sub(seen, 1, space - 1), tonumber(string.sub(seen, space + 1))}
+export const PUBLISH_BATCH_SCRIPT = `${common}
+local metaTtl = tonumber(ARGV[2])
+local now = nowMs()
+local ts = int(now)
+local results = {}
+local channels = {}
+local order = {}
+
+local function publishOne(i)
+  local meta, stream, idem = KEYS[i * 3 - 2], KEYS[i * 3 - 1], KEYS[i * 3]
+  local a = i * 6 - 3
+  local window = tonumber(ARGV[a + 4])
+  if window > 0 then
+    local seen = redis.call('GET', idem)
+    if seen then
+      local space = string.find(seen, ' ', 1, true)
+      return {1, string.sub(seen, 1, space - 1), tonumber(string.sub(seen, space + 1))}
+    end
+  end
+  local c = channels[meta]
+  if not c then
+    -- One read of the meta hash per channel: epoch, offset, and what saves a call when nothing changed.
+    local m = redis.call('HMGET', meta, 'epoch', 'offset', 'ttl', 'oldest', 'expires')
+    local epoch, offset = m[1], tonumber(m[2])
+    if not epoch then
+      epoch, offset = ensureEpoch(meta, stream, ARGV[1], metaTtl), 0
+    end
+    c = {meta = meta, stream = stream, epoch = epoch, offset = offset, first = offset + 1, parts = {}, count = 0,
+      storedTtl = tonumber(m[3]), oldest = tonumber(m[4]), expires = tonumber(m[5] or '0')}
+    channels[meta] = c
+    order[#order + 1] = c
+  end
+  local size, ttl = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+  local o = int(c.offset + 1)
+  if size > 0 and ttl > 0 then
+    redis.call('XADD', stream, 'MAXLEN', size, o .. '-0', 't', ts, 'd', ARGV[a], 'e', ARGV[a + 1])
+    c.ttl = ttl
+  else
+    redis.call('DEL', stream)
+    c.ttl = 0
+  end
+  c.metaTtl = math.max(metaTtl, ttl)
+  c.offset = c.offset + 1
+  c.count = c.count + 1
+  c.events = ARGV[a + 5]
+  c.parts[#c.parts + 1] = ARGV[a + 1]
+  c.parts[#c.parts + 1] = ARGV[a]
+  if window > 0 then redis.call('SET', idem, c.epoch .. ' ' .. o, 'PX', window) end
+  return {0, c.epoch, c.offset}
+end
+
+for i = 1, #KEYS / 3 do
+  local ok, result = pcall(publishOne, i)
+  if ok then
+    results[i] = result
+  else
+    results[i] = {-1, type(result) == 'table' and result.err or tostring(result)}
   end
 end
-local now = nowMs()
-local size, ttl, metaTtl = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[7])
-local epoch = ensureEpoch(meta, stream, ARGV[1], metaTtl)
-local offset = redis.call('HINCRBY', meta, 'offset', 1)
-local o = int(offset)
-if size > 0 and ttl > 0 then
-  redis.call('XADD', stream, 'MAXLEN', size, o .. '-0', 't', int(now), 'd', ARGV[2], 'e', ARGV[3])
-  trimExpired(stream, ttl, now, 64)
-  redis.call('PEXPIRE', stream, ttl)
-  redis.call('HSET', meta, 'ttl', int(ttl))
-else
-  redis.call('DEL', stream)
-  redis.call('HSET', meta, 'ttl', 0)
+
+for _, c in ipairs(order) do
+  if c.count > 0 then
+    local fields = {'offset', int(c.offset)}
+    if c.storedTtl ~= c.ttl then
+      fields[#fields + 1] = 'ttl'
+      fields[#fields + 1] = int(c.ttl)
+    end
+    if c.ttl > 0 then
+      -- The time of the oldest entry, as last seen (never newer than it is): while it is within the
+      -- TTL nothing can have expired, and the stream's head need not be read.
+      if not c.oldest or c.oldest < now - c.ttl then
+        trimExpired(c.stream, c.ttl, now, 64 * c.count)
+        local head = redis.call('XRANGE', c.stream, '-', '+', 'COUNT', 1)
+        fields[#fields + 1] = 'oldest'
+        fields[#fields + 1] = #head > 0 and head[1][2][2] or ts
+      end
+      redis.call('PEXPIRE', c.stream, c.ttl)
+    end
+    -- The epoch must outlive the last publication by metaTtl (a day by default): it is given half as much
+    -- again, and renewed only once less than metaTtl is left, not at every publication.
+    if c.expires - now < c.metaTtl then
+      local keep = math.floor(c.metaTtl * 1.5)
+      redis.call('PEXPIRE', c.meta, keep)
+      fields[#fields + 1] = 'expires'
+      fields[#fields + 1] = int(now + keep)
+    end
+    redis.call('HSET', c.meta, unpack(fields))
+    redis.call('PUBLISH', c.events, 'p' .. c.epoch .. '\\n' .. int(c.first) .. '\\n' .. ts .. '\\n' .. table.concat(c.parts, '\\n'))
+  end
 end
-redis.call('PEXPIRE', meta, math.max(metaTtl, ttl))
-if window > 0 then redis.call('SET', idem, epoch .. ' ' .. o, 'PX', ARGV[6]) end
-redis.call('PUBLISH', ARGV[8], 'p' .. epoch .. '\\n' .. o .. '\\n' .. int(now) .. '\\n' .. ARGV[3] .. '\\n' .. ARGV[2])
-return {0, epoch, offset}
+return results
 `;
 
 /**

@@ -16,6 +16,7 @@ import type { Authenticator, ConnectContext, Credentials } from './auth.ts';
 import type { Broker } from './broker.ts';
 import { resolveNamespace } from './channel-name.ts';
 import { Channels, type Counters } from './channels.ts';
+import type { DataSchemas } from './data-schemas.ts';
 import { Lifecycle, type LifecycleListener } from './lifecycle.ts';
 import type { Logger } from './logger.ts';
 import { silentLogger } from './logger.ts';
@@ -30,6 +31,8 @@ export interface HubParts {
   broker: Broker;
   authenticator: Authenticator;
   logger?: Logger;
+  /** Schemas publication data is checked against, in order (each one's output goes to the next). */
+  schemas?: DataSchemas[];
 }
 
 export type { PublishInput } from './payload.ts';
@@ -59,6 +62,8 @@ export class HubCore implements SessionHost {
   /** Who learns of clients and channels coming and going (see `observe`). */
   readonly lifecycle: Lifecycle;
   readonly sessions = new Set<Session>();
+  /** Checked in order before a publication is stored; replaceable (an embedding app's new schemas). */
+  schemas: DataSchemas[];
   private readonly stats: Counters = { published: 0, delivered: 0, slowConsumers: 0 };
   private started = false;
   private sweeper: NodeJS.Timeout | undefined;
@@ -68,6 +73,7 @@ export class HubCore implements SessionHost {
     this.config = parts.config;
     this.broker = parts.broker;
     this.log = parts.logger ?? silentLogger;
+    this.schemas = parts.schemas ?? [];
     this.pageBytes = Math.floor(this.config.maxQueueBytes / 2);
     this.admission = new Admission(this.config, parts.authenticator);
     this.lifecycle = new Lifecycle(this.log);
@@ -182,7 +188,7 @@ export class HubCore implements SessionHost {
   /** Publishes on behalf of a client connection, after the namespace and private-channel rules allow it. */
   async publishAs(session: Session, channel: string, input: PublishInput): Promise<PublishResult> {
     checkPublish(session.identity, channel, this.namespace(channel));
-    return this.publishFrom(session, channel, input);
+    return this.publishFrom(session, channel, { ...input, validate: true });
   }
 
   private async publishFrom(
@@ -191,8 +197,19 @@ export class HubCore implements SessionHost {
     input: PublishInput,
   ): Promise<PublishResult> {
     const ns = this.namespace(channel);
-    const json = encodePayload(input.data, this.config.maxPayloadDepth, this.config.maxPayloadBytes);
+    const { maxPayloadDepth, maxPayloadBytes } = this.config;
+    // Size and depth first: no schema ever walks data the hub would refuse anyway.
+    let json = encodePayload(input.data, maxPayloadDepth, maxPayloadBytes);
     if (input.event !== undefined) checkEventName(input.event);
+    let data = input.data;
+    if (input.validate !== false) {
+      for (const schemas of this.schemas) {
+        const pending = schemas.check(channel, input.event, data);
+        const checked = pending instanceof Promise ? await pending : pending;
+        if (checked) data = checked.value;
+      }
+      if (data !== input.data) json = encodePayload(data, maxPayloadDepth, maxPayloadBytes);
+    }
     const options = {
       historySize: ns.historySize,
       historyTtl: ns.historyTtl * 1000,
@@ -203,7 +220,7 @@ export class HubCore implements SessionHost {
     const outcome = await this.channels.withChannel(
       channel,
       session,
-      () => this.broker.publish(channel, input.data, input.event, options),
+      () => this.broker.publish(channel, data, input.event, options),
       options.historyTtl,
     );
     if (!outcome.duplicate) this.stats.published++;

@@ -5,6 +5,8 @@ export interface PublishInput {
   data: unknown;
   event?: string;
   idempotencyKey?: string;
+  /** `false` skips the schemas (the server's own publishes only; a client's are always checked). */
+  validate?: boolean;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { CloseCodes, HeraldError, parsePosition, type StreamPosition } from '@herald/protocol';
 import { validateChannelName } from '../core/channel-name.ts';
-import type { HubCore } from '../core/hub.ts';
+import type { HubCore, PublishInput } from '../core/hub.ts';
 import { presentsKey } from './api-key.ts';
 import { errorResponse, jsonResponse, readJsonObject } from './json.ts';
 
@@ -21,9 +21,13 @@ function since(body: Body): StreamPosition | undefined {
   return body.since === undefined ? undefined : parsePosition(body.since);
 }
 
-function publishInput(body: Body) {
+function publishInput(body: Body): PublishInput {
   if (!Object.hasOwn(body, 'data')) throw new HeraldError('bad_request', '"data" is required');
-  return { data: body.data, event: str(body, 'event'), idempotencyKey: str(body, 'idempotencyKey') };
+  if (body.validate !== undefined && typeof body.validate !== 'boolean') {
+    throw new HeraldError('bad_request', '"validate" must be a boolean');
+  }
+  const { data, validate } = body;
+  return { data, event: str(body, 'event'), idempotencyKey: str(body, 'idempotencyKey'), validate };
 }
 
 /** The server API: trusted callers (the app's backend) authorised by `Authorization: apikey KEY`. */

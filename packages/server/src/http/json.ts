@@ -13,8 +13,8 @@ export function errorResponse(err: unknown, headers: HeadersInit = {}): Response
   return jsonResponse({ error: error.toJSON() }, ErrorCodes[error.code], headers);
 }
 
-/** Reads a JSON object body, refusing bodies over `limit` bytes before buffering them. */
-export async function readJsonObject(request: Request, limit: number): Promise<Record<string, unknown>> {
+/** Reads a body as text, refusing bodies over `limit` bytes before buffering them. */
+export async function readBodyText(request: Request, limit: number): Promise<string> {
   const declared = Number(request.headers.get('content-length') ?? '0');
   if (declared > limit) throw new HeraldError('payload_too_large', `request body is over ${limit} bytes`);
   const chunks: Uint8Array[] = [];
@@ -39,9 +39,15 @@ export async function readJsonObject(request: Request, limit: number): Promise<R
       chunks.push(value);
     }
   }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Reads a JSON object body, refusing bodies over `limit` bytes before buffering them. */
+export async function readJsonObject(request: Request, limit: number): Promise<Record<string, unknown>> {
+  const text = await readBodyText(request, limit);
   let value: unknown;
   try {
-    value = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    value = JSON.parse(text);
   } catch {
     throw new HeraldError('bad_json', 'request body is not valid JSON');
   }

@@ -1,14 +1,14 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { CloseCodes, HeraldError, type ServerFrame } from '@herald/protocol';
-import { type RawData, WebSocket, WebSocketServer } from 'ws';
+import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import type { ConnectContext } from '../core/auth.ts';
 import { type Delivery, encodingSlot } from '../core/delivery.ts';
 import type { HubCore } from '../core/hub.ts';
-import type { Session } from '../core/session.ts';
 import type { Sink } from '../core/sink.ts';
 import { replyOnSocket } from '../http/socket-reply.ts';
 import { FlushQueue } from './flush-queue.ts';
+import { heartbeat, SinkSocket, SocketSink, textFrame } from './socket-sink.ts';
 
 export const WEBSOCKET_PATH = '/connection/websocket';
 
@@ -24,26 +24,6 @@ function connectContext(request: IncomingMessage): ConnectContext {
   };
 }
 
-/** A complete unmasked text frame (RFC 6455 5.2), so fan-out writes prebuilt bytes straight to the socket. */
-export function textFrame(payload: Buffer): Buffer {
-  const length = payload.length;
-  const headerLength = length < 126 ? 2 : length < 65_536 ? 4 : 10;
-  const frame = Buffer.allocUnsafe(headerLength + length);
-  frame[0] = 0x81;
-  if (length < 126) {
-    frame[1] = length;
-  } else if (length < 65_536) {
-    frame[1] = 126;
-    frame.writeUInt16BE(length, 2);
-  } else {
-    frame[1] = 127;
-    frame.writeUInt32BE(0, 2);
-    frame.writeUInt32BE(length, 6);
-  }
-  payload.copy(frame, headerLength);
-  return frame;
-}
-
 /** A publication's complete WebSocket frame, built once and written to every subscriber's socket. */
 const FRAME = encodingSlot<Buffer>();
 
@@ -51,26 +31,17 @@ function encodeFrame(delivery: Delivery): Buffer {
   return textFrame(delivery.json);
 }
 
-/**
- * One WebSocket connection. Frames queue in `pending` and are written once per event-loop turn,
- * corked together, so a burst of publications costs one syscall per socket instead of one per frame.
- */
-class WebSocketSink implements Sink {
-  session!: Session;
-  /** Frames waiting for this turn's flush; null when none (most connections, most of the time). */
-  pending: Buffer[] | null = null;
-  pendingBytes = 0;
-  /** Cleared by every heartbeat tick, set by any frame from the client. */
-  alive = true;
-  private closing = false;
-  /** Resolves when the socket drains; shared by every catch-up waiting for it, null when none waits. */
-  private draining: Promise<void> | null = null;
+const ping = (sink: WebSocketSink): void => sink.send({ type: 'ping' });
 
+/** One WebSocket connection speaking Herald's protocol. */
+class WebSocketSink extends SocketSink implements Sink {
   constructor(
     readonly transport: WebSocketTransport,
-    readonly ws: WebSocket,
-    readonly socket: Duplex,
-  ) {}
+    ws: WebSocket,
+    socket: Duplex,
+  ) {
+    super(ws, socket, transport.flushQueue);
+  }
 
   received(data: RawData, isBinary: boolean): void {
     this.alive = true;
@@ -84,6 +55,15 @@ class WebSocketSink implements Sink {
     this.session.handleText(data.toString());
   }
 
+  errored(err: Error): void {
+    this.transport.socketError(this, err);
+  }
+
+  ended(code: number, reason: string): void {
+    this.transport.forget(this);
+    this.session.transportClosed(code, reason);
+  }
+
   send(frame: ServerFrame): void {
     this.enqueue(textFrame(Buffer.from(JSON.stringify(frame))));
   }
@@ -92,95 +72,8 @@ class WebSocketSink implements Sink {
     this.enqueue(delivery.encoded(FRAME, encodeFrame));
   }
 
-  queuedBytes(): number {
-    return this.pendingBytes + this.socket.writableLength;
-  }
-
-  private enqueue(frame: Buffer): void {
-    if (this.closing) return;
-    if (this.pending === null) {
-      this.pending = [frame];
-      this.transport.flushQueue.add(this);
-    } else {
-      this.pending.push(frame);
-    }
-    this.pendingBytes += frame.length;
-    this.session.checkQueue();
-  }
-
-  drained(): Promise<void> {
-    this.flush();
-    const socket = this.socket;
-    if (this.closing || socket.destroyed || !socket.writableNeedDrain) return Promise.resolve();
-    // A socket that closes instead never drains: whatever waits is collected with it.
-    this.draining ??= new Promise((resolve) =>
-      socket.once('drain', () => {
-        this.draining = null;
-        resolve();
-      }),
-    );
-    return this.draining;
-  }
-
-  flush(): void {
-    const frames = this.pending;
-    if (frames === null) return;
-    this.pending = null;
-    this.pendingBytes = 0;
-    if (this.socket.destroyed) return;
-    if (frames.length === 1) {
-      this.socket.write(frames[0]);
-      return;
-    }
-    this.socket.cork();
-    for (const frame of frames) this.socket.write(frame);
-    this.socket.uncork();
-  }
-
   close(code: number, reason: string): void {
-    if (this.closing) return;
-    if (code === CloseCodes.slowConsumer) {
-      // Its queue is what we must free; the close frame would wait behind it anyway.
-      this.pending = null;
-      this.pendingBytes = 0;
-    } else {
-      this.flush();
-    }
-    this.closing = true;
-    this.ws.close(code, reason.slice(0, 120));
-    // A peer that never answers the close handshake must not hold its buffers.
-    setTimeout(() => this.ws.terminate(), 2_000).unref();
-  }
-}
-
-/**
- * ws lets a server construct its own WebSocket subclass (the `WebSocket` option). This one hands ws's
- * events to its sink in `emit` instead of through listeners: no listener table and no closures per
- * connection, which is most of what an idle socket costs beyond ws's own (see BENCHMARKS.md, memory).
- */
-class HeraldSocket extends WebSocket {
-  sink!: WebSocketSink;
-
-  override emit(event: string | symbol, a?: unknown, b?: unknown): boolean {
-    const sink = this.sink;
-    switch (event) {
-      case 'message':
-        sink.received(a as RawData, b as boolean);
-        return true;
-      case 'ping':
-      case 'pong':
-        sink.alive = true;
-        return true;
-      case 'error':
-        sink.transport.socketError(sink, a as Error);
-        return true;
-      case 'close':
-        sink.transport.forget(sink);
-        sink.session.transportClosed(a as number, String(b));
-        return true;
-      default:
-        return super.emit(event, a, b);
-    }
+    this.closeSocket(code, reason, code === CloseCodes.slowConsumer);
   }
 }
 
@@ -188,7 +81,7 @@ class HeraldSocket extends WebSocket {
 export class WebSocketTransport {
   private readonly server: WebSocketServer;
   private readonly sinks = new Set<WebSocketSink>();
-  readonly flushQueue = new FlushQueue<WebSocketSink>();
+  readonly flushQueue = new FlushQueue<SocketSink>();
   private readonly heartbeat: NodeJS.Timeout;
 
   constructor(private readonly hub: HubCore) {
@@ -199,7 +92,7 @@ export class WebSocketTransport {
       maxPayload: Math.max(4 * hub.config.maxPayloadBytes, 1024 * 1024),
       // The transport keeps its own set of connections; ws's would cost a Set entry and a closure each.
       clientTracking: false,
-      WebSocket: HeraldSocket,
+      WebSocket: SinkSocket,
     });
     // Handshakes ws itself refuses (bad key, version or method) get the JSON error shape too, not ws's
     // text body; ws leaves writing the answer to this listener.
@@ -207,7 +100,10 @@ export class WebSocketTransport {
       const code = request.method === 'GET' ? 'bad_request' : 'method_not_allowed';
       replyOnSocket(socket, new HeraldError(code, `WebSocket handshake refused: ${err.message}`));
     });
-    this.heartbeat = setInterval(() => this.beat(), hub.config.pingInterval * 1000);
+    this.heartbeat = setInterval(
+      () => heartbeat(this.sinks, ping, 'no pong within the heartbeat interval'),
+      hub.config.pingInterval * 1000,
+    );
     this.heartbeat.unref();
   }
 
@@ -255,12 +151,10 @@ export class WebSocketTransport {
       replyOnSocket(socket, refusal);
       return;
     }
-    this.server.handleUpgrade(request, socket, head, (ws) =>
-      this.accept(ws as HeraldSocket, socket, context),
-    );
+    this.server.handleUpgrade(request, socket, head, (ws) => this.accept(ws as SinkSocket, socket, context));
   }
 
-  private accept(ws: HeraldSocket, socket: Duplex, context: ConnectContext): void {
+  private accept(ws: SinkSocket, socket: Duplex, context: ConnectContext): void {
     const sink = new WebSocketSink(this, ws, socket);
     // The client's credentials come with its `connect` command: the session opens now and admits then.
     this.hub.open(sink, context);
@@ -274,17 +168,6 @@ export class WebSocketTransport {
 
   forget(sink: WebSocketSink): void {
     this.sinks.delete(sink);
-  }
-
-  private beat(): void {
-    for (const sink of this.sinks) {
-      if (!sink.alive) {
-        sink.session.close(CloseCodes.heartbeatTimeout, 'no pong within the heartbeat interval');
-        continue;
-      }
-      sink.alive = false;
-      sink.send({ type: 'ping' });
-    }
   }
 
   /** Closes every connection with `code`; resolves when all sockets are gone. */

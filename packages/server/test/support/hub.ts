@@ -1,3 +1,4 @@
+import type { ChannelDefinitions } from '@herald/protocol';
 import { afterEach } from 'vitest';
 import type { HeraldConfigInput } from '../../src/config.ts';
 import type { Authenticator } from '../../src/core/auth.ts';
@@ -21,12 +22,18 @@ export interface TestHub {
 /** A real hub on a free loopback port. */
 export async function startHub(
   config: HeraldConfigInput = {},
-  extra: { broker?: Broker; authenticator?: Authenticator; port?: number } = {},
+  extra: {
+    broker?: Broker;
+    authenticator?: Authenticator;
+    port?: number;
+    channels?: ChannelDefinitions;
+  } = {},
 ): Promise<TestHub> {
   const server = await HeraldServer.create({
     config: { host: '127.0.0.1', port: extra.port ?? 0, ...config },
     broker: extra.broker,
     authenticator: extra.authenticator,
+    channels: extra.channels,
   });
   const address = await server.listen(extra.port ?? 0, '127.0.0.1');
   const url = `http://127.0.0.1:${address.port}`;

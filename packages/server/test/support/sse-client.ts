@@ -10,6 +10,47 @@ export interface SseMessage {
 }
 
 /**
+ * The complete messages, comments and `retry:` values of `text/event-stream` text, parsed by the spec's
+ * rules; `rest` is the unfinished tail.
+ */
+export function parseEventStream(text: string): {
+  messages: SseMessage[];
+  comments: string[];
+  retries: number[];
+  rest: string;
+} {
+  const messages: SseMessage[] = [];
+  const comments: string[] = [];
+  const retries: number[] = [];
+  let rest = text;
+  for (;;) {
+    const end = rest.indexOf('\n\n');
+    if (end === -1) return { messages, comments, retries, rest };
+    const block = rest.slice(0, end);
+    rest = rest.slice(end + 2);
+    const message: SseMessage = { id: undefined, event: 'message', data: '' };
+    let hasData = false;
+    for (const line of block.split('\n')) {
+      if (line.startsWith(':')) {
+        comments.push(line.slice(1));
+        continue;
+      }
+      const colon = line.indexOf(':');
+      const field = colon === -1 ? line : line.slice(0, colon);
+      const value = colon === -1 ? '' : line.slice(colon + 1).replace(/^ /, '');
+      if (field === 'id') message.id = value;
+      else if (field === 'event') message.event = value;
+      else if (field === 'retry') retries.push(Number(value));
+      else if (field === 'data') {
+        message.data += hasData ? `\n${value}` : value;
+        hasData = true;
+      }
+    }
+    if (hasData) messages.push(message);
+  }
+}
+
+/**
  * Reads a `text/event-stream` body with plain fetch and parses it by the spec's rules, keeping every
  * message, comment and `retry:` — for tests that look at the wire itself.
  */
@@ -49,31 +90,11 @@ export class RawSseStream {
   }
 
   private parse(): void {
-    for (;;) {
-      const end = this.buffer.indexOf('\n\n');
-      if (end === -1) return;
-      const block = this.buffer.slice(0, end);
-      this.buffer = this.buffer.slice(end + 2);
-      const message: SseMessage = { id: undefined, event: 'message', data: '' };
-      let hasData = false;
-      for (const line of block.split('\n')) {
-        if (line.startsWith(':')) {
-          this.comments.push(line.slice(1));
-          continue;
-        }
-        const colon = line.indexOf(':');
-        const field = colon === -1 ? line : line.slice(0, colon);
-        const value = colon === -1 ? '' : line.slice(colon + 1).replace(/^ /, '');
-        if (field === 'id') message.id = value;
-        else if (field === 'event') message.event = value;
-        else if (field === 'retry') this.retries.push(Number(value));
-        else if (field === 'data') {
-          message.data += hasData ? `\n${value}` : value;
-          hasData = true;
-        }
-      }
-      if (hasData) this.messages.push(message);
-    }
+    const parsed = parseEventStream(this.buffer);
+    this.buffer = parsed.rest;
+    this.messages.push(...parsed.messages);
+    this.comments.push(...parsed.comments);
+    this.retries.push(...parsed.retries);
   }
 
   /** Control events (`event: herald`), parsed. */

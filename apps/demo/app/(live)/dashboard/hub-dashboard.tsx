@@ -1,7 +1,7 @@
 'use client';
 
 import { useStream } from '@herald/react';
-import { LineChart } from '../../../components/line-chart.tsx';
+import { type Panel, TimeChart } from '../../../components/time-chart.tsx';
 
 interface Sample {
   at: number;
@@ -11,41 +11,67 @@ interface Sample {
   heapMb: number;
 }
 
+/** Samples kept: one a second, two minutes (the channel's history). */
 const SPAN = 120;
 const CHANNEL = 'dashboard:hub';
+const COLORS = { delivered: '#3b5bdb', published: '#2b8a3e', sessions: '#e8590c' };
 
 export function HubDashboard() {
   // The last SPAN samples: the channel's history (two minutes) first, then live ones as they come.
-  const { value: points } = useStream<Sample[]>(CHANNEL, {
+  const { value: samples } = useStream<Sample[]>(CHANNEL, {
     initial: [],
-    reduce: (samples, pub) => [...samples, pub.data as Sample].slice(-SPAN),
+    reduce: (list, pub) => [...list, pub.data as Sample].slice(-SPAN),
   });
 
-  const latest = points[points.length - 1];
-  const series = [
-    { name: 'deliveries/s', color: '#3b5bdb', values: points.map((p) => p.deliveredPerSecond) },
-    { name: 'publications/s', color: '#2b8a3e', values: points.map((p) => p.publishedPerSecond) },
-    { name: 'sessions', color: '#e8590c', values: points.map((p) => p.sessions) },
+  const latest = samples.at(-1);
+  const to = latest?.at ?? 0;
+  const series = (name: string, color: string, value: (s: Sample) => number) => ({
+    name,
+    color,
+    points: samples.map((s) => [s.at, value(s)] as const),
+  });
+  // Rates share one scale; the session count, another unit, gets a panel of its own.
+  const panels: Panel[] = [
+    {
+      title: 'messages per second',
+      series: [
+        series('deliveries', COLORS.delivered, (s) => s.deliveredPerSecond),
+        series('publications', COLORS.published, (s) => s.publishedPerSecond),
+      ],
+    },
+    { title: 'open sessions', series: [series('sessions', COLORS.sessions, (s) => s.sessions)] },
   ];
+  const legend = [
+    ['deliveries', COLORS.delivered, latest?.deliveredPerSecond, '/s'],
+    ['publications', COLORS.published, latest?.publishedPerSecond, '/s'],
+    ['sessions', COLORS.sessions, latest?.sessions, ''],
+    ['heap', undefined, latest?.heapMb, ' MB'],
+  ] as const;
+
   return (
-    <section data-testid="dashboard" data-samples={points.length}>
-      <LineChart series={series} span={SPAN} />
+    <section data-testid="dashboard" data-samples={samples.length} data-latest={latest?.at}>
       <dl className="legend">
-        {series.map((s) => (
-          <div key={s.name}>
-            <dt style={{ color: s.color }}>{s.name}</dt>
-            <dd>{s.values[s.values.length - 1] ?? '–'}</dd>
+        {legend.map(([name, color, value, unit]) => (
+          <div key={name}>
+            <dt>
+              {color && <span className="swatch" style={{ background: color }} />}
+              {name}
+            </dt>
+            <dd>{value === undefined ? '–' : `${value}${unit}`}</dd>
           </div>
         ))}
         <div>
-          <dt>heap MB</dt>
-          <dd>{latest?.heapMb ?? '–'}</dd>
-        </div>
-        <div>
           <dt>samples</dt>
-          <dd data-testid="dashboard-samples">{points.length}</dd>
+          <dd data-testid="dashboard-samples">{samples.length}</dd>
         </div>
       </dl>
+      <TimeChart
+        panels={panels}
+        from={to - SPAN * 1000}
+        to={to}
+        tickEvery={30_000}
+        label="Deliveries and publications per second, and open sessions, over the last two minutes"
+      />
     </section>
   );
 }

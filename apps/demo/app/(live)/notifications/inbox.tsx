@@ -31,28 +31,38 @@ export function Inbox({ user }: { user: string }) {
 
   return (
     <>
-      <form onSubmit={send} className="row">
-        <input value={to} onChange={(e) => setTo(e.target.value)} aria-label="to" size={12} />
+      <form onSubmit={send} className="notify-form">
+        <input
+          value={to}
+          onChange={(e) => setTo(e.target.value)}
+          aria-label="to"
+          placeholder="to"
+          className="notify-to"
+        />
         <input
           value={text}
           onChange={(e) => setText(e.target.value)}
           aria-label="message"
-          className="grow"
           placeholder="message"
+          className="notify-text"
         />
-        <button type="submit" className="primary">
+        <button type="submit" className="primary notify-send">
           Notify
         </button>
-        <span className="muted" data-testid="notify-status">
-          {status}
-        </span>
       </form>
+      {/* A line of its own, held open when empty: the status never moves or resizes the form. */}
+      <p className="form-status muted" role="status" data-testid="notify-status">
+        {status}
+      </p>
       <ul className="notifications" data-testid="notifications" data-count={items.length}>
         {items.map(({ offset, data }) => {
           const n = data as Notification;
           return (
             <li key={offset}>
-              <b>{n.from}</b> {n.text} <span className="muted">{new Date(n.at).toLocaleTimeString()}</span>
+              <b>{n.from}</b> {n.text}{' '}
+              <time className="muted" dateTime={new Date(n.at).toISOString()}>
+                {new Date(n.at).toLocaleTimeString()}
+              </time>
             </li>
           );
         })}

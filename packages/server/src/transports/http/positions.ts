@@ -15,6 +15,7 @@ const ID_FIELD = Buffer.from('id: ');
 
 /** A channel's position with its cursor key, updated in place as publications go out. */
 interface Entry extends CursorEntry {
+  readonly channel: string;
   epoch: string;
   offset: number;
 }
@@ -28,8 +29,9 @@ export class ChannelPositions {
   /** The same entries in an array, for the encoder (channels change rarely; positions on every event). */
   private entries: Entry[] = [];
 
-  get size(): number {
-    return this.entries.length;
+  /** The channel when there is exactly one. */
+  onlyChannel(): string | null {
+    return this.entries.length === 1 ? this.entries[0].channel : null;
   }
 
   cursor(): string {
@@ -57,7 +59,7 @@ export class ChannelPositions {
       entry.offset = offset;
       return;
     }
-    const created: Entry = { key: channelKey(channel), epoch, offset };
+    const created: Entry = { channel, key: channelKey(channel), epoch, offset };
     this.byChannel.set(channel, created);
     this.entries.push(created);
   }

@@ -1,8 +1,16 @@
 import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 
-/** Where a stream's bytes go: a Node response (the hub's own server) or a web stream (route handlers). */
+/**
+ * Where a stream's bytes go: the socket of the hub's own server, a Node response, or a web stream
+ * (route handlers).
+ */
 export interface StreamOutput {
-  write(chunk: Buffer): void;
+  /**
+   * Writes `chunks` (`bytes` long in all) in order, at once. `asChunk`: the same bytes prebuilt as one
+   * HTTP/1.1 chunk, for an output that frames them so (one buffer, one write).
+   */
+  write(chunks: readonly Buffer[], bytes: number, asChunk?: Buffer): void;
   /** Bytes written but not yet taken by the network. */
   buffered(): number;
   /** Resolves once the output has taken what was written (or has ended). */
@@ -12,32 +20,120 @@ export interface StreamOutput {
   abort(): void;
 }
 
+const CRLF = Buffer.from('\r\n');
+
+/** `bytes` as one HTTP/1.1 chunk (RFC 9112 7.1): size in hex, CRLF, the bytes, CRLF. */
+export function httpChunk(bytes: Buffer): Buffer {
+  const size = bytes.length.toString(16);
+  const chunk = Buffer.allocUnsafe(size.length + bytes.length + 4);
+  let at = chunk.write(size, 0, 'latin1');
+  at += CRLF.copy(chunk, at);
+  at += bytes.copy(chunk, at);
+  CRLF.copy(chunk, at);
+  return chunk;
+}
+
+function joined(chunks: readonly Buffer[], bytes: number): Buffer {
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, bytes);
+}
+
+/** A Node response written through `ServerResponse`: for a response that does not own its socket yet. */
 export class NodeOutput implements StreamOutput {
   private draining: Promise<void> | null = null;
-  constructor(private readonly res: ServerResponse) {}
-  write(chunk: Buffer): void {
-    if (!this.res.destroyed) this.res.write(chunk);
+
+  constructor(protected readonly res: ServerResponse) {}
+
+  write(chunks: readonly Buffer[], bytes: number): void {
+    if (!this.res.destroyed) this.res.write(joined(chunks, bytes));
   }
+
   buffered(): number {
     return this.res.writableLength;
   }
+
+  /** What the bytes are written to, and so what drains. */
+  protected get stream(): ServerResponse | Socket {
+    return this.res;
+  }
+
   drained(): Promise<void> {
-    const res = this.res;
-    if (res.destroyed || !res.writableNeedDrain) return Promise.resolve();
-    // A response that closes instead never drains: whatever waits is collected with it.
+    const stream = this.stream;
+    if (stream.destroyed || !stream.writableNeedDrain) return Promise.resolve();
+    // A stream that closes instead never drains: whatever waits is collected with it.
     this.draining ??= new Promise((resolve) =>
-      res.once('drain', () => {
+      stream.once('drain', () => {
         this.draining = null;
         resolve();
       }),
     );
     return this.draining;
   }
+
   end(): void {
     this.res.end();
   }
+
   abort(): void {
     this.res.destroy();
+  }
+}
+
+/**
+ * The hub's own server, once the response head is on the socket: a turn's messages go to the socket
+ * as WebSocket frames do, the shared prebuilt buffers in one corked write, with no `ServerResponse` and
+ * no copy in between. On HTTP/1.1 they are framed as one chunk, as Node frames a `res.write` (size line,
+ * the messages, CRLF: a client sees the same chunks as before); on HTTP/1.0 the body is unframed and
+ * ends with the connection. `ServerResponse` still starts and ends the response, so `end()` writes the
+ * last chunk and a keep-alive connection goes on to its next request.
+ */
+export class SocketOutput extends NodeOutput {
+  private readonly chunked: boolean;
+
+  private constructor(
+    res: ServerResponse,
+    private readonly socket: Socket,
+  ) {
+    super(res);
+    this.chunked = res.chunkedEncoding;
+  }
+
+  /**
+   * Sends the head of `res` (status and headers set) and returns the output writing after it; null
+   * when the response does not own its socket yet (a request pipelined behind another still answering).
+   */
+  static start(res: ServerResponse): SocketOutput | null {
+    const socket = res.socket;
+    if (!socket || socket.destroyed) return null;
+    // The head and the stream's opening (written next, in this turn) leave in one packet.
+    socket.cork();
+    process.nextTick(() => socket.uncork());
+    res.flushHeaders();
+    // The head went to the socket as it was flushed; anything Node still holds means it did not.
+    if (res.writableLength > socket.writableLength) return null;
+    return new SocketOutput(res, socket);
+  }
+
+  override write(chunks: readonly Buffer[], bytes: number, asChunk?: Buffer): void {
+    const socket = this.socket;
+    if (socket.destroyed) return;
+    if (chunks.length === 1 && (!this.chunked || asChunk)) {
+      socket.write(this.chunked ? (asChunk as Buffer) : chunks[0]);
+      return;
+    }
+    socket.cork();
+    // All buffers: Node's writev then passes them to the kernel as they are.
+    if (this.chunked) socket.write(Buffer.from(`${bytes.toString(16)}\r\n`, 'latin1'));
+    for (const chunk of chunks) socket.write(chunk);
+    if (this.chunked) socket.write(CRLF);
+    socket.uncork();
+  }
+
+  override buffered(): number {
+    return this.socket.writableLength;
+  }
+
+  protected override get stream(): Socket {
+    return this.socket;
   }
 }
 
@@ -49,8 +145,8 @@ export class WebOutput implements StreamOutput {
   private draining: Promise<void> | null = null;
   private wake: (() => void) | null = null;
   constructor(private readonly controller: ReadableStreamDefaultController<Uint8Array>) {}
-  write(chunk: Buffer): void {
-    this.controller.enqueue(chunk);
+  write(chunks: readonly Buffer[], bytes: number): void {
+    this.controller.enqueue(joined(chunks, bytes));
   }
   buffered(): number {
     return Math.max(0, -(this.controller.desiredSize ?? 0));

@@ -3,8 +3,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   CloseCodes,
   CONTROL_EVENT,
+  type Cursor,
   decodeCursor,
   HeraldError,
+  type Publication,
   type ServerFrame,
   type SseControlEvent,
   type SubscribedEvent,
@@ -28,7 +30,7 @@ import {
   fromNodeRequest,
   fromWebRequest,
 } from './request.ts';
-import { NodeOutput, type StreamOutput, WebOutput } from './sse-output.ts';
+import { httpChunk, NodeOutput, SocketOutput, type StreamOutput, WebOutput } from './sse-output.ts';
 
 export const SSE_PATH = '/connection/sse';
 
@@ -52,6 +54,8 @@ const BODY = encodingSlot<Buffer>();
  * the same, so they share these bytes too.
  */
 const SOLO = encodingSlot<Buffer>();
+/** `SOLO` as one HTTP/1.1 chunk: a stream whose turn holds that message alone writes it as it is. */
+const SOLO_CHUNK = encodingSlot<Buffer>();
 
 function encodeBody(delivery: Delivery): Buffer {
   return Buffer.concat([
@@ -65,14 +69,19 @@ function sseBody(delivery: Delivery): Buffer {
   return delivery.encoded(BODY, encodeBody);
 }
 
-/** The whole message for a stream on this channel alone: its one position (`positions`) and the body. */
-function encodeSolo(delivery: Delivery, positions: ChannelPositions): Buffer {
-  return Buffer.concat([positions.idLine(), sseBody(delivery)]);
+/** The whole message for a stream on this channel alone: its one position and the body. */
+function encodeSolo(delivery: Delivery, sink: SseSink): Buffer {
+  return Buffer.concat([sink.idLine(), sseBody(delivery)]);
+}
+
+function encodeSoloChunk(delivery: Delivery, sink: SseSink): Buffer {
+  return httpChunk(delivery.encoded(SOLO, encodeSolo, sink));
 }
 
 /**
  * One SSE stream. Output queues in `pending` (also before the response has started) and is written
- * once per event-loop turn. `positions` is what the client has been sent of every channel: each
+ * once per event-loop turn, as WebSocket frames are: prebuilt messages (shared by every stream on its
+ * channel alone), handed to the output together. `positions` is what the client has been sent of every channel: each
  * publication's `id:` encodes all of it, so whichever event the client saw last resumes every channel.
  */
 class SseSink implements Sink {
@@ -81,9 +90,20 @@ class SseSink implements Sink {
   readonly key = randomBytes(18).toString('base64url');
   /** When the hub ends the stream (maxStreamDuration); Infinity for never. */
   readonly deadline: number;
-  readonly positions = new ChannelPositions();
-  private pending: Buffer[] = [];
+  private readonly positions = new ChannelPositions();
+  /**
+   * The channel of a stream on that channel alone (and not subscribing another), else null. Such a
+   * stream's position is that of the last publication it was sent (`unsettled`), applied to `positions`
+   * only when they are read: fan-out to it touches the sink alone.
+   */
+  private soloChannel: string | null = null;
+  private unsettled: Publication | null = null;
+  private subscribing = 0;
+  /** Messages waiting for this turn's flush; null when none (most streams, most of the time). */
+  private pending: Buffer[] | null = null;
   private pendingBytes = 0;
+  /** The publication whose shared message `pending` starts with, if it does. */
+  private firstSolo: Delivery | null = null;
   private output: StreamOutput | null = null;
   private closing = false;
   /** Resolves when the response starts, for catch-ups waiting to send their first page; null if none. */
@@ -106,20 +126,49 @@ class SseSink implements Sink {
       queueMicrotask(() => this.session.close(CloseCodes.serverError, frame.reason));
     } else {
       // The server ended the subscription for good: the channel leaves the cursor.
-      this.positions.delete(frame.channel);
+      this.settled().delete(frame.channel);
+      this.positionsChanged();
       this.control(frame, true);
     }
   }
 
   sendPublication(delivery: Delivery): void {
-    this.positions.advance(delivery.pub);
-    if (this.positions.size === 1) {
-      this.enqueue(delivery.encoded(SOLO, encodeSolo, this.positions));
+    const pub = delivery.pub;
+    if (pub.channel === this.soloChannel) {
+      this.unsettled = pub;
+      if (this.pending === null) this.firstSolo = delivery;
+      this.enqueue(delivery.encoded(SOLO, encodeSolo, this));
     } else {
-      this.enqueue(this.positions.idLine());
+      const positions = this.settled();
+      positions.advance(pub);
+      this.enqueue(positions.idLine());
       this.enqueue(sseBody(delivery));
     }
     this.session.checkQueue();
+  }
+
+  /** `id: <cursor>` of what the stream has been sent, for its next message. */
+  idLine(): Buffer {
+    return this.settled().idLine();
+  }
+
+  /** Before a cursor is read or a channel comes or goes: `positions` with the last publication taken. */
+  private settled(): ChannelPositions {
+    if (this.unsettled !== null) {
+      this.positions.advance(this.unsettled);
+      this.unsettled = null;
+    }
+    return this.positions;
+  }
+
+  private positionsChanged(): void {
+    this.soloChannel = this.subscribing === 0 ? this.positions.onlyChannel() : null;
+  }
+
+  /** Keeps the client's own positions before resuming (see `ChannelPositions.hold`). */
+  hold(cursor: Cursor, channels: string[]): void {
+    this.settled().hold(cursor, channels);
+    this.positionsChanged();
   }
 
   queuedBytes(): number {
@@ -143,12 +192,17 @@ class SseSink implements Sink {
    * channel it holds no position for is reported `recovered: false`.
    */
   async subscribe(channel: string, options: SubscribeOptions, resuming: boolean): Promise<SubscribedEvent> {
-    const { subscribed, positioned } = await this.positions.subscribe(
-      this.session,
-      channel,
-      options,
-      resuming,
-    );
+    const positions = this.settled();
+    this.subscribing++;
+    this.soloChannel = null;
+    let outcome: Awaited<ReturnType<ChannelPositions['subscribe']>>;
+    try {
+      outcome = await positions.subscribe(this.session, channel, options, resuming);
+    } finally {
+      this.subscribing--;
+      this.positionsChanged();
+    }
+    const { subscribed, positioned } = outcome;
     this.control(subscribed, true);
     for (const delivery of positioned.deliveries) this.sendPublication(delivery);
     positioned.activate();
@@ -157,13 +211,14 @@ class SseSink implements Sink {
 
   /** After an unsubscribe: the channel leaves the cursor. */
   unsubscribed(channel: string): void {
-    this.positions.delete(channel);
+    this.settled().delete(channel);
+    this.positionsChanged();
     this.control({ type: 'unsubscribed', channel }, true);
   }
 
   /** A `herald` control event; `withCursor` when it changes the positions, so it carries the new `id:`. */
   control(message: ServerFrame | SseControlEvent, withCursor = false): void {
-    const id = withCursor ? `id: ${this.positions.cursor()}\n` : '';
+    const id = withCursor ? `id: ${this.settled().cursor()}\n` : '';
     this.enqueue(Buffer.from(`event: ${CONTROL_EVENT}\n${id}data: ${JSON.stringify(message)}\n\n`));
     this.session.checkQueue();
   }
@@ -172,11 +227,15 @@ class SseSink implements Sink {
     this.enqueue(HEARTBEAT);
   }
 
-  private enqueue(chunk: Buffer): void {
+  private enqueue(bytes: Buffer): void {
     if (this.closing) return;
-    if (this.pending.length === 0 && this.output) this.transport.flushQueue.add(this);
-    this.pending.push(chunk);
-    this.pendingBytes += chunk.length;
+    if (this.pending === null) {
+      this.pending = [bytes];
+      if (this.output) this.transport.flushQueue.add(this);
+    } else {
+      this.pending.push(bytes);
+    }
+    this.pendingBytes += bytes.length;
   }
 
   /** The response has started: write what waited, and from now on once per turn. */
@@ -187,12 +246,17 @@ class SseSink implements Sink {
   }
 
   flush(): void {
-    if (this.pending.length === 0 || !this.output) return;
-    const chunk =
-      this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingBytes);
-    this.pending = [];
+    const messages = this.pending;
+    if (messages === null || !this.output) return;
+    const solo = this.firstSolo;
+    this.pending = null;
+    this.firstSolo = null;
+    const bytes = this.pendingBytes;
     this.pendingBytes = 0;
-    this.output.write(chunk);
+    // Most turns of a stream carry one publication: its bytes then go prebuilt, framing included.
+    const asChunk =
+      solo !== null && messages.length === 1 ? solo.encoded(SOLO_CHUNK, encodeSoloChunk, this) : undefined;
+    this.output.write(messages, bytes, asChunk);
   }
 
   close(code: number, reason: string): void {
@@ -200,7 +264,8 @@ class SseSink implements Sink {
     this.transport.forget(this);
     if (code === CloseCodes.slowConsumer) {
       this.closing = true;
-      this.pending = [];
+      this.pending = null;
+      this.firstSolo = null;
       this.pendingBytes = 0;
       this.output?.abort();
       return;
@@ -301,7 +366,7 @@ export class SseTransport {
     }
     res.on('close', () => sink.gone());
     res.writeHead(200, { ...SSE_HEADERS, ...cors });
-    sink.start(new NodeOutput(res));
+    sink.start(SocketOutput.start(res) ?? new NodeOutput(res));
   }
 
   /**
@@ -327,7 +392,7 @@ export class SseTransport {
         heartbeat: this.hub.config.sse.heartbeat,
         ...(session.identity.expiresAt === undefined ? {} : { expires: session.identity.expiresAt }),
       });
-      if (cursor) sink.positions.hold(cursor, channels);
+      if (cursor) sink.hold(cursor, channels);
       const outcomes = await Promise.allSettled(
         channels.map((channel) => sink.subscribe(channel, { since: cursor?.position(channel) }, !!cursor)),
       );

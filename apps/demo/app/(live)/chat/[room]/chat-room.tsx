@@ -33,27 +33,29 @@ function Line({
       data-state={state}
       data-offset={line.kind === 'stream' ? line.offset : undefined}
     >
-      <span className="who">{message.user}</span>
-      <span className="text">{message.text}</span>
-      {mine && (
-        <span
-          className={`state state-${state}`}
-          data-testid="message-state"
-          title={line.kind === 'outbox' ? line.error : undefined}
-        >
-          {STATE_LABEL[state]}
-        </span>
-      )}
-      {line.kind === 'outbox' && line.state === 'failed' && (
-        <>
-          <button type="button" onClick={() => retry(line.id)}>
-            Retry
-          </button>
-          <button type="button" onClick={() => cancel(line.id)}>
-            Cancel
-          </button>
-        </>
-      )}
+      <div className="msg-head">
+        <span className="who">{message.user}</span>
+        {mine && (
+          <span
+            className={`state state-${state}`}
+            data-testid="message-state"
+            title={line.kind === 'outbox' ? line.error : undefined}
+          >
+            {STATE_LABEL[state]}
+          </span>
+        )}
+        {line.kind === 'outbox' && line.state === 'failed' && (
+          <>
+            <button type="button" className="small" onClick={() => retry(line.id)}>
+              Retry
+            </button>
+            <button type="button" className="small" onClick={() => cancel(line.id)}>
+              Cancel
+            </button>
+          </>
+        )}
+      </div>
+      <p className="text">{message.text}</p>
     </div>
   );
 }
@@ -73,7 +75,7 @@ export function ChatRoom({ room, user }: { room: string; user: string }) {
   const streamed = chat.lines.filter((l) => l.kind === 'stream');
   return (
     <div className="chat">
-      <header className="row">
+      <header className="row chat-header">
         <h1>#{room}</h1>
         <span className="muted" data-testid="loaded-count" data-count={streamed.length}>
           {streamed.length} loaded ·{' '}
@@ -100,7 +102,7 @@ export function ChatRoom({ room, user }: { room: string; user: string }) {
           onNearTop={chat.loadOlder}
         />
         <aside className="presence" data-testid="presence">
-          <h2>Here now</h2>
+          <h2>Here now ({users.length})</h2>
           <ul>
             {users.map((name) => (
               <li key={name} data-testid="present-user">
@@ -115,7 +117,7 @@ export function ChatRoom({ room, user }: { room: string; user: string }) {
           ? `${chat.typing.join(', ')} ${chat.typing.length === 1 ? 'is' : 'are'} typing…`
           : ' '}
       </p>
-      <form onSubmit={submit} className="row">
+      <form onSubmit={submit} className="row composer">
         <input
           value={draft}
           onChange={(e) => {

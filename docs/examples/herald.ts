@@ -1,0 +1,4 @@
+import { createPublisher } from '@herald/next';
+import { channels } from './channels';
+
+export const herald = createPublisher({ channels });

@@ -1,0 +1,4 @@
+import { getHub, heraldRoutes } from '@herald/next';
+import { channels } from './channels';
+
+export const { GET, POST, OPTIONS } = heraldRoutes(() => getHub({ channels }));

@@ -1,0 +1,114 @@
+import { createRequire } from 'node:module';
+
+/** Redis Cluster's slot of a key (CRC16 of its hash tag), as ioredis computes it when routing. */
+const clusterSlot = createRequire(import.meta.url)('cluster-key-slot') as (key: string) => number;
+
+/** One publication's keys and arguments for the batch publish script (see PUBLISH_BATCH_SCRIPT). */
+export interface BatchedPublish {
+  keys: readonly [meta: string, stream: string, idempotency: string];
+  args: readonly [data: string, event: string, size: number, ttl: number, window: number, events: string];
+}
+
+/** The script's answer for one publication: new, a duplicate of an earlier one, or its own failure. */
+export type BatchOutcome = [0 | 1, string, number] | [-1, string];
+
+/** Runs the script once over the publications of one slot, and answers one outcome per publication. */
+export type BatchRunner = (keys: string[], args: Array<string | number>) => Promise<BatchOutcome[]>;
+
+interface Waiting {
+  publication: BatchedPublish;
+  resolve: (outcome: BatchOutcome) => void;
+  reject: (err: unknown) => void;
+}
+
+/** Most publications in one script call: Redis serves no other client while a script runs. */
+const MAX_PUBLICATIONS = 500;
+/** Most bytes of data in one script call (each publication's data may be up to the payload limit). */
+const MAX_BYTES = 1 << 20;
+
+/**
+ * Publications made in one event-loop turn, sent to Redis as one script call per Cluster slot (one
+ * for a single Redis) instead of one each: Redis parses one command and starts Lua once for all of them,
+ * and the node sends and answers one command. The script takes them in the order they were made, so
+ * per channel they get their offsets in that order, as one call each would have given them.
+ *
+ * While a slot's call is under way, what is made meanwhile waits for it and goes in the next call (group
+ * commit): under load the calls grow instead of multiplying, and each publication waits at most one call.
+ */
+export class PublishBatches {
+  private readonly slots = new Map<number, Waiting[]>();
+  /** Calls under way per slot. */
+  private readonly busy = new Map<number, number>();
+  private scheduled = false;
+
+  constructor(
+    private readonly run: BatchRunner,
+    /** With Redis Cluster, every key of one call must be on one slot. */
+    private readonly cluster: boolean,
+  ) {}
+
+  add(publication: BatchedPublish): Promise<BatchOutcome> {
+    const slot = this.cluster ? clusterSlot(publication.keys[0]) : 0;
+    let waiting = this.slots.get(slot);
+    if (!waiting) {
+      waiting = [];
+      this.slots.set(slot, waiting);
+    }
+    const done = new Promise<BatchOutcome>((resolve, reject) => {
+      waiting.push({ publication, resolve, reject });
+    });
+    this.schedule();
+    return done;
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    // After this turn's I/O callbacks (and the promise reactions of an answered call): every publish
+    // they made joins the batch.
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    for (const [slot, waiting] of this.slots) {
+      if (this.busy.has(slot)) continue;
+      this.slots.delete(slot);
+      for (let from = 0; from < waiting.length; ) {
+        let to = from;
+        let bytes = 0;
+        while (to < waiting.length && to - from < MAX_PUBLICATIONS && (to === from || bytes < MAX_BYTES)) {
+          bytes += waiting[to].publication.args[0].length;
+          to++;
+        }
+        this.send(slot, waiting.slice(from, to));
+        from = to;
+      }
+    }
+  }
+
+  private send(slot: number, batch: Waiting[]): void {
+    this.busy.set(slot, (this.busy.get(slot) ?? 0) + 1);
+    const keys: string[] = [];
+    const args: Array<string | number> = [];
+    for (const { publication } of batch) {
+      keys.push(...publication.keys);
+      args.push(...publication.args);
+    }
+    this.run(keys, args)
+      .then(
+        (outcomes) => {
+          for (let i = 0; i < batch.length; i++) batch[i].resolve(outcomes[i]);
+        },
+        (err: unknown) => {
+          for (const waiting of batch) waiting.reject(err);
+        },
+      )
+      .finally(() => {
+        const left = (this.busy.get(slot) ?? 1) - 1;
+        if (left > 0) this.busy.set(slot, left);
+        else this.busy.delete(slot);
+        if (this.slots.has(slot)) this.schedule();
+      });
+  }
+}
