@@ -3,12 +3,12 @@
  * nodes on one Redis, all events going to one receiver that refuses a share of them with 503.
  *
  *   npx tsx --conditions=@herald/source bench/webhooks-churn.ts [--clients 1000] [--nodes 3] [--seconds 30]
- *     [--channels 50] [--refuse 0.05] [--grace 5] [--pace 1] [--concurrency 8]
+ *     [--channels 50] [--refuse 0.05] [--grace 5] [--pace 1] [--concurrency 32]
  *
  * Each client loops until the end of the run: connect to a random node with a token of its own user and
  * two channels of `--channels` (presence on), stay 1-6 s, leave (a clean close, or one in five cut without
  * a close frame), stay away 0.1-4 s (often within the grace: a flap); `--pace 4` makes both 4x longer.
- * Each node sends with `--concurrency` requests in flight (the config's default, 8). The receiver is a plain HTTP server
+ * Each node sends with `--concurrency` requests in flight (the config's default, 32). The receiver is a plain HTTP server
  * in this process that verifies every request with the `standardwebhooks` package and answers 503 to a
  * `--refuse` share of them (the nodes retry). Latency is from the event's `timestamp` (when the hub decided
  * it) to its arrival at the receiver, for the try that was accepted (also for the events accepted at their
@@ -44,7 +44,7 @@ const { values: flags } = parseArgs({
     refuse: { type: 'string', default: '0.05' },
     grace: { type: 'string', default: '5' },
     pace: { type: 'string', default: '1' },
-    concurrency: { type: 'string', default: '8' },
+    concurrency: { type: 'string', default: '32' },
   },
 });
 const CLIENTS = Number(flags.clients);

@@ -141,7 +141,7 @@ export const WebhookEndpointSchema = z
     /** The longest wait between two tries, `Retry-After` included. */
     maxRetryDelayMs: z.number().int().min(1).max(3_600_000).default(60_000),
     /** Requests to this endpoint in flight at once. */
-    concurrency: z.number().int().min(1).max(1_000).default(8),
+    concurrency: z.number().int().min(1).max(1_000).default(32),
     /** Events waiting for this endpoint on one node; past it new ones are dropped and counted. */
     queueSize: z.number().int().min(1).max(1_000_000).default(10_000),
   })
