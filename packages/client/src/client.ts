@@ -1,3 +1,8 @@
+/*
+ * Over 400 lines for a reason: HeraldClient is the public API, a front over its parts (Connection,
+ * Channel, Outbox, SharedLink) whose methods and their doc comments are what users read; the parts
+ * themselves are apart.
+ */
 import {
   type ChannelDefinitions,
   type ChannelSchemas,

@@ -1,3 +1,8 @@
+/*
+ * Over 400 lines for a reason: the SSE sink and its transport share one stream's life (open, cursor,
+ * drain, heartbeat tick, close); the socket output (sse-output.ts), the cursor's positions
+ * (positions.ts) and what a request carries (request.ts) are apart.
+ */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {

@@ -1,3 +1,8 @@
+/*
+ * Over 400 lines for a reason: one pusher-js connection is one sink whose frames, subscriptions,
+ * sign-in, client events and exclusions all turn on its identity swap (`as`) and its socket; the
+ * presence member counting (presence.ts), names, signatures and wire encoding are apart.
+ */
 import type { Duplex } from 'node:stream';
 import {
   CloseCodes,
@@ -25,6 +30,7 @@ import {
   type PusherChannelKind,
   USER_CHANNEL_PREFIX,
 } from './channel-names.ts';
+import { PresenceMembers, type PusherMember, presenceMember } from './presence.ts';
 import { verifyAuth } from './signatures.ts';
 import {
   encodePusherFrame,
@@ -60,9 +66,9 @@ interface PusherSubscription {
   kind: PusherChannelKind;
   ready: boolean;
   /** The connection's member on a presence channel. */
-  member?: { user_id: string; user_info?: unknown };
-  /** Presence channels: connections per user, so a user's second connection is no new member. */
-  members?: Map<string, number>;
+  member?: PusherMember;
+  /** A presence channel's members, once subscribed. */
+  members?: PresenceMembers;
   /** Opted into Herald's resume (`herald` in pusher:subscribe): its position goes out after each flush. */
   resumable: boolean;
 }
@@ -340,25 +346,15 @@ export class PusherConnection extends SocketSink implements Sink {
     }
     let succeeded: unknown = {};
     if (sub.member) {
-      const users = new Map<string, unknown>();
-      sub.members = new Map();
-      for (const m of [
-        ...members,
-        { client: this.session.id, user: sub.member.user_id, info: sub.member.user_info },
-      ]) {
-        if (m.user === null) continue;
-        users.set(m.user, m.info ?? {});
-        sub.members.set(m.user, (sub.members.get(m.user) ?? 0) + 1);
-      }
-      if (!members.some((m) => m.user === sub.member?.user_id) && users.size > this.app.maxPresenceMembers) {
+      const own = { client: this.session.id, user: sub.member.user_id, info: sub.member.user_info };
+      sub.members = new PresenceMembers(members, own);
+      if (!members.some((m) => m.user === own.user) && sub.members.count > this.app.maxPresenceMembers) {
         this.subs.delete(channel);
         this.dropHeraldSubscription(channel);
         fail('LimitReached', `${channel} has its limit of ${this.app.maxPresenceMembers} members`, 403);
         return;
       }
-      succeeded = {
-        presence: { ids: [...users.keys()], hash: Object.fromEntries(users), count: users.size },
-      };
+      succeeded = { presence: sub.members.succeeded() };
     }
     sub.ready = true;
     this.emit('pusher_internal:subscription_succeeded', JSON.stringify(succeeded), channel);
@@ -433,22 +429,15 @@ export class PusherConnection extends SocketSink implements Sink {
     const sub = this.subs.get(channel);
     const members = sub?.members;
     if (!sub?.ready || members === undefined || member.user === null) return;
-    const count = members.get(member.user) ?? 0;
     if (type === 'join') {
-      members.set(member.user, count + 1);
-      if (count === 0)
+      if (members.joined(member.user))
         this.emit(
           'pusher_internal:member_added',
           JSON.stringify({ user_id: member.user, user_info: member.info ?? {} }),
           channel,
         );
-    } else if (count > 0) {
-      if (count > 1) members.set(member.user, count - 1);
-      else {
-        members.delete(member.user);
-        this.emit('pusher_internal:member_removed', JSON.stringify({ user_id: member.user }), channel);
-      }
-    }
+    } else if (members.left(member.user))
+      this.emit('pusher_internal:member_removed', JSON.stringify({ user_id: member.user }), channel);
   }
 
   // ---- sign-in and client events
@@ -557,23 +546,6 @@ export class PusherConnection extends SocketSink implements Sink {
       this.session.identity = own;
     }
   }
-}
-
-/** A presence channel's `channel_data`: `{"user_id", "user_info"?}`, or why it is refused. */
-function presenceMember(channelData: unknown): { user_id: string; user_info?: unknown } | string {
-  if (typeof channelData !== 'string') return 'presence channels need channel_data';
-  try {
-    const parsed = JSON.parse(channelData) as { user_id?: unknown; user_info?: unknown };
-    const id = parsed.user_id;
-    if ((typeof id === 'string' && id !== '') || (typeof id === 'number' && Number.isFinite(id))) {
-      return parsed.user_info === undefined
-        ? { user_id: String(id) }
-        : { user_id: String(id), user_info: parsed.user_info };
-    }
-  } catch {
-    // Refused below.
-  }
-  return 'channel_data must be JSON with a "user_id"';
 }
 
 export type { Exclusion };
