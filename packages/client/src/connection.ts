@@ -1,8 +1,3 @@
-/*
- * Over 400 lines for a reason: what is left is one state machine (attempt, fallback, reconnect, refusal,
- * heartbeat, token refresh) whose timers all end with the attempt; its parts apart are the attempt's
- * requests (attempt.ts), the wire subscriptions (wire-subscriptions.ts) and the upgrade probe.
- */
 import {
   CloseCodes,
   type ConnectResult,
@@ -16,6 +11,7 @@ import { Attempt, type CommandBody } from './attempt.ts';
 import { Backoff } from './backoff.ts';
 import { HeraldClientError } from './errors.ts';
 import type { ConnectionState, Link, LinkEvent, LinkRequest, WireSubscribeOptions } from './link.ts';
+import { TokenRefresh } from './token-refresh.ts';
 import { ABNORMAL_CLOSURE, type Transport } from './transport.ts';
 import { UpgradeProbe } from './upgrade-probe.ts';
 import { type WireSub, WireSubscriptions } from './wire-subscriptions.ts';
@@ -56,8 +52,8 @@ function isHeraldCode(code: number): boolean {
 /**
  * The physical connection to the hub: picks a transport and falls back to the next when one cannot be
  * established, reconnects with backoff and full jitter, follows the close codes, watches heartbeats,
- * refreshes the token, and keeps the wire subscriptions (`WireSubscriptions`) so that every reconnect
- * resumes them from the client's position for each channel, whatever the transport.
+ * refreshes the token (`TokenRefresh`), and keeps the wire subscriptions (`WireSubscriptions`) so that
+ * every reconnect resumes them from the client's position for each channel, whatever the transport.
  */
 export class Connection implements Link {
   state: ConnectionState = { status: 'disconnected', reason: 'not connected yet', reconnect: false };
@@ -71,7 +67,7 @@ export class Connection implements Link {
   private readonly backoff: Backoff;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private watchdog: ReturnType<typeof setInterval> | undefined;
-  private refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly refresh: TokenRefresh;
   private readonly upgrade: UpgradeProbe;
   private lastToken: string | undefined;
 
@@ -86,6 +82,14 @@ export class Connection implements Link {
       { current: () => this.attempt, emit: (event) => this.emit(event) },
       options.requestTimeout,
       positionOf,
+    );
+    this.refresh = new TokenRefresh(
+      {
+        current: () => this.attempt,
+        tokenOrNone: () => this.tokenOrNone(),
+        abort: (attempt, code, reason) => this.abort(attempt, code, reason),
+      },
+      options,
     );
     this.upgrade = new UpgradeProbe(
       {
@@ -262,7 +266,7 @@ export class Connection implements Link {
       user: result.user,
     });
     this.startWatchdog(attempt);
-    this.scheduleRefresh(attempt, result.expires);
+    this.refresh.schedule(attempt, result.expires);
     this.wire.connected(result.subs, included);
     for (const pending of this.queue.splice(0)) this.send(attempt, pending);
     if (attempt.index > 0) this.upgrade.schedule();
@@ -295,7 +299,7 @@ export class Connection implements Link {
         attempt.farewell = { code: push.code, reason: push.reason };
         return;
       case 'refresh':
-        void this.refresh(attempt);
+        void this.refresh.refresh(attempt);
         return;
       case 'error':
         return; // a frame of ours the hub could not match to a command: nothing waits for it
@@ -314,7 +318,7 @@ export class Connection implements Link {
     this.attempt = null;
     clearTimeout(this.retryTimer);
     clearInterval(this.watchdog);
-    clearTimeout(this.refreshTimer);
+    this.refresh.stop();
     this.upgrade.stop();
     if (!attempt) return;
     attempt.conn.close();
@@ -376,7 +380,7 @@ export class Connection implements Link {
     this.setState({ status: 'disconnected', reason, code, reconnect: false });
   }
 
-  // ---- heartbeat, token refresh
+  // ---- heartbeat
 
   /** The hub pings every `ping` seconds; two silent intervals mean the path is dead though no one said so. */
   private startWatchdog(attempt: Attempt): void {
@@ -389,35 +393,5 @@ export class Connection implements Link {
       },
       Math.max(250, attempt.pingMs / 2),
     );
-  }
-
-  private scheduleRefresh(attempt: Attempt, expires: number | undefined): void {
-    clearTimeout(this.refreshTimer);
-    if (expires === undefined || !this.options.getToken) return;
-    const remaining = expires * 1000 - Date.now();
-    // Early enough that a slow token endpoint still answers before the hub asks.
-    const margin = Math.min(60_000, Math.max(1_000, remaining / 5));
-    this.refreshTimer = setTimeout(() => void this.refresh(attempt), Math.max(0, remaining - margin));
-  }
-
-  private async refresh(attempt: Attempt): Promise<void> {
-    clearTimeout(this.refreshTimer);
-    if (!this.options.getToken) return;
-    const token = await this.tokenOrNone();
-    if (this.attempt !== attempt) return;
-    if (!token) {
-      this.abort(attempt, CloseCodes.tokenExpired, 'getToken gave no token to refresh with');
-      return;
-    }
-    try {
-      const result = (await attempt.call({ type: 'refresh', token }, this.options.requestTimeout)) as {
-        expires?: number;
-      };
-      if (this.attempt === attempt) this.scheduleRefresh(attempt, result.expires);
-    } catch (err) {
-      // A refused refresh: reconnect, which asks for a token once more.
-      if (this.attempt === attempt && (err as HeraldClientError).code !== 'disconnected')
-        this.abort(attempt, CloseCodes.tokenExpired, `token refresh failed: ${(err as Error).message}`);
-    }
   }
 }
