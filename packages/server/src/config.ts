@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { WEBHOOK_EVENT_TYPES } from '@herald/protocol';
 import { z } from 'zod';
 
 /** Rules for every channel in one namespace (`chat` for `chat:room-1`). See docs/auth.md. */
@@ -105,6 +106,60 @@ export const PollSchema = z
   })
   .strict();
 
+/** `whsec_` and the base64 of 24 to 64 random bytes, as Standard Webhooks secrets are written. */
+const WebhookSecretSchema = z
+  .string()
+  .regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, {
+    message: 'must be "whsec_" followed by base64 (a Standard Webhooks secret)',
+    abort: true,
+  })
+  .refine(
+    (secret) => {
+      const bytes = Buffer.from(secret.slice('whsec_'.length), 'base64').length;
+      return bytes >= 24 && bytes <= 64;
+    },
+    { message: 'must hold 24 to 64 bytes after "whsec_" (e.g. whsec_ + `openssl rand -base64 32`)' },
+  );
+
+/** One receiver of lifecycle webhooks. See docs/webhooks.md. */
+export const WebhookEndpointSchema = z
+  .object({
+    /** Where events are POSTed. */
+    url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
+    /** Signs every request (Standard Webhooks `webhook-signature`). */
+    secret: WebhookSecretSchema,
+    /** Event types sent; default every type but `publication`, which is sent only when listed. */
+    events: z.array(z.enum(WEBHOOK_EVENT_TYPES)).min(1).optional(),
+    /** Only events of channels in these namespaces (`""`: channels without a colon); client events always go. */
+    namespaces: z.array(z.string()).min(1).optional(),
+    /** Milliseconds one request may take before it counts as failed and is retried. */
+    timeoutMs: z.number().int().min(100).max(120_000).default(5_000),
+    /** Tries per event, the first included, before it is given up (`herald_webhooks_failed_total`). */
+    maxAttempts: z.number().int().min(1).max(100).default(10),
+    /** Milliseconds before the first retry; each next one waits twice as long (with jitter). */
+    retryDelayMs: z.number().int().min(1).max(3_600_000).default(1_000),
+    /** The longest wait between two tries, `Retry-After` included. */
+    maxRetryDelayMs: z.number().int().min(1).max(3_600_000).default(60_000),
+    /** Requests to this endpoint in flight at once. */
+    concurrency: z.number().int().min(1).max(1_000).default(32),
+    /** Events waiting for this endpoint on one node; past it new ones are dropped and counted. */
+    queueSize: z.number().int().min(1).max(1_000_000).default(10_000),
+  })
+  .strict();
+
+export type WebhookEndpoint = z.output<typeof WebhookEndpointSchema>;
+
+/** Presence as the app's backend sees it (webhooks). */
+export const PresenceSchema = z
+  .object({
+    /**
+     * Seconds a client may be gone and come back (same user) without a `presence.left`/`presence.joined`
+     * pair, and a channel be empty without a `channel.vacated`/`channel.occupied` pair. 0: no damping.
+     */
+    grace: z.number().min(0).max(3600).default(5),
+  })
+  .strict();
+
 /** One app of the Pusher Channels protocol (`/app/{key}`, `/apps/{id}/…`). See docs/pusher.md. */
 export const PusherAppSchema = z
   .object({
@@ -197,6 +252,9 @@ export const ConfigSchema = z
     limits: LimitsSchema.prefault({}),
     sse: SseSchema.prefault({}),
     poll: PollSchema.prefault({}),
+    /** Lifecycle webhooks to the app's backend (env HERALD_WEBHOOK_URL + HERALD_WEBHOOK_SECRET for one). */
+    webhooks: z.array(WebhookEndpointSchema).default([]),
+    presence: PresenceSchema.prefault({}),
     /** Seconds a presence entry lives unless refreshed; the hub refreshes its own at a third of it. */
     presenceTtl: z.number().min(1).max(3600).default(60),
     /** Largest publication `data`, in bytes of JSON. */
@@ -313,6 +371,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): HeraldConfi
   if (env.HERALD_API_KEY) config.apiKey = env.HERALD_API_KEY;
   if (env.HERALD_TOKEN_SECRET) config.tokenSecret = env.HERALD_TOKEN_SECRET;
   if (env.HERALD_METRICS_KEY) config.metricsKey = env.HERALD_METRICS_KEY;
+  const webhook = webhookFromEnv(env);
+  if (webhook) config.webhooks = [webhook];
   const pusherApp = pusherAppFromEnv(env);
   if (pusherApp) config.pusher = { apps: [pusherApp] };
   if (env.HERALD_INSECURE !== undefined && env.HERALD_INSECURE !== '') {
@@ -321,6 +381,22 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): HeraldConfi
     config.allowUnauthenticatedApi = env.HERALD_INSECURE === '1';
   }
   return config;
+}
+
+/** `HERALD_WEBHOOK_URL` with `HERALD_WEBHOOK_SECRET`: one endpoint, every other setting at its default. */
+function webhookFromEnv(env: NodeJS.ProcessEnv): { url: string; secret: string } | undefined {
+  const url = env.HERALD_WEBHOOK_URL || undefined;
+  const secret = env.HERALD_WEBHOOK_SECRET || undefined;
+  if (url === undefined && secret === undefined) return undefined;
+  if (url === undefined) throw new ConfigError('HERALD_WEBHOOK_SECRET is set without HERALD_WEBHOOK_URL');
+  if (secret === undefined) throw new ConfigError('HERALD_WEBHOOK_URL is set without HERALD_WEBHOOK_SECRET');
+  const checked = WebhookEndpointSchema.pick({ url: true, secret: true }).safeParse({ url, secret });
+  if (!checked.success) {
+    const issue = checked.error.issues[0];
+    const name = issue.path[0] === 'url' ? 'HERALD_WEBHOOK_URL' : 'HERALD_WEBHOOK_SECRET';
+    throw new ConfigError(`${name} ${issue.message}`);
+  }
+  return { url, secret };
 }
 
 const PUSHER_ENV = ['HERALD_PUSHER_APP_ID', 'HERALD_PUSHER_APP_KEY', 'HERALD_PUSHER_APP_SECRET'] as const;
