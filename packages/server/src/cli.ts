@@ -1,16 +1,8 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { type Logger, pino } from 'pino';
 import { redactBrokerUrl } from './brokers/redis-broker.ts';
-import {
-  ConfigError,
-  configFromEnv,
-  type HeraldConfigInput,
-  loadConfigFile,
-  logLevelFromEnv,
-  PORT_RULE,
-  parseConfig,
-  parsePort,
-} from './config.ts';
+import { ConfigError, type HeraldConfigInput, parseConfig } from './config.ts';
+import { configFromEnv, loadConfigFile, logLevelFromEnv, PORT_RULE, parsePort } from './config-sources.ts';
 import { logDestination } from './log-destination.ts';
 import { keepServingThroughFaults, stopOnSignals } from './process-lifecycle.ts';
 import { HeraldServer } from './server.ts';
