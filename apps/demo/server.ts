@@ -2,14 +2,17 @@
 // `npm start` runs it in production mode, building first when the sources changed since the last build.
 // It imports the packages from source (tsx, `--conditions=@herald/source`); Next.js compiles the app
 // against their dist/, as in any app that installs them, so both modes build the packages first.
+import { createServer } from 'node:net';
 import { startNextServer } from '@herald/next/server';
 import { buildPackages } from '../../scripts/build-packages.ts';
 import { demoHub } from './lib/herald.ts';
 import { DEMO_DIR, ensureBuild } from './scripts/build.ts';
 
 const dev = process.env.NODE_ENV !== 'production';
-const port = Number(process.env.PORT ?? 3000);
 const hostname = process.env.HOST ?? '127.0.0.1';
+const port = await portToUse(Number(process.env.PORT ?? 3000), hostname);
+// The hub's webhooks go to this server (lib/online.ts), which must know its port before the hub exists.
+process.env.PORT = String(port);
 
 if (dev) await buildPackages();
 else if (await ensureBuild()) console.log('herald demo: built');
@@ -33,4 +36,14 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       () => process.exit(1),
     );
   });
+}
+
+/** `port`, or for 0 a free one, picked now. */
+async function portToUse(port: number, host: string): Promise<number> {
+  if (port !== 0) return port;
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, host, resolve));
+  const { port: free } = probe.address() as { port: number };
+  await new Promise((resolve) => probe.close(resolve));
+  return free;
 }

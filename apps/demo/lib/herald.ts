@@ -2,6 +2,7 @@ import { createPublisher, getHub } from '@herald/next';
 import type { HeraldConfigInput } from '@herald/server';
 import hubConfig from '../herald.json' with { type: 'json' };
 import { channels } from './channels.ts';
+import { webhookEndpoint } from './online.ts';
 import { apiKey, tokenSecret } from './secrets.ts';
 
 /**
@@ -11,7 +12,11 @@ import { apiKey, tokenSecret } from './secrets.ts';
 export function demoHub() {
   tokenSecret();
   apiKey();
-  return getHub({ config: hubConfig as HeraldConfigInput, channels });
+  // Lifecycle webhooks to the app's own route: they drive "online now" (lib/online.ts).
+  return getHub({
+    config: { ...(hubConfig as HeraldConfigInput), webhooks: [webhookEndpoint()] },
+    channels,
+  });
 }
 
 /** Whether the demo talks to a standalone hub (`HERALD_URL`) rather than its embedded one. */

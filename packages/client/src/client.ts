@@ -1,10 +1,8 @@
 import {
   type ChannelDefinitions,
   type ChannelSchemas,
-  follows,
   type HistoryOptions,
   type HistoryResult,
-  isDuplicate,
   type PresenceMember,
   type PresenceResult,
   type Publication,
@@ -17,6 +15,7 @@ import { Emitter } from './emitter.ts';
 import { HeraldClientError } from './errors.ts';
 import { identityOf } from './identity.ts';
 import { randomId } from './ids.ts';
+import { after, catchUp } from './joining.ts';
 import type { ConnectionState, Link, LinkEvent } from './link.ts';
 import { Outbox, type OutboxMessage, type PendingPublish, type PublishOptions } from './outbox.ts';
 import { defaultOutboxStore, type OutboxStore } from './outbox-store.ts';
@@ -216,7 +215,7 @@ export class HeraldClient {
       const { epoch, offset } = state.position;
       if (since && since.epoch === epoch && since.offset < offset) {
         // This subscriber starts further back than the channel: it first gets the difference from history.
-        listener = this.catchUp(channel, handlers, since, offset);
+        listener = catchUp((query) => this.history(channel, query), handlers, since, offset);
       } else {
         // Joining a live channel: tell this subscriber where it starts, as the others were told.
         if (since) listener = after(since, handlers);
@@ -244,49 +243,6 @@ export class HeraldClient {
         active = false;
         held.listeners.delete(added);
         if (held.listeners.size === 0) this.release(held);
-      },
-    };
-  }
-
-  /**
-   * A listener for a subscriber that starts at `since`, behind the channel's `until`: live publications wait
-   * while history supplies `since+1..until`, then flow; a history that no longer reaches back is a reset.
-   */
-  private catchUp(
-    channel: string,
-    listener: ChannelListener,
-    since: StreamPosition,
-    until: number,
-  ): ChannelListener {
-    let held: Publication[] | null = [];
-    const caughtUp = { epoch: since.epoch, offset: until };
-    const deliver = (pub: Publication) => listener.onPublication?.(pub);
-    const release = () => {
-      const waiting = held ?? [];
-      held = null;
-      for (const pub of waiting) if (!isDuplicate(caughtUp, pub)) deliver(pub);
-    };
-    this.history(channel, { since, limit: until - since.offset }).then(
-      (page) => {
-        if (held === null) return;
-        const pubs = page.publications.filter((p) => p.epoch === since.epoch && p.offset <= until);
-        if (pubs.length === 0 || !follows(since, pubs[0])) {
-          listener.onReset?.({ reason: 'not_recovered', epoch: since.epoch, offset: until });
-        } else for (const pub of pubs) deliver(pub);
-        listener.onSubscribed?.({ epoch: since.epoch, offset: until, recovered: pubs.length > 0 });
-        release();
-      },
-      (err: HeraldClientError) => {
-        listener.onError?.(err);
-        listener.onReset?.({ reason: 'not_recovered', epoch: since.epoch, offset: until });
-        release();
-      },
-    );
-    return {
-      ...listener,
-      onPublication: (pub) => {
-        if (held) held.push(pub);
-        else deliver(pub);
       },
     };
   }
@@ -362,19 +318,6 @@ export class HeraldClient {
     const result = (await this.link.request({ type: 'presence', channel })) as PresenceResult;
     return Object.values(result.members);
   }
-}
-
-/**
- * A listener joining a channel that is not behind `since`: what the channel delivers up to `since` (it may
- * not be there yet) this subscriber has had already.
- */
-function after(since: StreamPosition, listener: ChannelListener): ChannelListener {
-  return {
-    ...listener,
-    onPublication: (pub) => {
-      if (!isDuplicate(since, pub)) listener.onPublication?.(pub);
-    },
-  };
 }
 
 function resolveTransports(options: ClientOptions): Transport[] {

@@ -1,20 +1,20 @@
 import {
   CloseCodes,
-  type Command,
   type ConnectResult,
-  type ErrorBody,
-  isDuplicate,
   type Push,
   type ServerFrame,
   type StreamPosition,
   type SubscribeOptions,
-  type SubscribeResult,
   shouldReconnect,
 } from '@herald/protocol';
+import { Attempt, type CommandBody } from './attempt.ts';
 import { Backoff } from './backoff.ts';
-import { HeraldClientError, isTransient } from './errors.ts';
+import { HeraldClientError } from './errors.ts';
 import type { ConnectionState, Link, LinkEvent, LinkRequest, WireSubscribeOptions } from './link.ts';
-import { ABNORMAL_CLOSURE, type Transport, type TransportConnection } from './transport.ts';
+import { TokenRefresh } from './token-refresh.ts';
+import { ABNORMAL_CLOSURE, type Transport } from './transport.ts';
+import { UpgradeProbe } from './upgrade-probe.ts';
+import { type WireSub, WireSubscriptions } from './wire-subscriptions.ts';
 
 export type TokenSource = () => string | null | undefined | Promise<string | null | undefined>;
 
@@ -39,86 +39,10 @@ export interface ConnectionOptions {
   requestTimeout: number;
 }
 
-/** One wire subscription, shared by every consumer (tab, component) of the channel. */
-interface WireSub {
-  channel: string;
-  consumers: Set<string>;
-  /**
-   * The last position that reached this connection. A resubscribe resumes from the client's position
-   * for the channel (`positionOf`); this one stands in only for channels no local client holds (those a
-   * leader tab serves for other tabs).
-   */
-  position: StreamPosition | undefined;
-  getToken: WireSubscribeOptions['getToken'];
-  status: 'idle' | 'subscribing' | 'subscribed' | 'unsubscribing' | 'failed';
-  /** A failure worth retrying on the next connect. */
-  retry: boolean;
-}
-
 interface PendingRequest {
   request: LinkRequest;
   resolve(result: unknown): void;
   reject(error: HeraldClientError): void;
-}
-
-interface Waiter {
-  resolve(result: unknown): void;
-  reject(error: HeraldClientError): void;
-  timer: ReturnType<typeof setTimeout> | undefined;
-}
-
-type CommandBody = Command extends infer C ? (C extends { id: number } ? Omit<C, 'id'> : never) : never;
-
-/** One try of one transport, from opening to its close. */
-class Attempt {
-  connected = false;
-  pingMs = 0;
-  lastFrameAt = Date.now();
-  /** The hub's `disconnect` push, which says why better than the close event. */
-  farewell: { code: number; reason: string } | undefined;
-  /** Why the last connect was refused (the reply's error), for the state's reason. */
-  refusal: string | undefined;
-  private nextId = 1;
-  private readonly waiters = new Map<number, Waiter>();
-  conn!: TransportConnection;
-
-  constructor(
-    readonly transport: Transport,
-    readonly index: number,
-  ) {}
-
-  call(command: CommandBody, timeoutMs: number): Promise<unknown> {
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      const timer =
-        timeoutMs > 0
-          ? setTimeout(() => {
-              this.waiters.delete(id);
-              reject(new HeraldClientError('timeout', `no reply to ${command.type} within ${timeoutMs} ms`));
-            }, timeoutMs)
-          : undefined;
-      this.waiters.set(id, { resolve, reject, timer });
-      this.conn.send({ ...command, id } as Command);
-    });
-  }
-
-  reply(frame: { id: number; result?: unknown; error?: ErrorBody }): void {
-    const waiter = this.waiters.get(frame.id);
-    if (!waiter) return;
-    this.waiters.delete(frame.id);
-    clearTimeout(waiter.timer);
-    if (frame.error) waiter.reject(HeraldClientError.from(frame.error));
-    else waiter.resolve(frame.result);
-  }
-
-  /** Fails every request still waiting: the connection they went out on is gone. */
-  abandon(): void {
-    for (const waiter of this.waiters.values()) {
-      clearTimeout(waiter.timer);
-      waiter.reject(new HeraldClientError('disconnected', 'the connection closed before the reply'));
-    }
-    this.waiters.clear();
-  }
 }
 
 function isHeraldCode(code: number): boolean {
@@ -128,13 +52,13 @@ function isHeraldCode(code: number): boolean {
 /**
  * The physical connection to the hub: picks a transport and falls back to the next when one cannot be
  * established, reconnects with backoff and full jitter, follows the close codes, watches heartbeats,
- * refreshes the token, and keeps the wire subscriptions so that every reconnect resumes them from the
- * client's position for each channel, whatever the transport.
+ * refreshes the token (`TokenRefresh`), and keeps the wire subscriptions (`WireSubscriptions`) so that
+ * every reconnect resumes them from the client's position for each channel, whatever the transport.
  */
 export class Connection implements Link {
   state: ConnectionState = { status: 'disconnected', reason: 'not connected yet', reconnect: false };
   private readonly listeners = new Set<(event: LinkEvent) => void>();
-  private readonly subs = new Map<string, WireSub>();
+  private readonly wire: WireSubscriptions;
   private queue: PendingRequest[] = [];
   private attempt: Attempt | null = null;
   private index = 0;
@@ -143,20 +67,43 @@ export class Connection implements Link {
   private readonly backoff: Backoff;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private watchdog: ReturnType<typeof setInterval> | undefined;
-  private refreshTimer: ReturnType<typeof setTimeout> | undefined;
-  private upgradeTimer: ReturnType<typeof setTimeout> | undefined;
-  private upgradeDelay: number;
-  private probe: TransportConnection | undefined;
+  private readonly refresh: TokenRefresh;
+  private readonly upgrade: UpgradeProbe;
   private lastToken: string | undefined;
 
   constructor(
     private readonly options: ConnectionOptions,
     /** The client's position for a channel: where its delivery stands (see Channel). */
-    private readonly positionOf: (channel: string) => StreamPosition | undefined = () => undefined,
+    positionOf: (channel: string) => StreamPosition | undefined = () => undefined,
   ) {
     if (options.transports.length === 0) throw new Error('herald: no transports to connect with');
     this.backoff = new Backoff(options.minReconnectDelay, options.maxReconnectDelay);
-    this.upgradeDelay = options.upgradeRetryDelay;
+    this.wire = new WireSubscriptions(
+      { current: () => this.attempt, emit: (event) => this.emit(event) },
+      options.requestTimeout,
+      positionOf,
+    );
+    this.refresh = new TokenRefresh(
+      {
+        current: () => this.attempt,
+        tokenOrNone: () => this.tokenOrNone(),
+        abort: (attempt, code, reason) => this.abort(attempt, code, reason),
+      },
+      options,
+    );
+    this.upgrade = new UpgradeProbe(
+      {
+        current: () => this.attempt,
+        tokenOrNone: () => this.tokenOrNone(),
+        switchOver: () => {
+          this.endAttempt();
+          this.index = 0;
+          this.upgrade.reset();
+          this.openAttempt();
+        },
+      },
+      options,
+    );
   }
 
   on(listener: (event: LinkEvent) => void): () => void {
@@ -226,124 +173,16 @@ export class Connection implements Link {
   // ---- wire subscriptions
 
   subscribe(consumer: string, channel: string, options: WireSubscribeOptions): void {
-    let sub = this.subs.get(channel);
-    if (!sub) {
-      sub = {
-        channel,
-        consumers: new Set(),
-        position: options.since,
-        getToken: options.getToken,
-        status: 'idle',
-        retry: false,
-      };
-      this.subs.set(channel, sub);
-    }
-    const isNew = !sub.consumers.has(consumer);
-    sub.consumers.add(consumer);
-    if (sub.status === 'failed') sub.status = 'idle'; // a new subscriber is worth another try
-    if (isNew && sub.status === 'subscribed' && sub.position) {
-      const { epoch, offset } = sub.position;
-      this.emit({
-        type: 'subscribed',
-        channel,
-        to: consumer,
-        result: { channel, epoch, offset, publications: [] },
-      });
-    }
-    this.reconcile(sub);
+    this.wire.subscribe(consumer, channel, options);
   }
 
   unsubscribe(consumer: string, channel: string): void {
-    const sub = this.subs.get(channel);
-    if (!sub?.consumers.delete(consumer)) return;
-    this.reconcile(sub);
+    this.wire.unsubscribe(consumer, channel);
   }
 
   /** Releases every subscription of a consumer that went away (a closed tab). */
   dropConsumer(consumer: string): void {
-    for (const sub of [...this.subs.values()]) {
-      if (sub.consumers.delete(consumer)) this.reconcile(sub);
-    }
-  }
-
-  /**
-   * Moves one wire subscription toward what its consumers want, one command at a time, so that fast
-   * subscribe/unsubscribe sequences reach the hub in order and never as `already_subscribed`.
-   */
-  private reconcile(sub: WireSub): void {
-    const wanted = sub.consumers.size > 0;
-    if (!wanted && (sub.status === 'idle' || sub.status === 'failed')) {
-      this.subs.delete(sub.channel);
-      return;
-    }
-    const attempt = this.attempt;
-    if (!attempt?.connected) return;
-    if (wanted && sub.status === 'idle') void this.wireSubscribe(attempt, sub);
-    else if (!wanted && sub.status === 'subscribed') {
-      sub.status = 'unsubscribing';
-      attempt.call({ type: 'unsubscribe', channel: sub.channel }, this.options.requestTimeout).then(
-        () => this.settled(attempt, sub, 'idle'),
-        () => this.settled(attempt, sub, 'idle'),
-      );
-    }
-  }
-
-  private async wireSubscribe(attempt: Attempt, sub: WireSub): Promise<void> {
-    sub.status = 'subscribing';
-    let command: CommandBody;
-    try {
-      command = { type: 'subscribe', channel: sub.channel, ...(await this.subscribeOptions(sub)) };
-    } catch (err) {
-      this.subscribeFailed(sub, { code: 'unauthorized', message: `getToken failed: ${String(err)}` }, false);
-      return;
-    }
-    if (attempt !== this.attempt) return;
-    try {
-      const result = (await attempt.call(command, this.options.requestTimeout)) as SubscribeResult;
-      if (attempt !== this.attempt) return;
-      this.subscribed(sub, result);
-    } catch (err) {
-      if (attempt !== this.attempt) return;
-      const error = err as HeraldClientError;
-      this.subscribeFailed(sub, error.toJSON(), isTransient(error.code));
-    }
-    this.reconcile(sub);
-  }
-
-  private settled(attempt: Attempt, sub: WireSub, status: WireSub['status']): void {
-    if (attempt !== this.attempt) return;
-    sub.status = status;
-    this.reconcile(sub);
-  }
-
-  private async subscribeOptions(sub: WireSub): Promise<SubscribeOptions> {
-    const options: SubscribeOptions = {};
-    const since = this.position(sub.channel);
-    if (since) options.since = since;
-    const token = await sub.getToken?.();
-    if (token) options.token = token;
-    return options;
-  }
-
-  /**
-   * Where a channel resumes from, on any transport: the client's position (see Channel), or for a channel
-   * no local client holds (one a leader tab serves for other tabs) the last position that reached here.
-   */
-  private position(channel: string): StreamPosition | undefined {
-    return this.positionOf(channel) ?? this.subs.get(channel)?.position;
-  }
-
-  private subscribed(sub: WireSub, result: SubscribeResult): void {
-    sub.status = 'subscribed';
-    sub.retry = false;
-    sub.position = { epoch: result.epoch, offset: result.offset };
-    this.emit({ type: 'subscribed', channel: sub.channel, result });
-  }
-
-  private subscribeFailed(sub: WireSub, error: ErrorBody, retry: boolean): void {
-    sub.status = 'failed';
-    sub.retry = retry;
-    this.emit({ type: 'subscribe_error', channel: sub.channel, error, final: !retry });
+    this.wire.dropConsumer(consumer);
   }
 
   // ---- the connection's life
@@ -369,7 +208,7 @@ export class Connection implements Link {
         clearTimeout(connectTimer);
         if (this.attempt === attempt) this.onClose(attempt, code, reason);
       },
-      position: (channel) => this.position(channel),
+      position: (channel) => this.wire.position(channel),
     });
   }
 
@@ -389,24 +228,19 @@ export class Connection implements Link {
   }
 
   private async sendConnect(attempt: Attempt): Promise<void> {
-    // Without a prototype, so a channel named `__proto__` is sent like any other.
-    const subs: Record<string, SubscribeOptions> = Object.create(null);
-    const included: WireSub[] = [];
     let token: string | undefined;
+    let subs: Record<string, SubscribeOptions>;
+    let included: WireSub[];
     try {
       token = await this.token();
-      for (const sub of this.subs.values()) {
-        if (sub.consumers.size === 0 || (sub.status === 'failed' && !sub.retry)) continue;
-        subs[sub.channel] = await this.subscribeOptions(sub);
-        included.push(sub);
-      }
+      ({ subs, included } = await this.wire.forConnect());
     } catch (err) {
       attempt.refusal = `getToken failed: ${String(err)}`;
       this.abort(attempt, CloseCodes.serverError, attempt.refusal);
       return;
     }
     if (this.attempt !== attempt) return;
-    for (const sub of included) sub.status = 'subscribing';
+    this.wire.connecting(included);
     const command: CommandBody = { type: 'connect', subs };
     if (token) command.token = token;
     let result: ConnectResult;
@@ -432,17 +266,11 @@ export class Connection implements Link {
       user: result.user,
     });
     this.startWatchdog(attempt);
-    this.scheduleRefresh(attempt, result.expires);
-    for (const sub of included) {
-      const outcome = result.subs[sub.channel];
-      if (!outcome) sub.status = 'idle';
-      else if ('error' in outcome) this.subscribeFailed(sub, outcome.error, isTransient(outcome.error.code));
-      else this.subscribed(sub, outcome);
-    }
-    for (const sub of [...this.subs.values()]) this.reconcile(sub);
+    this.refresh.schedule(attempt, result.expires);
+    this.wire.connected(result.subs, included);
     for (const pending of this.queue.splice(0)) this.send(attempt, pending);
-    if (attempt.index > 0) this.scheduleUpgrade();
-    else this.upgradeDelay = this.options.upgradeRetryDelay;
+    if (attempt.index > 0) this.upgrade.schedule();
+    else this.upgrade.reset();
   }
 
   private onFrame(attempt: Attempt, frame: ServerFrame): void {
@@ -456,31 +284,22 @@ export class Connection implements Link {
       case 'ping':
         attempt.conn.send({ type: 'pong' });
         return;
-      case 'pub': {
-        const sub = this.subs.get(push.channel);
-        if (sub && (!sub.position || !isDuplicate(sub.position, push)))
-          sub.position = { epoch: push.epoch, offset: push.offset };
+      case 'pub':
+        this.wire.published(push);
         this.emit({ type: 'push', push });
         return;
-      }
       case 'join':
       case 'leave':
         this.emit({ type: 'push', push });
         return;
-      case 'unsub': {
-        const sub = this.subs.get(push.channel);
-        if (!sub) return;
-        if (push.resubscribe) {
-          sub.status = 'idle';
-          this.reconcile(sub);
-        } else this.subscribeFailed(sub, { code: push.code, message: push.reason }, false);
+      case 'unsub':
+        this.wire.ended(push);
         return;
-      }
       case 'disconnect':
         attempt.farewell = { code: push.code, reason: push.reason };
         return;
       case 'refresh':
-        void this.refresh(attempt);
+        void this.refresh.refresh(attempt);
         return;
       case 'error':
         return; // a frame of ours the hub could not match to a command: nothing waits for it
@@ -499,18 +318,12 @@ export class Connection implements Link {
     this.attempt = null;
     clearTimeout(this.retryTimer);
     clearInterval(this.watchdog);
-    clearTimeout(this.refreshTimer);
-    clearTimeout(this.upgradeTimer);
-    this.probe?.close();
-    this.probe = undefined;
+    this.refresh.stop();
+    this.upgrade.stop();
     if (!attempt) return;
     attempt.conn.close();
     attempt.abandon();
-    for (const sub of [...this.subs.values()]) {
-      if (sub.status === 'subscribing' || sub.status === 'subscribed' || sub.status === 'unsubscribing')
-        sub.status = 'idle';
-      if (sub.consumers.size === 0) this.subs.delete(sub.channel);
-    }
+    this.wire.disconnected();
   }
 
   private onClose(attempt: Attempt, closeCode: number, closeReason: string): void {
@@ -567,7 +380,7 @@ export class Connection implements Link {
     this.setState({ status: 'disconnected', reason, code, reconnect: false });
   }
 
-  // ---- heartbeat, token refresh, upgrade
+  // ---- heartbeat
 
   /** The hub pings every `ping` seconds; two silent intervals mean the path is dead though no one said so. */
   private startWatchdog(attempt: Attempt): void {
@@ -580,81 +393,5 @@ export class Connection implements Link {
       },
       Math.max(250, attempt.pingMs / 2),
     );
-  }
-
-  private scheduleRefresh(attempt: Attempt, expires: number | undefined): void {
-    clearTimeout(this.refreshTimer);
-    if (expires === undefined || !this.options.getToken) return;
-    const remaining = expires * 1000 - Date.now();
-    // Early enough that a slow token endpoint still answers before the hub asks.
-    const margin = Math.min(60_000, Math.max(1_000, remaining / 5));
-    this.refreshTimer = setTimeout(() => void this.refresh(attempt), Math.max(0, remaining - margin));
-  }
-
-  private async refresh(attempt: Attempt): Promise<void> {
-    clearTimeout(this.refreshTimer);
-    if (!this.options.getToken) return;
-    const token = await this.tokenOrNone();
-    if (this.attempt !== attempt) return;
-    if (!token) {
-      this.abort(attempt, CloseCodes.tokenExpired, 'getToken gave no token to refresh with');
-      return;
-    }
-    try {
-      const result = (await attempt.call({ type: 'refresh', token }, this.options.requestTimeout)) as {
-        expires?: number;
-      };
-      if (this.attempt === attempt) this.scheduleRefresh(attempt, result.expires);
-    } catch (err) {
-      // A refused refresh: reconnect, which asks for a token once more.
-      if (this.attempt === attempt && (err as HeraldClientError).code !== 'disconnected')
-        this.abort(attempt, CloseCodes.tokenExpired, `token refresh failed: ${(err as Error).message}`);
-    }
-  }
-
-  /**
-   * On a fallback transport, tries the preferred one now and then: a full `connect` handshake (without
-   * channels) on the side. When it succeeds the client switches over: a short planned reconnect that
-   * resumes every channel from its position.
-   */
-  private scheduleUpgrade(): void {
-    clearTimeout(this.upgradeTimer);
-    this.upgradeTimer = setTimeout(() => void this.probeUpgrade(), this.upgradeDelay);
-  }
-
-  private async probeUpgrade(): Promise<void> {
-    const current = this.attempt;
-    if (!current?.connected || current.index === 0) return;
-    const token = await this.tokenOrNone();
-    if (this.attempt !== current) return;
-    let settled = false;
-    const settle = (works: boolean) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      this.probe?.close();
-      this.probe = undefined;
-      if (this.attempt !== current) return;
-      if (!works) {
-        this.upgradeDelay = Math.min(this.upgradeDelay * 2, 10 * 60_000);
-        this.scheduleUpgrade();
-        return;
-      }
-      this.endAttempt();
-      this.index = 0;
-      this.upgradeDelay = this.options.upgradeRetryDelay;
-      this.openAttempt();
-    };
-    const timer = setTimeout(() => settle(false), this.options.connectTimeout);
-    const probe = this.options.transports[0].open(this.options.url, {
-      open: () =>
-        probe.send(token ? { id: 1, type: 'connect', token, subs: {} } : { id: 1, type: 'connect' }),
-      frame: (frame) => {
-        if ('id' in frame && frame.id === 1) settle(frame.result !== undefined);
-      },
-      close: () => settle(false),
-      position: () => undefined, // the probe subscribes to nothing
-    });
-    this.probe = probe;
   }
 }

@@ -14,3 +14,4 @@ export { publishAndRevalidate, type RevalidateOptions } from './revalidate.ts';
 export { type HeraldRoutesOptions, heraldRoutes, type RouteContext, type RouteHandler } from './routes.ts';
 export { type ConnectionTokenOptions, connectionToken } from './token.ts';
 export { type OfferedTransport, offeredTransports } from './transports.ts';
+export { verifyWebhook, WebhookVerificationError } from './webhook.ts';

@@ -7,3 +7,4 @@ export * from './errors.ts';
 export * from './history.ts';
 export * from './position.ts';
 export type * from './types.ts';
+export * from './webhooks.ts';

@@ -1,16 +1,8 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { type Logger, pino } from 'pino';
 import { redactBrokerUrl } from './brokers/redis-broker.ts';
-import {
-  ConfigError,
-  configFromEnv,
-  type HeraldConfigInput,
-  loadConfigFile,
-  logLevelFromEnv,
-  PORT_RULE,
-  parseConfig,
-  parsePort,
-} from './config.ts';
+import { ConfigError, type HeraldConfigInput, parseConfig } from './config.ts';
+import { configFromEnv, loadConfigFile, logLevelFromEnv, PORT_RULE, parsePort } from './config-sources.ts';
 import { logDestination } from './log-destination.ts';
 import { keepServingThroughFaults, stopOnSignals } from './process-lifecycle.ts';
 import { HeraldServer } from './server.ts';
@@ -89,9 +81,11 @@ Environment (a flag wins over its variable, a variable over the config file):
   HERALD_PUSHER_APP_ID      with the next two (all three, or none): one Pusher app, pusher-js on
   HERALD_PUSHER_APP_KEY     /app/{key} and the server SDKs on /apps/{id} (default unset: no Pusher
   HERALD_PUSHER_APP_SECRET  protocol; see docs/pusher.md)
+  HERALD_WEBHOOK_URL        an endpoint for lifecycle webhooks (docs/webhooks.md), with
+  HERALD_WEBHOOK_SECRET     its whsec_… signing secret (default unset: no webhooks)
 
-Every other setting (namespaces, limits, sse, poll, authProxy, RS256/ES256 keys, pusher…) is in the config file;
-see herald.example.json in the @herald/server package.`;
+Every other setting (namespaces, limits, sse, poll, authProxy, RS256/ES256 keys, pusher, webhooks…) is in
+the config file; see herald.example.json in the @herald/server package.`;
 
 const program = new Command('herald')
   .description('Herald real-time hub')

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { WEBHOOK_EVENT_TYPES } from '@herald/protocol';
 import { z } from 'zod';
 
 /** Rules for every channel in one namespace (`chat` for `chat:room-1`). See docs/auth.md. */
@@ -105,6 +105,60 @@ export const PollSchema = z
   })
   .strict();
 
+/** `whsec_` and the base64 of 24 to 64 random bytes, as Standard Webhooks secrets are written. */
+const WebhookSecretSchema = z
+  .string()
+  .regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, {
+    message: 'must be "whsec_" followed by base64 (a Standard Webhooks secret)',
+    abort: true,
+  })
+  .refine(
+    (secret) => {
+      const bytes = Buffer.from(secret.slice('whsec_'.length), 'base64').length;
+      return bytes >= 24 && bytes <= 64;
+    },
+    { message: 'must hold 24 to 64 bytes after "whsec_" (e.g. whsec_ + `openssl rand -base64 32`)' },
+  );
+
+/** One receiver of lifecycle webhooks. See docs/webhooks.md. */
+export const WebhookEndpointSchema = z
+  .object({
+    /** Where events are POSTed. */
+    url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
+    /** Signs every request (Standard Webhooks `webhook-signature`). */
+    secret: WebhookSecretSchema,
+    /** Event types sent; default every type but `publication`, which is sent only when listed. */
+    events: z.array(z.enum(WEBHOOK_EVENT_TYPES)).min(1).optional(),
+    /** Only events of channels in these namespaces (`""`: channels without a colon); client events always go. */
+    namespaces: z.array(z.string()).min(1).optional(),
+    /** Milliseconds one request may take before it counts as failed and is retried. */
+    timeoutMs: z.number().int().min(100).max(120_000).default(5_000),
+    /** Tries per event, the first included, before it is given up (`herald_webhooks_failed_total`). */
+    maxAttempts: z.number().int().min(1).max(100).default(10),
+    /** Milliseconds before the first retry; each next one waits twice as long (with jitter). */
+    retryDelayMs: z.number().int().min(1).max(3_600_000).default(1_000),
+    /** The longest wait between two tries, `Retry-After` included. */
+    maxRetryDelayMs: z.number().int().min(1).max(3_600_000).default(60_000),
+    /** Requests to this endpoint in flight at once. */
+    concurrency: z.number().int().min(1).max(1_000).default(32),
+    /** Events waiting for this endpoint on one node; past it new ones are dropped and counted. */
+    queueSize: z.number().int().min(1).max(1_000_000).default(10_000),
+  })
+  .strict();
+
+export type WebhookEndpoint = z.output<typeof WebhookEndpointSchema>;
+
+/** Presence as the app's backend sees it (webhooks). */
+export const PresenceSchema = z
+  .object({
+    /**
+     * Seconds a client may be gone and come back (same user) without a `presence.left`/`presence.joined`
+     * pair, and a channel be empty without a `channel.vacated`/`channel.occupied` pair. 0: no damping.
+     */
+    grace: z.number().min(0).max(3600).default(5),
+  })
+  .strict();
+
 /** One app of the Pusher Channels protocol (`/app/{key}`, `/apps/{id}/…`). See docs/pusher.md. */
 export const PusherAppSchema = z
   .object({
@@ -197,6 +251,9 @@ export const ConfigSchema = z
     limits: LimitsSchema.prefault({}),
     sse: SseSchema.prefault({}),
     poll: PollSchema.prefault({}),
+    /** Lifecycle webhooks to the app's backend (env HERALD_WEBHOOK_URL + HERALD_WEBHOOK_SECRET for one). */
+    webhooks: z.array(WebhookEndpointSchema).default([]),
+    presence: PresenceSchema.prefault({}),
     /** Seconds a presence entry lives unless refreshed; the hub refreshes its own at a third of it. */
     presenceTtl: z.number().min(1).max(3600).default(60),
     /** Largest publication `data`, in bytes of JSON. */
@@ -275,76 +332,4 @@ function withPusherNamespace(config: HeraldConfig, source: string): HeraldConfig
     ...config,
     namespaces: { ...config.namespaces, '': { ...base, presence: true, joinLeave: true } },
   };
-}
-
-export const PORT_RULE = 'must be an integer from 0 to 65535';
-
-/** A TCP port written as text (`--port`, `HERALD_PORT`): digits only, 0 to 65535; otherwise undefined. */
-export function parsePort(text: string): number | undefined {
-  const port = Number(text);
-  return /^\d+$/.test(text) && port <= 65_535 ? port : undefined;
-}
-
-export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
-
-/** `HERALD_LOG_LEVEL`, default `info`; any other value is a ConfigError rather than a crash in pino. */
-export function logLevelFromEnv(env: NodeJS.ProcessEnv = process.env): LogLevel {
-  const level = env.HERALD_LOG_LEVEL;
-  if (level === undefined || level === '') return 'info';
-  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
-    throw new ConfigError(
-      `HERALD_LOG_LEVEL="${level.slice(0, 100)}" must be one of ${LOG_LEVELS.join(', ')}`,
-    );
-  }
-  return level as LogLevel;
-}
-
-/** The `HERALD_*` environment variables that are set, as config: `herald serve` and embedded hubs read them. */
-export function configFromEnv(env: NodeJS.ProcessEnv = process.env): HeraldConfigInput {
-  const config: HeraldConfigInput = {};
-  if (env.HERALD_PORT !== undefined) {
-    const port = parsePort(env.HERALD_PORT);
-    if (port === undefined) throw new ConfigError(`HERALD_PORT="${env.HERALD_PORT}" ${PORT_RULE}`);
-    config.port = port;
-  }
-  if (env.HERALD_HOST) config.host = env.HERALD_HOST;
-  if (env.HERALD_BROKER) config.broker = env.HERALD_BROKER;
-  if (env.HERALD_API_KEY) config.apiKey = env.HERALD_API_KEY;
-  if (env.HERALD_TOKEN_SECRET) config.tokenSecret = env.HERALD_TOKEN_SECRET;
-  if (env.HERALD_METRICS_KEY) config.metricsKey = env.HERALD_METRICS_KEY;
-  const pusherApp = pusherAppFromEnv(env);
-  if (pusherApp) config.pusher = { apps: [pusherApp] };
-  if (env.HERALD_INSECURE !== undefined && env.HERALD_INSECURE !== '') {
-    if (!/^[01]$/.test(env.HERALD_INSECURE))
-      throw new ConfigError(`HERALD_INSECURE="${env.HERALD_INSECURE}" must be 1 or 0`);
-    config.allowUnauthenticatedApi = env.HERALD_INSECURE === '1';
-  }
-  return config;
-}
-
-const PUSHER_ENV = ['HERALD_PUSHER_APP_ID', 'HERALD_PUSHER_APP_KEY', 'HERALD_PUSHER_APP_SECRET'] as const;
-
-/** One Pusher app from `HERALD_PUSHER_APP_ID`, `_KEY` and `_SECRET`: all three, or none. */
-function pusherAppFromEnv(env: NodeJS.ProcessEnv): { id: string; key: string; secret: string } | undefined {
-  const [id, key, secret] = PUSHER_ENV.map((name) => env[name] || undefined);
-  if (id === undefined && key === undefined && secret === undefined) return undefined;
-  if (id === undefined || key === undefined || secret === undefined) {
-    throw new ConfigError(`set all of ${PUSHER_ENV.join(', ')} for a Pusher app, or none`);
-  }
-  return { id, key, secret };
-}
-
-export async function loadConfigFile(path: string): Promise<HeraldConfigInput> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
-  }
-  try {
-    return JSON.parse(text) as HeraldConfigInput;
-  } catch (err) {
-    throw new ConfigError(`config file ${path} is not valid JSON: ${(err as Error).message}`);
-  }
 }

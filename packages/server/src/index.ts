@@ -4,12 +4,12 @@ export { MemoryBroker } from './brokers/memory-broker.ts';
 export { RedisBroker, type RedisBrokerOptions } from './brokers/redis-broker.ts';
 export {
   ConfigError,
-  configFromEnv,
   type HeraldConfig,
   type HeraldConfigInput,
   type NamespaceOptions,
   parseConfig,
 } from './config.ts';
+export { configFromEnv } from './config-sources.ts';
 export type {
   Authenticator,
   ConnectContext,

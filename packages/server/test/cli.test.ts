@@ -9,6 +9,7 @@ import {
   LimitsSchema,
   NamespaceSchema,
   PollSchema,
+  PresenceSchema,
   parseConfig,
   SseSchema,
 } from '../src/config.ts';
@@ -175,7 +176,8 @@ describe('herald.example.json', () => {
 
   it('is a valid config that sets every option but the secrets and the alternative token keys', () => {
     parseConfig(example, path);
-    const leftOut = ['apiKey', 'metricsKey', 'tokenSecret', 'tokenPublicKey'];
+    // `webhooks` holds signing secrets: HERALD_WEBHOOK_URL and HERALD_WEBHOOK_SECRET set one endpoint.
+    const leftOut = ['apiKey', 'metricsKey', 'tokenSecret', 'tokenPublicKey', 'webhooks'];
     expect(Object.keys(example).sort()).toEqual(
       Object.keys(ConfigSchema.shape)
         .filter((k) => !leftOut.includes(k))
@@ -184,6 +186,7 @@ describe('herald.example.json', () => {
     expect(Object.keys(example.limits).sort()).toEqual(Object.keys(LimitsSchema.shape).sort());
     expect(Object.keys(example.sse).sort()).toEqual(Object.keys(SseSchema.shape).sort());
     expect(Object.keys(example.poll).sort()).toEqual(Object.keys(PollSchema.shape).sort());
+    expect(Object.keys(example.presence).sort()).toEqual(Object.keys(PresenceSchema.shape).sort());
     const namespaceOptions = new Set(
       Object.values(example.namespaces).flatMap((ns) => Object.keys(ns as object)),
     );

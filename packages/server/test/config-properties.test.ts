@@ -12,6 +12,8 @@ interface JsonSchema {
   properties?: Record<string, JsonSchema>;
   additionalProperties?: JsonSchema | false;
   items?: JsonSchema;
+  minItems?: number;
+  required?: string[];
   minimum?: number;
   maximum?: number;
   minLength?: number;
@@ -42,6 +44,11 @@ const REFINEMENTS: Record<string, (section: Record<string, unknown>) => Record<s
   'namespaces.*': (ns) => (ns.joinLeave === true ? { ...ns, presence: true } : ns),
   authProxy: (proxy) =>
     proxy.connectUrl === undefined ? { ...proxy, connectUrl: 'https://app.example.com/auth' } : proxy,
+  // A Standard Webhooks secret holds 24 to 64 bytes: keep the generated base64's characters, at 32 bytes.
+  'webhooks[]': (endpoint) => ({
+    ...endpoint,
+    secret: `whsec_${Buffer.alloc(32, String(endpoint.secret).slice(6)).toString('base64')}`,
+  }),
 };
 
 /**
@@ -74,7 +81,8 @@ function valid(schema: JsonSchema, path: string): fc.Arbitrary<unknown> {
       if (schema.format) break;
       return fc.string({ minLength: schema.minLength ?? 0, maxLength: schema.maxLength ?? 80 });
     case 'array':
-      if (schema.items) return fc.array(valid(schema.items, `${path}[]`), { maxLength: 4 });
+      if (schema.items)
+        return fc.array(valid(schema.items, `${path}[]`), { minLength: schema.minItems ?? 0, maxLength: 4 });
       break;
     case 'object': {
       const refine = REFINEMENTS[path] ?? ((section) => section);
@@ -82,7 +90,7 @@ function valid(schema: JsonSchema, path: string): fc.Arbitrary<unknown> {
         const fields = Object.fromEntries(
           Object.entries(schema.properties).map(([key, s]) => [key, valid(s, path ? `${path}.${key}` : key)]),
         );
-        return fc.record(fields, { requiredKeys: [] }).map((section) => refine(section));
+        return fc.record(fields, { requiredKeys: schema.required ?? [] }).map((section) => refine(section));
       }
       if (schema.additionalProperties) {
         const values = valid(schema.additionalProperties, `${path}.*`);

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { configFromEnv } from '../src/config.ts';
+import { configFromEnv } from '../src/config-sources.ts';
 import { HeraldServer } from '../src/server.ts';
 import { hubPerTest, type TestHub } from './support/hub.ts';
 import { freePort, type HeraldProcess, runHerald, waitListening } from './support/process.ts';

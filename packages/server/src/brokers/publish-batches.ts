@@ -1,7 +1,6 @@
-import { createRequire } from 'node:module';
-
-/** Redis Cluster's slot of a key (CRC16 of its hash tag), as ioredis computes it when routing. */
-const clusterSlot = createRequire(import.meta.url)('cluster-key-slot') as (key: string) => number;
+/// <reference path="./cluster-key-slot.d.ts" />
+// A static import, so bundles such as the standalone binary carry it (a runtime require would look on disk).
+import clusterSlot from 'cluster-key-slot';
 
 /** One publication's keys and arguments for the batch publish script (see PUBLISH_BATCH_SCRIPT). */
 export interface BatchedPublish {

@@ -102,7 +102,7 @@ export class RedisBroker implements Broker {
   private probeOk = true;
   private closed = false;
 
-  constructor(private readonly options: RedisBrokerOptions) {
+  constructor(readonly options: RedisBrokerOptions) {
     this.keys = new RedisKeys(options.prefix);
     this.log = options.logger ?? silentLogger;
     this.streamIdleTtl = options.streamIdleTtl ?? 24 * 3600_000;

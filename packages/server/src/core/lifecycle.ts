@@ -29,10 +29,10 @@ export type LifecycleEvent =
   /** The channel's last subscription on this node ended. */
   | { type: 'channel.vacated'; channel: string }
   /**
-   * This node added the member to the channel's presence. A long-poll client's entry is a lease: added
+   * This node added the member to the channel's presence. A long-poll client's entry is a `lease`: added
    * again by each of its polls, never removed (it expires in the broker), so it reports no `left`.
    */
-  | { type: 'presence.joined'; channel: string; member: PresenceMember }
+  | { type: 'presence.joined'; channel: string; member: PresenceMember; lease: boolean }
   /** This node removed the member from the channel's presence. */
   | { type: 'presence.left'; channel: string; member: PresenceMember };
 

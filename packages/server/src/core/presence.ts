@@ -42,7 +42,7 @@ export class PresenceTracker {
     this.tracked.set(sub, entry);
     this.enqueue(sub.channel, entry, () => this.broker.addPresence(sub.channel, member, this.ttl));
     if (this.lifecycle.observed)
-      this.lifecycle.emit({ type: 'presence.joined', channel: sub.channel, member });
+      this.lifecycle.emit({ type: 'presence.joined', channel: sub.channel, member, lease });
   }
 
   leave(sub: Subscription): void {

@@ -14,8 +14,26 @@ import { clientEndpoint, type RouteHandler } from './route.ts';
 
 function health(_request: Request, hub: Hub): Response {
   const up = hub.broker.healthy();
-  const body = { status: up ? 'ok' : 'degraded', broker: up ? 'up' : 'down', ...hub.getStats() };
+  const body = {
+    status: up ? 'ok' : 'degraded',
+    broker: up ? 'up' : 'down',
+    ...hub.getStats(),
+    ...webhookHealth(hub),
+  };
   return jsonResponse(body, up ? 200 : 503);
+}
+
+/** The webhook counters, flat (the admin page lists /health as it is), when webhooks are configured. */
+function webhookHealth(hub: Hub): Record<string, number> {
+  const stats = hub.webhooks?.stats();
+  if (!stats) return {};
+  return {
+    webhooksSent: stats.sent,
+    webhooksFailed: stats.failed,
+    webhooksRetried: stats.retried,
+    webhooksDropped: stats.dropped,
+    webhooksQueued: stats.queued,
+  };
 }
 
 /**

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { ConfigError, configFromEnv, parseConfig } from '../../src/config.ts';
+import { ConfigError, parseConfig } from '../../src/config.ts';
+import { configFromEnv } from '../../src/config-sources.ts';
 import { APP } from '../support/pusher.ts';
 
 describe('Pusher apps in the config', () => {

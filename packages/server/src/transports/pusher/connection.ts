@@ -1,39 +1,17 @@
 import type { Duplex } from 'node:stream';
-import {
-  CloseCodes,
-  HeraldError,
-  type PresenceMember,
-  parsePosition,
-  type ServerFrame,
-  type StreamPosition,
-} from '@herald/protocol';
+import { CloseCodes, HeraldError, type ServerFrame } from '@herald/protocol';
 import type { RawData, WebSocket } from 'ws';
 import type { PusherApp } from '../../config.ts';
-import { ANONYMOUS, type Identity } from '../../core/auth.ts';
 import type { Delivery } from '../../core/delivery.ts';
 import type { HubCore } from '../../core/hub.ts';
 import { TokenBucket } from '../../core/limits.ts';
 import { toHeraldError } from '../../core/session.ts';
 import type { Sink } from '../../core/sink.ts';
-import type { PositionedSubscription } from '../../core/subscription.ts';
 import type { FlushQueue } from '../flush-queue.ts';
 import { SocketSink } from '../socket-sink.ts';
-import {
-  CHANNEL_RULE,
-  channelKind,
-  isPusherChannel,
-  type PusherChannelKind,
-  USER_CHANNEL_PREFIX,
-} from './channel-names.ts';
+import { PusherChannels } from './channels.ts';
 import { verifyAuth } from './signatures.ts';
-import {
-  encodePusherFrame,
-  POSITION_EVENT,
-  PUSHER_FRAME,
-  PusherCodes,
-  publicationFrame,
-  pusherFrame,
-} from './wire.ts';
+import { encodePusherFrame, POSITION_EVENT, PUSHER_FRAME, PusherCodes, pusherFrame } from './wire.ts';
 
 /** A user signed in with `pusher:signin`. */
 export interface PusherUser {
@@ -54,29 +32,11 @@ export interface PusherHost {
   publish(channel: string, event: string, data: unknown, except: PusherConnection): Promise<unknown>;
 }
 
-/** One channel of a Pusher connection: subscribing (`ready` false) or subscribed. */
-interface PusherSubscription {
-  channel: string;
-  kind: PusherChannelKind;
-  ready: boolean;
-  /** The connection's member on a presence channel. */
-  member?: { user_id: string; user_info?: unknown };
-  /** Presence channels: connections per user, so a user's second connection is no new member. */
-  members?: Map<string, number>;
-  /** Opted into Herald's resume (`herald` in pusher:subscribe): its position goes out after each flush. */
-  resumable: boolean;
-}
-
 /** A publication one connection must not get: a trigger with its `socket_id`, or its own client event. */
 interface Exclusion {
   channel: string;
   event: string;
   json: string;
-}
-
-/** Why a subscription was refused, as pusher-js reports it (`pusher:subscription_error`). */
-function subscriptionError(type: string, error: string, status: number) {
-  return { type, error, status };
 }
 
 /** Herald close codes as Pusher's: whether and how pusher-js reconnects. */
@@ -97,11 +57,11 @@ function pusherCloseCode(code: number): number {
 
 /**
  * One pusher-js connection (`/app/{key}`): the Pusher protocol's frames in, Herald's session underneath.
- * Subscriptions are the hub's, on the Herald channel of the same name; the app's HMAC signature takes the
- * place of Herald's tokens for private and presence channels.
+ * Its channels (`PusherChannels`, channels.ts) are the hub's subscriptions on the Herald channels of the
+ * same names; sign-in, client events and exclusions are its own.
  */
 export class PusherConnection extends SocketSink implements Sink {
-  readonly subs = new Map<string, PusherSubscription>();
+  readonly channels = new PusherChannels(this);
   user: PusherUser | null = null;
   /** Publications to skip, or null (most connections). */
   excluded: Exclusion[] | null = null;
@@ -122,6 +82,11 @@ export class PusherConnection extends SocketSink implements Sink {
 
   // ---- output
 
+  /** A frame encoded already. */
+  sendFrame(frame: Buffer): void {
+    this.enqueue(frame);
+  }
+
   /** A `pusher:*` or channel frame of the hub's own. */
   emit(event: string, data: unknown, channel?: string): void {
     this.enqueue(pusherFrame(event, channel, data));
@@ -134,15 +99,15 @@ export class PusherConnection extends SocketSink implements Sink {
   send(frame: ServerFrame): void {
     if ('type' in frame) {
       if (frame.type === 'join' || frame.type === 'leave')
-        this.presenceChanged(frame.type, frame.channel, frame.member);
-      else if (frame.type === 'unsub') this.resubscribe(frame.channel);
+        this.channels.presenceChanged(frame.type, frame.channel, frame.member);
+      else if (frame.type === 'unsub') this.channels.resubscribe(frame.channel);
       else if (frame.type === 'disconnect') this.error(frame.reason, pusherCloseCode(frame.code));
     }
   }
 
   sendPublication(delivery: Delivery): void {
     const { pub } = delivery;
-    const resumable = this.subs.get(pub.channel)?.resumable === true;
+    const resumable = this.channels.get(pub.channel)?.resumable === true;
     // An excluded publication still moves a resumable subscription's position past it.
     if (this.excluded === null || !this.isExcluded(delivery)) {
       const frame = delivery.encoded(PUSHER_FRAME, encodePusherFrame);
@@ -235,10 +200,10 @@ export class PusherConnection extends SocketSink implements Sink {
       case 'pusher:pong':
         return;
       case 'pusher:subscribe':
-        await this.subscribe(fields);
+        await this.channels.subscribe(fields);
         return;
       case 'pusher:unsubscribe':
-        this.unsubscribe(fields.channel);
+        this.channels.unsubscribe(fields.channel);
         return;
       case 'pusher:signin':
         this.signin(fields);
@@ -249,206 +214,6 @@ export class PusherConnection extends SocketSink implements Sink {
       return;
     }
     this.error(`unknown event ${event.slice(0, 100)}`);
-  }
-
-  // ---- subscriptions
-
-  private async subscribe(fields: Record<string, unknown>): Promise<void> {
-    const channel = fields.channel;
-    if (typeof channel !== 'string' || !isPusherChannel(channel)) {
-      this.error(`invalid channel: ${CHANNEL_RULE}`);
-      return;
-    }
-    const fail = (type: string, error: string, status: number) =>
-      this.emit('pusher:subscription_error', subscriptionError(type, error, status), channel);
-    if (this.subs.has(channel)) {
-      fail('AlreadySubscribed', `already subscribed to ${channel}`, 409);
-      return;
-    }
-    const kind = channelKind(channel);
-    let since: StreamPosition | undefined;
-    const herald = fields.herald;
-    try {
-      if (herald !== undefined && (typeof herald !== 'object' || herald === null))
-        throw new HeraldError('bad_request', '"herald" must be an object');
-      const position = (herald as { since?: unknown } | undefined)?.since;
-      since = position === undefined ? undefined : parsePosition(position);
-    } catch (err) {
-      fail('InvalidRequest', toHeraldError(err).message, 400);
-      return;
-    }
-    const sub: PusherSubscription = { channel, kind, ready: false, resumable: herald !== undefined };
-    let identity = this.identity();
-    if (kind.user) {
-      if (this.user === null || channel !== USER_CHANNEL_PREFIX + this.user.id) {
-        fail(
-          'AuthError',
-          `${channel} is the channel of another user, or the connection is not signed in`,
-          403,
-        );
-        return;
-      }
-      // Herald's rule for `#…` channels: private to the user named after the `#`.
-      identity = { user: channel.slice(1), info: this.user.info };
-    } else if (kind.signed) {
-      const channelData = kind.presence ? fields.channel_data : undefined;
-      const text = kind.presence
-        ? `${this.socketId}:${channel}:${channelData}`
-        : `${this.socketId}:${channel}`;
-      if (!verifyAuth(this.app, fields.auth, text)) {
-        fail(
-          'AuthError',
-          `invalid signature for ${channel}: the auth endpoint must sign "${text.slice(0, 300)}"`,
-          401,
-        );
-        return;
-      }
-      if (kind.presence) {
-        const member = presenceMember(channelData);
-        if (typeof member === 'string') {
-          fail('AuthError', member, 400);
-          return;
-        }
-        sub.member = member;
-        identity = { user: member.user_id, info: member.user_info };
-      }
-    }
-    this.subs.set(channel, sub);
-    let positioned: PositionedSubscription;
-    let members: PresenceMember[] = [];
-    try {
-      positioned = await this.as(identity, () => this.session.subscribe(channel, { since }));
-      if (kind.presence) members = await this.transport.hub.presence(channel);
-    } catch (err) {
-      const mine = this.subs.get(channel) === sub;
-      if (mine) this.subs.delete(channel);
-      // The presence read may fail after the hub subscribed: let go of that subscription too.
-      if (!this.subs.has(channel)) this.dropHeraldSubscription(channel);
-      if (!mine) return;
-      const error = toHeraldError(err);
-      fail(
-        error.status === 401 || error.status === 403 ? 'AuthError' : 'HeraldError',
-        error.message,
-        error.status,
-      );
-      return;
-    }
-    const still = () => this.subs.get(channel) === sub && !this.session.closed;
-    if (!still()) {
-      this.dropHeraldSubscription(channel);
-      return;
-    }
-    let succeeded: unknown = {};
-    if (sub.member) {
-      const users = new Map<string, unknown>();
-      sub.members = new Map();
-      for (const m of [
-        ...members,
-        { client: this.session.id, user: sub.member.user_id, info: sub.member.user_info },
-      ]) {
-        if (m.user === null) continue;
-        users.set(m.user, m.info ?? {});
-        sub.members.set(m.user, (sub.members.get(m.user) ?? 0) + 1);
-      }
-      if (!members.some((m) => m.user === sub.member?.user_id) && users.size > this.app.maxPresenceMembers) {
-        this.subs.delete(channel);
-        this.dropHeraldSubscription(channel);
-        fail('LimitReached', `${channel} has its limit of ${this.app.maxPresenceMembers} members`, 403);
-        return;
-      }
-      succeeded = {
-        presence: { ids: [...users.keys()], hash: Object.fromEntries(users), count: users.size },
-      };
-    }
-    sub.ready = true;
-    this.emit('pusher_internal:subscription_succeeded', JSON.stringify(succeeded), channel);
-    const { result, deliveries } = positioned;
-    if (kind.cache && !(since && result.recovered)) await this.sendCached(channel, result);
-    if (!still()) return;
-    for (const delivery of deliveries) this.sendPublication(delivery);
-    if (sub.resumable) {
-      const position: Record<string, unknown> = { epoch: result.epoch, offset: result.offset };
-      if (since) position.recovered = result.recovered;
-      if (deliveries.length === 0) this.emit(POSITION_EVENT, position, channel);
-    }
-    this.as(identity, () => positioned.activate());
-  }
-
-  /** A cache channel's last event, or `pusher:cache_miss`. Live publications wait meanwhile (not yet active). */
-  private async sendCached(channel: string, at: { epoch: string; offset: number }): Promise<void> {
-    if (at.offset > 0) {
-      const page = await this.transport.hub
-        .history(channel, { since: { epoch: at.epoch, offset: at.offset - 1 }, limit: 1 }, this.session)
-        .catch(() => undefined);
-      const last = page?.publications[0];
-      if (last && last.offset === at.offset) {
-        const frame = publicationFrame(last);
-        if (frame.length > 0) {
-          this.enqueue(frame);
-          return;
-        }
-      }
-    }
-    this.emit('pusher:cache_miss', {}, channel);
-  }
-
-  private unsubscribe(channel: unknown): void {
-    if (typeof channel !== 'string' || !this.subs.delete(channel)) return;
-    this.dropHeraldSubscription(channel);
-  }
-
-  private dropHeraldSubscription(channel: string): void {
-    if (this.session.subscriptions.has(channel)) this.transport.hub.unsubscribe(this.session, channel);
-  }
-
-  /** The hub ended a subscription that lost its place (history no longer covers a gap): take it up again. */
-  private resubscribe(channel: string): void {
-    const sub = this.subs.get(channel);
-    if (!sub) return;
-    const identity = sub.member ? { user: sub.member.user_id, info: sub.member.user_info } : this.identity();
-    this.as(identity, () => this.session.subscribe(channel, {}))
-      .then((positioned) => {
-        if (this.subs.get(channel) !== sub || this.session.closed) {
-          this.dropHeraldSubscription(channel);
-          return;
-        }
-        if (sub.resumable) {
-          const { epoch, offset } = positioned.result;
-          this.emit(POSITION_EVENT, { epoch, offset, recovered: false }, channel);
-        }
-        this.as(identity, () => positioned.activate());
-      })
-      .catch((err: unknown) => {
-        this.subs.delete(channel);
-        const error = toHeraldError(err);
-        this.emit(
-          'pusher:subscription_error',
-          subscriptionError('HeraldError', error.message, error.status),
-          channel,
-        );
-      });
-  }
-
-  private presenceChanged(type: 'join' | 'leave', channel: string, member: PresenceMember): void {
-    const sub = this.subs.get(channel);
-    const members = sub?.members;
-    if (!sub?.ready || members === undefined || member.user === null) return;
-    const count = members.get(member.user) ?? 0;
-    if (type === 'join') {
-      members.set(member.user, count + 1);
-      if (count === 0)
-        this.emit(
-          'pusher_internal:member_added',
-          JSON.stringify({ user_id: member.user, user_info: member.info ?? {} }),
-          channel,
-        );
-    } else if (count > 0) {
-      if (count > 1) members.set(member.user, count - 1);
-      else {
-        members.delete(member.user);
-        this.emit('pusher_internal:member_removed', JSON.stringify({ user_id: member.user }), channel);
-      }
-    }
   }
 
   // ---- sign-in and client events
@@ -489,7 +254,7 @@ export class PusherConnection extends SocketSink implements Sink {
       this.error('client events are not enabled for this app');
       return;
     }
-    const sub = typeof channel === 'string' ? this.subs.get(channel) : undefined;
+    const sub = typeof channel === 'string' ? this.channels.get(channel) : undefined;
     if (
       sub === undefined ||
       !sub.ready ||
@@ -535,45 +300,6 @@ export class PusherConnection extends SocketSink implements Sink {
     this.unexclude(match);
     return true;
   }
-
-  // ---- identity
-
-  /** Who this connection is in Herald's presence on channels where no presence data says otherwise. */
-  private identity(): Identity {
-    return this.user === null ? ANONYMOUS : { user: this.user.id, info: this.user.info };
-  }
-
-  /**
-   * Runs `op` as `identity`. The hub reads a session's identity synchronously when a subscribe starts
-   * (read rules) and when it is activated (its presence entry), so swapping it around those calls
-   * gives each Pusher subscription its own member without touching the others.
-   */
-  private as<T>(identity: Identity, op: () => T): T {
-    const own = this.session.identity;
-    this.session.identity = identity;
-    try {
-      return op();
-    } finally {
-      this.session.identity = own;
-    }
-  }
-}
-
-/** A presence channel's `channel_data`: `{"user_id", "user_info"?}`, or why it is refused. */
-function presenceMember(channelData: unknown): { user_id: string; user_info?: unknown } | string {
-  if (typeof channelData !== 'string') return 'presence channels need channel_data';
-  try {
-    const parsed = JSON.parse(channelData) as { user_id?: unknown; user_info?: unknown };
-    const id = parsed.user_id;
-    if ((typeof id === 'string' && id !== '') || (typeof id === 'number' && Number.isFinite(id))) {
-      return parsed.user_info === undefined
-        ? { user_id: String(id) }
-        : { user_id: String(id), user_info: parsed.user_info };
-    }
-  } catch {
-    // Refused below.
-  }
-  return 'channel_data must be JSON with a "user_id"';
 }
 
 export type { Exclusion };
