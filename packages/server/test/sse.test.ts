@@ -1,5 +1,6 @@
 import { decodeCursor, encodeCursor } from '@herald/protocol';
 import { describe, expect, it } from 'vitest';
+import { MemoryBroker } from '../src/brokers/memory-broker.ts';
 import { createHub } from '../src/server.ts';
 import { publishInBursts } from './support/bursts.ts';
 import { hubPerTest } from './support/hub.ts';
@@ -133,6 +134,43 @@ describe('SSE: GET /connection/sse', () => {
     expect(await offsets({ 'last-event-id': afterTwo })).toEqual([3, 4, 5, 6, 7, 8]);
     expect(await offsets({}, `&lastEventId=${afterFour}`)).toEqual([5, 6, 7, 8]);
     expect(await offsets({ 'last-event-id': afterFour }, `&lastEventId=${afterTwo}`)).toEqual([5, 6, 7, 8]);
+  });
+
+  it('lets go of a resuming stream whose client leaves before it opens', async () => {
+    // History reads wait while the test holds them: the client gives up meanwhile, as in a reconnect storm.
+    let held: Promise<void> | null = null;
+    let release = () => {};
+    const broker = new (class extends MemoryBroker {
+      override async history(...args: Parameters<MemoryBroker['history']>) {
+        await held;
+        return super.history(...args);
+      }
+    })();
+    const hub = await hubs.start({}, { broker });
+    const { epoch } = await hub.publish('leave:x', 1);
+    await hub.publish('leave:x', 2);
+    held = new Promise((resolve) => {
+      release = resolve;
+    });
+    const stats = () => hub.server.hub.getStats();
+    const abandoned = new AbortController();
+    const request = fetch(`${hub.url}/connection/sse?channel=leave:x`, {
+      headers: { 'last-event-id': encodeCursor({ 'leave:x': { epoch, offset: 1 } }) },
+      signal: abandoned.signal,
+    });
+    await eventually(() => stats().sessions === 1, 'connected, reading history');
+    abandoned.abort();
+    await expect(request).rejects.toThrow();
+    await eventually(() => stats().sessions === 0, 'session released before its history is read');
+    release();
+    held = null;
+    // The next client resumes as usual.
+    const stream = await RawSseStream.open(`${hub.url}/connection/sse?channel=leave:x`, {
+      'last-event-id': encodeCursor({ 'leave:x': { epoch, offset: 1 } }),
+    });
+    await eventually(() => stream.publications.length === 1, 'the missed publication');
+    expect(stream.publications.map((p) => p.offset)).toEqual([2]);
+    await stream.close();
   });
 
   it('refuses malformed and tampered cursors with 400 bad_cursor', async () => {

@@ -7,6 +7,7 @@ import { Delivery } from './delivery.ts';
 import type { Lifecycle } from './lifecycle.ts';
 import type { Logger } from './logger.ts';
 import { PresenceTracker } from './presence.ts';
+import { StoredDeliveries } from './stored-deliveries.ts';
 import type { Subscriber, Subscription, SubscriptionHost } from './subscription.ts';
 
 /** What the hub counts; shown by /health and /metrics. */
@@ -21,8 +22,16 @@ export interface Counters {
  * for them in order, the limits on bringing channels into existence, this node's presence entries, and
  * fan-out of what the broker hands over to every subscription of a channel.
  */
+/**
+ * The most the deliveries of publications read back from history keep alive (see `StoredDeliveries`):
+ * a minute of 5 msg/s on a few hundred channels at the sizes chat messages have.
+ */
+const STORED_DELIVERY_BYTES = 16 * 1024 * 1024;
+
 export class Channels implements SubscriptionHost {
   readonly presence: PresenceTracker;
+  /** Deliveries of stored publications, shared by the subscriptions that read them back together. */
+  readonly stored = new StoredDeliveries(STORED_DELIVERY_BYTES);
   private readonly subscribers = new Map<string, Set<Subscription>>();
   /** Per channel, the tail of broker subscribe/unsubscribe calls, so they reach the broker in order. */
   private readonly brokerOps = new Map<string, Promise<void>>();

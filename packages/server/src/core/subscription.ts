@@ -2,10 +2,11 @@ import { continuity, recovers, type StreamPosition, type SubscribeResult } from 
 import type { NamespaceOptions } from '../config.ts';
 import type { ConnectContext, Identity } from './auth.ts';
 import type { Broker } from './broker.ts';
-import { Delivery } from './delivery.ts';
+import type { Delivery } from './delivery.ts';
 import type { Logger } from './logger.ts';
 import { fitting } from './paging.ts';
 import type { Sink } from './sink.ts';
+import type { StoredDeliveries } from './stored-deliveries.ts';
 
 /** The session a subscription belongs to, as the subscription and the channel registry see it. */
 export interface Subscriber {
@@ -29,6 +30,8 @@ export interface SubscriptionHost {
   readonly broker: Broker;
   readonly log: Logger;
   readonly stats: { delivered: number };
+  /** Deliveries of stored publications, shared by every subscription reading them back. */
+  readonly stored: StoredDeliveries;
   /** The most one page of history may add to a connection's send queue. */
   readonly pageBytes: number;
   namespace(channel: string): NamespaceOptions;
@@ -115,8 +118,9 @@ export class Subscription {
    * known to encode, their `bytes` reserved in `session.unsentBytes` until the caller has queued them.
    * When `since` cannot be honoured the subscription starts at the current end of the stream; so it does
    * when a publication of the page cannot be encoded (see Delivery.encodable): told `recovered: false`,
-   * never sent a gap, and never left half subscribed by a reply that fails to encode. `limit`: read at
-   * most this many.
+   * never sent a gap, and never left half subscribed by a reply that fails to encode; and when the session
+   * closed while history was read (nothing to send it). The deliveries are shared with every subscription
+   * reading the same publications (`StoredDeliveries`). `limit`: read at most this many.
    */
   async position(
     since: StreamPosition | undefined,
@@ -133,10 +137,12 @@ export class Subscription {
     this.offset = page.offset;
     const end = page.offset;
     const fresh = { recovered: false, deliveries: [], bytes: 0, end };
-    if (!since) return fresh;
-    if (!recovers(since, page)) return fresh;
-    const all = page.publications.map((pub) => new Delivery(pub));
     const session = this.session;
+    // A client that went away while history was read (a reconnect it gave up on) costs nothing more.
+    if (!since || session.closed) return fresh;
+    if (!recovers(since, page)) return fresh;
+    const { stored } = this.channels;
+    const all = page.publications.map((pub) => stored.of(pub));
     const { count, bytes } = fitting(all, session.room(), (d) => (d.encodable ? d.json.length : 0), min);
     const deliveries = count === all.length ? all : all.slice(0, count);
     const broken = deliveries.find((delivery) => !delivery.encodable);

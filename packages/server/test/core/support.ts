@@ -12,6 +12,7 @@ import type { Sink } from '../../src/core/sink.ts';
 export class FakeSink implements Sink {
   session!: Session;
   readonly publications: Publication[] = [];
+  readonly deliveries: Delivery[] = [];
   readonly frames: ServerFrame[] = [];
   /** Held drain: a catch-up waits on it until the test lets it go. */
   private release: (() => void) | null = null;
@@ -23,6 +24,7 @@ export class FakeSink implements Sink {
 
   sendPublication(delivery: Delivery): void {
     this.publications.push(delivery.pub);
+    this.deliveries.push(delivery);
   }
 
   queuedBytes(): number {
@@ -81,13 +83,24 @@ const anyone: Authenticator = {
   authorizeSubscription: async () => {},
 };
 
-/** A started hub core on `broker`, with one admitted session on a fake sink. */
-export async function coreWithSession(broker = new LossyBroker()) {
+/** A started hub core on `broker` that lets anyone in. */
+export async function startedCore(broker: MemoryBroker): Promise<HubCore> {
   const hub = new HubCore({ config: parseConfig({}), broker, authenticator: anyone });
   await hub.start();
+  return hub;
+}
+
+/** An admitted session on a fake sink. */
+export async function fakeSession(hub: HubCore) {
   const sink = new FakeSink();
   const session = await hub.connect(sink, { transport: 'test' }, {});
-  return { hub, broker, sink, session };
+  return { sink, session };
+}
+
+/** A started hub core on `broker`, with one admitted session on a fake sink. */
+export async function coreWithSession(broker = new LossyBroker()) {
+  const hub = await startedCore(broker);
+  return { hub, broker, ...(await fakeSession(hub)) };
 }
 
 /** Publishes `count` messages numbered from `from`, in order; resolves with their offsets. */

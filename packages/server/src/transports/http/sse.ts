@@ -69,7 +69,7 @@ export class SseTransport {
 
   /** The web-standard handler: a `Response` whose body is the stream (CORS is the route table's). */
   async handle(request: Request): Promise<Response> {
-    const sink = await this.open(fromWebRequest(request));
+    const sink = await this.open(fromWebRequest(request), request.signal);
     if (request.signal.aborted) {
       sink.gone();
       throw new HeraldError('not_connected', 'the client went away');
@@ -94,11 +94,15 @@ export class SseTransport {
   async serveNode(req: IncomingMessage, res: ServerResponse): Promise<void> {
     let cors: Record<string, string> = {};
     let sink: SseSink;
+    // The response closes early when the client goes away before the stream starts.
+    const left = new AbortController();
+    const leave = () => left.abort();
+    res.once('close', leave);
     try {
       const input = fromNodeRequest(req);
       const origin = input.header('origin');
       if (origin !== undefined) cors = corsHeaders(clientOrigins(this.hub), origin, input.header('host'));
-      sink = await this.open(input);
+      sink = await this.open(input, left.signal);
     } catch (err) {
       if (!(err instanceof HeraldError)) this.hub.log.error({ err }, 'sse request failed');
       await sendWebResponse(errorResponse(err, cors), res);
@@ -108,6 +112,7 @@ export class SseTransport {
       sink.gone();
       return;
     }
+    res.off('close', leave);
     res.on('close', () => sink.gone());
     res.writeHead(200, { ...SSE_HEADERS, ...cors });
     sink.start(SocketOutput.start(res) ?? new NodeOutput(res));
@@ -117,9 +122,10 @@ export class SseTransport {
    * Admits the client, subscribes and positions every channel, and queues the opening of the stream:
    * `retry:`, a `connected` control event, one `subscribed` event per channel, recovered publications.
    * All of that is settled before the response starts, so a publication made once the client sees the
-   * stream open is delivered.
+   * stream open is delivered. A client that leaves meanwhile (`left`: one that gave up waiting, in a
+   * reconnect storm) ends its session at once, so its history is not read or encoded for nobody.
    */
-  private async open(input: ConnectionRequest): Promise<SseSink> {
+  private async open(input: ConnectionRequest, left: AbortSignal): Promise<SseSink> {
     const channels = channelsOf(input, this.hub.config.limits.subscriptionsPerConnection);
     // The browser's reconnect sends the newest position in the header; `?lastEventId=` is what the page
     // was first opened with, so the header wins.
@@ -127,6 +133,9 @@ export class SseTransport {
     const cursor = cursorText ? decodeCursor(cursorText) : undefined;
     const sink = new SseSink(this);
     const session = await connectRequest(this.hub, sink, input, 'sse');
+    const leave = () => session.transportClosed();
+    if (left.aborted) leave();
+    else left.addEventListener('abort', leave, { once: true });
     try {
       sink.control({
         type: 'connected',
@@ -146,6 +155,8 @@ export class SseTransport {
     } catch (err) {
       session.transportClosed();
       throw err;
+    } finally {
+      left.removeEventListener('abort', leave);
     }
     this.byKey.set(sink.key, sink);
     this.ticker.add(sink);
