@@ -159,6 +159,31 @@ export const PresenceSchema = z
   })
   .strict();
 
+/** The events of Pusher-format webhooks (docs/pusher.md#webhooks), Pusher's names. */
+export const PUSHER_WEBHOOK_EVENTS = [
+  'channel_occupied',
+  'channel_vacated',
+  'member_added',
+  'member_removed',
+  'client_event',
+  'cache_miss',
+] as const;
+export type PusherWebhookEvent = (typeof PUSHER_WEBHOOK_EVENTS)[number];
+
+/** A receiver of a Pusher app's webhooks: signed with the app's secret, delivered as lifecycle webhooks are. */
+export const PusherWebhookSchema = WebhookEndpointSchema.omit({
+  secret: true,
+  events: true,
+  namespaces: true,
+})
+  .extend({
+    /** Pusher's event names this receiver gets; default all. */
+    events: z.array(z.enum(PUSHER_WEBHOOK_EVENTS)).min(1).optional(),
+  })
+  .strict();
+
+export type PusherWebhook = z.output<typeof PusherWebhookSchema>;
+
 /** One app of the Pusher Channels protocol (`/app/{key}`, `/apps/{id}/…`). See docs/pusher.md. */
 export const PusherAppSchema = z
   .object({
@@ -177,6 +202,8 @@ export const PusherAppSchema = z
     signinTimeout: z.number().min(1).max(3600).default(30),
     /** Distinct users on one presence channel; a subscription past it is refused. */
     maxPresenceMembers: z.number().int().min(1).max(10_000).default(100),
+    /** Receivers of Pusher-format webhooks (`X-Pusher-Signature`); see docs/pusher.md#webhooks. */
+    webhooks: z.array(PusherWebhookSchema).default([]),
   })
   .strict();
 

@@ -12,6 +12,7 @@ import { JsonSchemas } from './schemas/json-schemas.ts';
 import { HttpTransports } from './transports/http/transports.ts';
 import { PusherAuthenticator } from './transports/pusher/authenticator.ts';
 import { PusherTransport } from './transports/pusher/pusher.ts';
+import { PusherWebhooks } from './transports/pusher/webhooks.ts';
 import { LifecycleWebhooks } from './webhooks/lifecycle.ts';
 
 /** How long closing the hub waits for its webhook deliveries (within `herald serve`'s drain timeout). */
@@ -54,11 +55,15 @@ export class Hub extends HubCore {
     this.jsonSchemas = new JsonSchemas(config);
     this.useChannels(options.channels);
     this.http = new HttpTransports(this);
-    this.pusher = config.pusher ? new PusherTransport(this, config.pusher) : undefined;
-    if (config.webhooks.length > 0) {
+    const pusherWebhooks = config.pusher?.apps.some((app) => app.webhooks.length > 0)
+      ? new PusherWebhooks(config.pusher.apps, this.log)
+      : undefined;
+    this.pusher = config.pusher ? new PusherTransport(this, config.pusher, pusherWebhooks) : undefined;
+    if (config.webhooks.length > 0 || pusherWebhooks) {
       // Nodes sharing a Redis broker share the webhook ledger beside it; any other broker is one node.
       const shared = broker instanceof RedisBroker ? broker.options : undefined;
       this.webhooks = new LifecycleWebhooks(config, this.log, shared);
+      if (pusherWebhooks) this.webhooks.alsoTell(pusherWebhooks, pusherWebhooks.queues);
       this.observe(this.webhooks.observe);
     }
   }

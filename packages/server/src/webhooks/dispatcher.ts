@@ -3,7 +3,7 @@ import type { WebhookEndpoint } from '../config.ts';
 import { namespaceOf } from '../core/channel-name.ts';
 import type { Logger } from '../core/logger.ts';
 import { type DeliveryCounters, EndpointQueue } from './endpoint-queue.ts';
-import { newWebhookId } from './signer.ts';
+import { newWebhookId, WebhookSigner } from './signer.ts';
 
 export interface WebhookStats extends DeliveryCounters {
   /** Events waiting or being sent, over every endpoint. */
@@ -25,10 +25,20 @@ function accepts(endpoint: WebhookEndpoint, type: WebhookEventType, channel: str
  * endpoint that takes it (see `EndpointQueue` for the delivery rules).
  */
 export class WebhookDispatcher {
-  readonly queues: EndpointQueue[];
+  readonly queues: EndpointQueue<WebhookEndpoint>[];
+  /** Every queue it counts and drains: its own, and those of other formats riding on it (Pusher's). */
+  private readonly all: EndpointQueue[];
 
   constructor(endpoints: readonly WebhookEndpoint[], log: Logger) {
-    this.queues = endpoints.map((endpoint) => new EndpointQueue(endpoint, log));
+    this.queues = endpoints.map(
+      (endpoint) => new EndpointQueue(endpoint, log, new WebhookSigner(endpoint.secret)),
+    );
+    this.all = [...this.queues];
+  }
+
+  /** Counts `queues` in its stats and drains and closes them with its own. */
+  adopt(queues: readonly EndpointQueue[]): void {
+    this.all.push(...queues);
   }
 
   /** Whether any endpoint takes events of `type` (so work for unwanted ones can be skipped). */
@@ -57,7 +67,7 @@ export class WebhookDispatcher {
 
   stats(): WebhookStats {
     const stats: WebhookStats = { sent: 0, failed: 0, retried: 0, dropped: 0, queued: 0 };
-    for (const queue of this.queues) {
+    for (const queue of this.all) {
       stats.sent += queue.counters.sent;
       stats.failed += queue.counters.failed;
       stats.retried += queue.counters.retried;
@@ -70,10 +80,10 @@ export class WebhookDispatcher {
   /** Sends what is queued, for at most `timeoutMs`; what is left then is dropped and counted. */
   async drain(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    await Promise.all(this.queues.map((queue) => queue.drain(deadline)));
+    await Promise.all(this.all.map((queue) => queue.drain(deadline)));
   }
 
   close(): void {
-    for (const queue of this.queues) queue.close();
+    for (const queue of this.all) queue.close();
   }
 }

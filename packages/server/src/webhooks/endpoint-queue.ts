@@ -2,7 +2,17 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { WebhookEndpoint } from '../config.ts';
 import type { Logger } from '../core/logger.ts';
-import { WebhookSigner } from './signer.ts';
+
+/** How a receiver is reached and retried: a webhook endpoint's delivery settings (docs/webhooks.md). */
+export type DeliveryOptions = Pick<
+  WebhookEndpoint,
+  'url' | 'timeoutMs' | 'maxAttempts' | 'retryDelayMs' | 'maxRetryDelayMs' | 'concurrency' | 'queueSize'
+>;
+
+/** The signature headers of one attempt; `timestamp`: its time in Unix seconds. */
+export interface RequestSigner {
+  headers(id: string, timestamp: number, body: string): Record<string, string>;
+}
 
 /** One event on its way, shared by every endpoint that takes it: its body is encoded once. */
 export interface OutgoingEvent {
@@ -40,9 +50,8 @@ const DROP_LOG_INTERVAL_MS = 5_000;
  * logged). A failed try is retried after an exponential backoff with jitter, or after the receiver's
  * `Retry-After`.
  */
-export class EndpointQueue {
+export class EndpointQueue<E extends DeliveryOptions = DeliveryOptions> {
   readonly counters: DeliveryCounters = { sent: 0, failed: 0, retried: 0, dropped: 0 };
-  private readonly signer: WebhookSigner;
   private readonly url: URL;
   /** Keeps up to `concurrency` connections to the receiver open between requests. */
   private readonly agent: HttpAgent;
@@ -61,10 +70,10 @@ export class EndpointQueue {
   private closed = false;
 
   constructor(
-    readonly endpoint: WebhookEndpoint,
+    readonly endpoint: E,
     private readonly log: Logger,
+    private readonly signer: RequestSigner,
   ) {
-    this.signer = new WebhookSigner(endpoint.secret);
     this.url = new URL(endpoint.url);
     const agentOptions = { keepAlive: true, maxSockets: endpoint.concurrency };
     this.agent = this.url.protocol === 'https:' ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);

@@ -22,6 +22,9 @@ export interface LedgerEvents {
   lost(client: LostClient): void;
 }
 
+/** The channel events of `LedgerEvents`, for another webhook format riding on the ledger (Pusher's). */
+export type ChannelEvents = Pick<LedgerEvents, 'occupied' | 'vacated' | 'joined' | 'left'>;
+
 /**
  * Who is where, for the webhooks: which nodes hold each channel, its members, the leaves and vacancies
  * waiting out `presence.grace`, and each node's clients. It decides which node sends each cluster-wide

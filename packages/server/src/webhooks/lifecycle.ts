@@ -7,7 +7,8 @@ import type { LifecycleEvent } from '../core/lifecycle.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Session } from '../core/session.ts';
 import { WebhookDispatcher, type WebhookStats } from './dispatcher.ts';
-import type { LedgerEvents, LifecycleLedger, LostClient } from './ledger.ts';
+import type { EndpointQueue } from './endpoint-queue.ts';
+import type { ChannelEvents, LedgerEvents, LifecycleLedger, LostClient } from './ledger.ts';
 import { MemoryLedger } from './memory-ledger.ts';
 import { RedisLedger } from './redis-ledger.ts';
 
@@ -57,6 +58,8 @@ export class LifecycleWebhooks implements LedgerEvents {
   /** Presence leases this node renewed, by channel and member; let go when not renewed for the TTL. */
   private readonly leases = new Map<string, Lease>();
   private sweeper: NodeJS.Timeout | undefined;
+  /** Other formats told of the channel events the ledger decides (Pusher's webhooks). */
+  private readonly formats: ChannelEvents[] = [];
   private starting: Promise<void> | undefined;
 
   constructor(
@@ -71,6 +74,15 @@ export class LifecycleWebhooks implements LedgerEvents {
     this.ledger = shared
       ? new RedisLedger({ ...shared, node, graceMs, ttlMs: this.ttlMs, log })
       : new MemoryLedger(graceMs);
+  }
+
+  /**
+   * Also tells `format` of every channel event this node is the one to send, and delivers, counts and
+   * drains its `queues` with the lifecycle webhooks'.
+   */
+  alsoTell(format: ChannelEvents, queues: readonly EndpointQueue[]): void {
+    this.formats.push(format);
+    this.dispatcher.adopt(queues);
   }
 
   start(): Promise<void> {
@@ -186,18 +198,22 @@ export class LifecycleWebhooks implements LedgerEvents {
 
   occupied(channel: string, at: number): void {
     this.dispatcher.emit('channel.occupied', { channel }, channelKey(channel), at);
+    for (const format of this.formats) format.occupied(channel, at);
   }
 
   vacated(channel: string, at: number): void {
     this.dispatcher.emit('channel.vacated', { channel }, channelKey(channel), at);
+    for (const format of this.formats) format.vacated(channel, at);
   }
 
   joined(channel: string, member: WebhookMember, at: number): void {
     this.dispatcher.emit('presence.joined', { channel, member }, clientKey(member.client), at);
+    for (const format of this.formats) format.joined(channel, member, at);
   }
 
   left(channel: string, member: WebhookMember, at: number): void {
     this.dispatcher.emit('presence.left', { channel, member }, clientKey(member.client), at);
+    for (const format of this.formats) format.left(channel, member, at);
   }
 
   lost(client: LostClient): void {

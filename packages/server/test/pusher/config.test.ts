@@ -2,6 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { ConfigError, parseConfig } from '../../src/config.ts';
 import { configFromEnv } from '../../src/config-sources.ts';
 import { APP } from '../support/pusher.ts';
+import { webhookSecret } from '../support/webhook-receiver.ts';
 
 describe('Pusher apps in the config', () => {
   test('one app from HERALD_PUSHER_APP_ID, _KEY and _SECRET; all three or none', () => {
@@ -21,6 +22,7 @@ describe('Pusher apps in the config', () => {
         userAuthentication: 'optional',
         signinTimeout: 30,
         maxPresenceMembers: 100,
+        webhooks: [],
       },
     ]);
     expect(config.pusher?.activityTimeout).toBe(120);
@@ -30,6 +32,26 @@ describe('Pusher apps in the config', () => {
       ),
     );
     expect(configFromEnv({}).pusher).toBeUndefined();
+  });
+
+  test("an app's webhooks take a URL and Pusher's event names, with the delivery defaults", () => {
+    const url = 'https://app.example.com/pusher';
+    const config = parseConfig({
+      pusher: { apps: [{ ...APP, webhooks: [{ url, events: ['cache_miss'] }] }] },
+    });
+    // The delivery settings default as a lifecycle webhook's do.
+    const { secret: _, ...delivery } = parseConfig({ webhooks: [{ url, secret: webhookSecret() }] })
+      .webhooks[0];
+    expect(config.pusher?.apps[0].webhooks).toEqual([{ ...delivery, events: ['cache_miss'] }]);
+    const bad = (webhook: unknown) => () =>
+      parseConfig({ pusher: { apps: [{ ...APP, webhooks: [webhook] }] } }, 'herald.json');
+    expect(bad({ url, events: ['channel.occupied'] })).toThrow(
+      /herald\.json: pusher\.apps\.0\.webhooks\.0\.events\.0: /,
+    );
+    expect(bad({ url: 'ftp://x' })).toThrow(
+      'herald.json: pusher.apps.0.webhooks.0.url: must be an http:// or https:// URL',
+    );
+    expect(bad({ url, secret: 'whsec_x' })).toThrow(/pusher\.apps\.0\.webhooks\.0: Unrecognized key/);
   });
 
   test('Pusher channels get namespace "" with presence and join/leave, from "*" when it is not listed', () => {

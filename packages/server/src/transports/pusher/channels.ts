@@ -14,6 +14,7 @@ import {
 } from './channel-names.ts';
 import { PresenceMembers, type PusherMember, presenceMember } from './presence.ts';
 import { verifyAuth } from './signatures.ts';
+import type { PusherWebhooks } from './webhooks.ts';
 import { POSITION_EVENT, publicationFrame } from './wire.ts';
 
 /** One channel of a Pusher connection: subscribing (`ready` false) or subscribed. */
@@ -37,7 +38,7 @@ function subscriptionError(type: string, error: string, status: number) {
 /** What a connection's channels need of their connection (`PusherConnection`). */
 export interface ChannelsHost {
   readonly session: Session;
-  readonly transport: { readonly hub: HubCore };
+  readonly transport: { readonly hub: HubCore; readonly webhooks?: PusherWebhooks };
   readonly app: PusherApp;
   readonly socketId: string;
   /** The user signed in with `pusher:signin`, if any. */
@@ -200,6 +201,7 @@ export class PusherChannels {
       }
     }
     this.connection.emit('pusher:cache_miss', {}, channel);
+    this.connection.transport.webhooks?.cacheMiss(this.connection.app, channel);
   }
 
   unsubscribe(channel: unknown): void {

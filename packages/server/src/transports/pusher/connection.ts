@@ -11,6 +11,7 @@ import type { FlushQueue } from '../flush-queue.ts';
 import { SocketSink } from '../socket-sink.ts';
 import { PusherChannels } from './channels.ts';
 import { verifyAuth } from './signatures.ts';
+import type { PusherWebhooks } from './webhooks.ts';
 import { encodePusherFrame, POSITION_EVENT, PUSHER_FRAME, PusherCodes, pusherFrame } from './wire.ts';
 
 /** A user signed in with `pusher:signin`. */
@@ -24,6 +25,8 @@ export interface PusherUser {
 export interface PusherHost {
   readonly hub: HubCore;
   readonly flushQueue: FlushQueue<SocketSink>;
+  /** The apps' Pusher-format webhooks, when any app lists receivers. */
+  readonly webhooks?: PusherWebhooks;
   /** The connection's socket is gone. */
   forget(connection: PusherConnection): void;
   /** The connection signed in as `connection.user`. */
@@ -275,6 +278,13 @@ export class PusherConnection extends SocketSink implements Sink {
     }
     try {
       await this.transport.publish(channel, event, data, this);
+      this.transport.webhooks?.clientEvent(this.app, {
+        channel,
+        event,
+        data,
+        socketId: this.socketId,
+        userId: sub.member?.user_id,
+      });
     } catch (err) {
       this.error(toHeraldError(err).message);
     }

@@ -13,6 +13,7 @@ import { SharedTicker } from '../shared-ticker.ts';
 import { heartbeat, IGNORED, SinkSocket, type SocketSink } from '../socket-sink.ts';
 import { PUSHER_CREDENTIALS } from './authenticator.ts';
 import { type Exclusion, PusherConnection, type PusherHost } from './connection.ts';
+import type { PusherWebhooks } from './webhooks.ts';
 import { PROTOCOLS, PusherCodes } from './wire.ts';
 
 /** `/app/{key}`: where pusher-js connects. */
@@ -51,6 +52,8 @@ export class PusherTransport implements PusherHost {
   constructor(
     readonly hub: HubCore,
     readonly config: PusherConfig,
+    /** The apps' Pusher-format webhooks, when any app lists receivers. */
+    readonly webhooks?: PusherWebhooks,
   ) {
     for (const app of config.apps) {
       this.byKey.set(app.key, app);
