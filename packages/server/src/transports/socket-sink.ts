@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { CloseCodes } from '@herald/protocol';
-import { type RawData, WebSocket } from 'ws';
+import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import type { Session } from '../core/session.ts';
 import type { FlushQueue } from './flush-queue.ts';
 
@@ -180,4 +180,17 @@ export function heartbeat<T extends SocketSink>(
     sink.alive = false;
     ping(sink);
   }
+}
+
+/** The ws server a WebSocket transport accepts its upgrades with (Herald's protocol and Pusher's alike). */
+export function sinkSocketServer(maxPayloadBytes: number): WebSocketServer {
+  return new WebSocketServer({
+    noServer: true,
+    perMessageDeflate: false,
+    // Frames over the payload limit still get a readable error; only far larger ones are cut by ws (1009).
+    maxPayload: Math.max(4 * maxPayloadBytes, 1024 * 1024),
+    // The transport keeps its own set of connections; ws's would cost a Set entry and a closure each.
+    clientTracking: false,
+    WebSocket: SinkSocket,
+  });
 }

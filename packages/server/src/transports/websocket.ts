@@ -1,14 +1,14 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { CloseCodes, HeraldError, type ServerFrame } from '@herald/protocol';
-import { type RawData, type WebSocket, WebSocketServer } from 'ws';
+import type { RawData, WebSocket, WebSocketServer } from 'ws';
 import type { ConnectContext } from '../core/auth.ts';
 import { type Delivery, encodingSlot } from '../core/delivery.ts';
 import type { HubCore } from '../core/hub.ts';
 import type { Sink } from '../core/sink.ts';
 import { replyOnSocket } from '../http/socket-reply.ts';
 import { FlushQueue } from './flush-queue.ts';
-import { heartbeat, SinkSocket, SocketSink, textFrame } from './socket-sink.ts';
+import { heartbeat, type SinkSocket, SocketSink, sinkSocketServer, textFrame } from './socket-sink.ts';
 
 export const WEBSOCKET_PATH = '/connection/websocket';
 
@@ -85,15 +85,7 @@ export class WebSocketTransport {
   private readonly heartbeat: NodeJS.Timeout;
 
   constructor(private readonly hub: HubCore) {
-    this.server = new WebSocketServer({
-      noServer: true,
-      perMessageDeflate: false,
-      // Frames over the payload limit still get a readable error; only far larger ones are cut by ws (1009).
-      maxPayload: Math.max(4 * hub.config.maxPayloadBytes, 1024 * 1024),
-      // The transport keeps its own set of connections; ws's would cost a Set entry and a closure each.
-      clientTracking: false,
-      WebSocket: SinkSocket,
-    });
+    this.server = sinkSocketServer(hub.config.maxPayloadBytes);
     // Handshakes ws itself refuses (bad key, version or method) get the JSON error shape too, not ws's
     // text body; ws leaves writing the answer to this listener.
     this.server.on('wsClientError', (err: Error, socket: Duplex, request: IncomingMessage) => {

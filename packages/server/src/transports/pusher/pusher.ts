@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { PublishResult } from '@herald/protocol';
-import { WebSocketServer } from 'ws';
+import type { WebSocketServer } from 'ws';
 import type { PusherApp, PusherConfig } from '../../config.ts';
 import type { ConnectContext } from '../../core/auth.ts';
 import type { HubCore } from '../../core/hub.ts';
@@ -10,7 +10,7 @@ import { toHeraldError } from '../../core/session.ts';
 import { replyOnSocket } from '../../http/socket-reply.ts';
 import { FlushQueue } from '../flush-queue.ts';
 import { SharedTicker } from '../shared-ticker.ts';
-import { heartbeat, IGNORED, SinkSocket, type SocketSink } from '../socket-sink.ts';
+import { heartbeat, IGNORED, type SinkSocket, type SocketSink, sinkSocketServer } from '../socket-sink.ts';
 import { PUSHER_CREDENTIALS } from './authenticator.ts';
 import { type Exclusion, PusherConnection, type PusherHost } from './connection.ts';
 import type { PusherWebhooks } from './webhooks.ts';
@@ -59,13 +59,7 @@ export class PusherTransport implements PusherHost {
       this.byKey.set(app.key, app);
       this.byId.set(app.id, app);
     }
-    this.server = new WebSocketServer({
-      noServer: true,
-      perMessageDeflate: false,
-      maxPayload: Math.max(4 * hub.config.maxPayloadBytes, 1024 * 1024),
-      clientTracking: false,
-      WebSocket: SinkSocket,
-    });
+    this.server = sinkSocketServer(hub.config.maxPayloadBytes);
     this.heartbeat = setInterval(
       () => heartbeat(this.connections, ping, 'Pong reply not received'),
       config.activityTimeout * 1000,
