@@ -1,7 +1,7 @@
 import type { Page } from 'playwright-core';
 import { expect, it } from 'vitest';
 import { composeAnswer } from '../lib/answer.ts';
-import { allowConsole, browserPerFile, newContext, screenshot, signedIn, unique } from './support/browser.ts';
+import { allowConsole, browserPerFile, newContext, screenshot, unique } from './support/browser.ts';
 
 // The streamed-answer page: useChat with heraldChatTransport, the AI SDK's mock model on the server.
 
@@ -90,8 +90,7 @@ it('the answer goes on when the asking browser closes: a browser opened later ge
 });
 
 it('an answer over the per-user limit shows the hub’s refusal', async () => {
-  const context = await signedIn(chrome.browser, unique('limit'));
-  chrome.onCleanup(() => context.close());
+  const context = await chrome.signedIn(unique('limit'));
   // The refused request is what this test is about; the browser logs its status.
   allowConsole(context, /the server responded with a status of 429/);
   const pages: Page[] = [];

@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { browserPerFile, newContext, screenshot, signedIn, unique } from './support/browser.ts';
+import { browserPerFile, newContext, screenshot, unique } from './support/browser.ts';
 
 // The pages that follow a server-side producer: each subscribes first, then a Server Action (or an
 // always-on feed) publishes, and the page renders what arrives.
@@ -37,10 +37,8 @@ it('the dashboard starts from history and keeps charting live samples', async ()
 it('a notification reaches only its recipient, live', async () => {
   const alice = unique('alice');
   const bob = unique('bob');
-  const aliceContext = await signedIn(chrome.browser, alice);
-  chrome.onCleanup(() => aliceContext.close());
-  const bobContext = await signedIn(chrome.browser, bob);
-  chrome.onCleanup(() => bobContext.close());
+  const aliceContext = await chrome.signedIn(alice);
+  const bobContext = await chrome.signedIn(bob);
   const bobPage = await bobContext.newPage();
   await bobPage.goto('/notifications');
   await expect

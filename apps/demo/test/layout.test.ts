@@ -1,7 +1,7 @@
 import type { Locator, Page, ViewportSize } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { composeAnswer } from '../lib/answer.ts';
-import { browserPerFile, demoUrl, screenshot, signedIn, unique } from './support/browser.ts';
+import { browserPerFile, demoUrl, screenshot, unique } from './support/browser.ts';
 
 // Every page as people see it, on a phone and on a desktop: screenshots of each in
 // test-artifacts/demo/screenshots/, boxes measured where a layout has failed before, and (as in every
@@ -29,8 +29,7 @@ async function expectNoSidewaysScroll(page: Page): Promise<void> {
 
 /** A browser profile at `viewport`, signed in. (A page's HTTP errors show in its console, which fails a test.) */
 async function visitor(viewport: ViewportSize) {
-  const context = await signedIn(chrome.browser, unique('reader'), demoUrl, viewport);
-  chrome.onCleanup(() => context.close());
+  const context = await chrome.signedIn(unique('reader'), demoUrl, viewport);
   return context;
 }
 

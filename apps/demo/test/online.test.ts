@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { browserPerFile, screenshot, signedIn, unique } from './support/browser.ts';
+import { browserPerFile, screenshot, unique } from './support/browser.ts';
 
 // "Online now" is the app's own store, fed by the hub's signed presence webhooks to /api/herald-events.
 
@@ -8,10 +8,8 @@ const chrome = browserPerFile();
 it('shows who is online from the webhooks, and drops a user who leaves once the grace is over', async () => {
   const alice = unique('alice');
   const bob = unique('bob');
-  const aliceContext = await signedIn(chrome.browser, alice);
-  chrome.onCleanup(() => aliceContext.close());
-  const bobContext = await signedIn(chrome.browser, bob);
-  chrome.onCleanup(() => bobContext.close());
+  const aliceContext = await chrome.signedIn(alice);
+  const bobContext = await chrome.signedIn(bob);
   const alicePage = await aliceContext.newPage();
   await alicePage.goto('/online');
   const bobPage = await bobContext.newPage();

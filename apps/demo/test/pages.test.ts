@@ -1,12 +1,11 @@
 import { expect, it } from 'vitest';
-import { browserPerFile, newContext, screenshot, signedIn, unique } from './support/browser.ts';
+import { browserPerFile, newContext, screenshot, unique } from './support/browser.ts';
 
 const chrome = browserPerFile();
 
 it('signs in through the form, then finds a chat room by name', async () => {
   const name = unique('ada');
-  const context = await signedIn(chrome.browser, name);
-  chrome.onCleanup(() => context.close());
+  const context = await chrome.signedIn(name);
   const page = await context.newPage();
   await page.goto('/signin');
   await expect.poll(() => page.getByTestId('signed-in-user').textContent()).toBe(name);

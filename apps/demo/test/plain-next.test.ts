@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type NextStart, nextStart } from '../../../packages/next/test/support/next-start.ts';
 import { DEMO_DIR } from '../scripts/build.ts';
-import { browserPerFile, signedIn, unique } from './support/browser.ts';
+import { browserPerFile, unique } from './support/browser.ts';
 import { E2E_API_KEY, E2E_TOKEN_SECRET } from './support/constants.ts';
 
 // The same build deployed without the custom server: `next start`, route handlers alone, no WebSocket.
@@ -18,8 +18,7 @@ afterAll(() => server?.close());
 
 it('under plain `next start` the pages connect over SSE without trying a WebSocket', async () => {
   if (!server) throw new Error('next start runs in beforeAll');
-  const context = await signedIn(chrome.browser, unique('plain'), server.url);
-  chrome.onCleanup(() => context.close());
+  const context = await chrome.signedIn(unique('plain'), server.url);
   const sockets: string[] = [];
   const page = await context.newPage();
   page.on('websocket', (ws) => sockets.push(ws.url()));

@@ -45,6 +45,8 @@ export function allowConsole(context: BrowserContext, ...patterns: RegExp[]): vo
 export function browserPerFile(): {
   readonly browser: Browser;
   onCleanup(...close: Array<() => Promise<unknown>>): void;
+  /** `signedIn` on this browser, the profile closed after the test. */
+  signedIn(...args: SignedInArgs): Promise<BrowserContext>;
 } {
   let browser: Browser | undefined;
   const cleanups: Array<() => Promise<unknown>> = [];
@@ -67,8 +69,16 @@ export function browserPerFile(): {
       return browser;
     },
     onCleanup: (...close) => cleanups.push(...close),
+    async signedIn(...args) {
+      if (!browser) throw new Error('the browser connects in beforeAll');
+      const context = await signedIn(browser, ...args);
+      cleanups.push(() => context.close());
+      return context;
+    },
   };
 }
+
+type SignedInArgs = [name: string, baseURL?: string, viewport?: ViewportSize];
 
 /** The viewport of browser profiles unless a test asks for another (a phone's, say). */
 const DESKTOP: ViewportSize = { width: 1100, height: 800 };
