@@ -13,14 +13,21 @@ import type { Authenticator } from './core/auth.ts';
 import type { Broker } from './core/broker.ts';
 import type { Logger } from './core/logger.ts';
 import { isLoopbackHost, isOwnHost } from './core/origin.ts';
-import { errorResponse } from './http/json.ts';
-import { checkHost, sendWebResponse, toWebRequest } from './http/node-adapter.ts';
+import { serveApi } from './http/api.ts';
+import { checkHost, nodeApiRequest, sendReply, sendWebResponse, toWebRequest } from './http/node-adapter.ts';
+import { errorReply } from './http/reply.ts';
 import { handleRequest } from './http/routes.ts';
 import { answerClientErrors, replyOnSocket } from './http/socket-reply.ts';
 import { Hub } from './hub.ts';
 import { SSE_PATH, type SseTransport } from './transports/http/sse.ts';
 import { isPusherPath } from './transports/pusher/pusher.ts';
 import { WebSocketTransport } from './transports/websocket.ts';
+
+/**
+ * `/api/<method>` in origin form, its method a plain name: what a web `URL` would not rewrite (no dot
+ * segments or escapes), so the path means the same to the route table. Other targets go through it.
+ */
+const API_CALL = /^\/api\/([A-Za-z]+)(?:[?#]|$)/;
 
 export interface HeraldServerOptions {
   config?: HeraldConfig | HeraldConfigInput;
@@ -104,7 +111,18 @@ export class HeraldServer {
     const hub = this.hub;
     const refusal = this.hostRefusal(req);
     if (refusal) {
-      sendWebResponse(errorResponse(refusal), res).catch(() => res.destroy());
+      sendReply(errorReply(refusal), res);
+      return;
+    }
+    // The server API answers whole JSON bodies, so it needs no web Request or Response.
+    const api = req.method === 'POST' ? API_CALL.exec(req.url ?? '') : null;
+    if (api) {
+      serveApi(hub, api[1], nodeApiRequest(req))
+        .then((reply) => sendReply(reply, res))
+        .catch((err) => {
+          hub.log.error({ err }, 'unhandled request failure');
+          res.destroy();
+        });
       return;
     }
     // SSE streams skip the web-stream adapter: their bytes go straight to the socket.
@@ -120,7 +138,7 @@ export class HeraldServer {
       request = toWebRequest(req, res);
     } catch (err) {
       if (!(err instanceof HeraldError)) hub.log.error({ err }, 'request could not be read');
-      sendWebResponse(errorResponse(err), res).catch(() => res.destroy());
+      sendReply(errorReply(err), res);
       return;
     }
     handleRequest(request, hub)

@@ -1,6 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { HeraldError } from '@herald/protocol';
+import type { ApiRequest } from './api-request.ts';
+import { bodyCutShort, bodyTooLarge } from './json.ts';
+import type { Reply } from './reply.ts';
 
 /** The peer address of requests built by `toWebRequest`: a web `Request` has no field for it. */
 const addresses = new WeakMap<Request, string>();
@@ -106,4 +109,64 @@ export async function sendWebResponse(response: Response, res: ServerResponse): 
     // The body was cancelled because the client left; nothing more to write.
   }
   res.end();
+}
+
+/** A header of a Node request by its lower-case name; repeated ones joined as a web `Headers` would. */
+export function nodeHeader(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/**
+ * The server API's view of a Node request: headers and body read straight from it, with none of a
+ * web `Request`'s streams, signal or header copies (a few hundred µs of an API call otherwise).
+ */
+export function nodeApiRequest(req: IncomingMessage): ApiRequest {
+  return {
+    method: req.method ?? 'GET',
+    header: (name) => nodeHeader(req, name),
+    text: (limit) => readNodeBody(req, limit),
+  };
+}
+
+/** Reads a Node request's body as text, with `readBodyText`'s limit and refusals. */
+export function readNodeBody(req: IncomingMessage, limit: number): Promise<string> {
+  if (Number(req.headers['content-length'] ?? '0') > limit) return Promise.reject(bodyTooLarge(limit));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const stop = () => {
+      req.off('data', onData).off('end', onEnd).off('error', onCut).off('close', onCut);
+    };
+    // Past the limit the rest is not kept: Node reads and drops it once the answer is sent.
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) chunks.push(chunk);
+      else {
+        stop();
+        reject(bodyTooLarge(limit));
+      }
+    };
+    const onEnd = () => {
+      stop();
+      resolve(
+        chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks, size).toString('utf8'),
+      );
+    };
+    const onCut = () => {
+      stop();
+      reject(bodyCutShort());
+    };
+    req.on('data', onData).on('end', onEnd).on('error', onCut).on('close', onCut);
+  });
+}
+
+/** Writes a `Reply` to Node in one piece, its length declared. */
+export function sendReply(reply: Reply, res: ServerResponse): void {
+  if (reply.body === null) {
+    res.writeHead(reply.status, reply.headers).end();
+    return;
+  }
+  const body = Buffer.from(reply.body, 'utf8');
+  res.writeHead(reply.status, { ...reply.headers, 'content-length': String(body.length) }).end(body);
 }
