@@ -14,7 +14,7 @@ import type { Broker } from './core/broker.ts';
 import type { Logger } from './core/logger.ts';
 import { isLoopbackHost, isOwnHost } from './core/origin.ts';
 import { serveApi } from './http/api.ts';
-import { checkHost, nodeApiRequest, sendReply, sendWebResponse, toWebRequest } from './http/node-adapter.ts';
+import { checkHost, NodeApiRequest, sendReply, sendWebResponse, toWebRequest } from './http/node-adapter.ts';
 import { errorReply } from './http/reply.ts';
 import { handleRequest } from './http/routes.ts';
 import { answerClientErrors, replyOnSocket } from './http/socket-reply.ts';
@@ -66,6 +66,8 @@ export class HeraldServer {
   private loopbackOnly = false;
   /** The origins the config lists: their hosts are this hub's too (a proxy passing the public Host). */
   private readonly configuredOrigins: readonly string[];
+  /** The last Host accepted: a backend's keep-alive requests all send the same one, checked once. */
+  private acceptedHost: string | undefined;
 
   private constructor(hub: Hub, options: HeraldServerOptions) {
     this.hub = hub;
@@ -93,14 +95,19 @@ export class HeraldServer {
   private hostRefusal(req: IncomingMessage): HeraldError | undefined {
     // Node's own refusal of a missing Host is a bare 400 (so the server turns it off): HTTP/1.0 may
     // leave Host out, HTTP/1.1 must send it (RFC 9112 3.2).
-    if (req.headers.host === undefined && req.httpVersion !== '1.0')
+    const host = req.headers.host;
+    if (host === undefined && req.httpVersion !== '1.0')
       return new HeraldError('bad_request', `HTTP/${req.httpVersion} requests need a Host header`);
+    if (host !== undefined && host === this.acceptedHost) return undefined;
     try {
-      checkHost(req.headers.host);
+      checkHost(host);
     } catch (err) {
       return err as HeraldError;
     }
-    if (!this.loopbackOnly || isOwnHost(req.headers.host, this.configuredOrigins)) return undefined;
+    if (!this.loopbackOnly || isOwnHost(host, this.configuredOrigins)) {
+      this.acceptedHost = host;
+      return undefined;
+    }
     return new HeraldError(
       'origin_not_allowed',
       `Host ${String(req.headers.host).slice(0, 100)} is not this hub's: on loopback it answers loopback names and the hosts of allowedOrigins`,
@@ -117,7 +124,7 @@ export class HeraldServer {
     // The server API answers whole JSON bodies, so it needs no web Request or Response.
     const api = req.method === 'POST' ? API_CALL.exec(req.url ?? '') : null;
     if (api) {
-      serveApi(hub, api[1], nodeApiRequest(req))
+      serveApi(hub, api[1], new NodeApiRequest(req))
         .then((reply) => sendReply(reply, res))
         .catch((err) => {
           hub.log.error({ err }, 'unhandled request failure');
@@ -171,6 +178,7 @@ export class HeraldServer {
     });
     const address = this.http.address() as AddressInfo;
     this.loopbackOnly = isLoopbackHost(address.address);
+    this.acceptedHost = undefined;
     return address;
   }
 

@@ -100,7 +100,7 @@ export async function callApi(hub: HubCore, method: string, body: Body): Promise
  * behind the route table (`handleRequest`) and the hub's own server.
  */
 export async function serveApi(hub: HubCore, method: string, request: ApiRequest): Promise<Reply> {
-  const cors = corsFor(operatorOrigins(hub, request.header('host')), request.method, request.header);
+  const cors = corsFor(operatorOrigins(hub, request.header('host')), request);
   if (cors.answer) return cors.answer;
   const reply = await answer(hub, method, request);
   if (cors.headers) Object.assign(reply.headers, cors.headers);

@@ -1,6 +1,7 @@
 import { HeraldError } from '@herald/protocol';
 import type { HubCore } from '../core/hub.ts';
 import { isOriginAllowed, isOwnHost } from '../core/origin.ts';
+import { type RequestHead, webApiRequest } from './api-request.ts';
 import { errorReply, type Reply, toResponse } from './reply.ts';
 
 const ALLOW_METHODS = 'GET, POST, OPTIONS';
@@ -56,23 +57,18 @@ export type CorsOutcome =
   | { answer?: undefined; headers: Record<string, string> | undefined };
 
 /**
- * CORS for a request to an endpoint under `policy`; `header` reads its headers by lower-case name.
- * A request without `Origin` is not a browser's cross-origin one: nothing to add.
+ * CORS for a request to an endpoint under `policy`. A request without `Origin` is not a browser's cross-origin one: nothing to add.
  */
-export function corsFor(
-  policy: OriginPolicy,
-  method: string,
-  header: (name: string) => string | undefined,
-): CorsOutcome {
-  const origin = header('origin');
+export function corsFor(policy: OriginPolicy, request: RequestHead): CorsOutcome {
+  const origin = request.header('origin');
   if (origin === undefined) return { headers: undefined };
   let cors: Record<string, string>;
   try {
-    cors = corsHeaders(policy, origin, header('host'));
+    cors = corsHeaders(policy, origin, request.header('host'));
   } catch (err) {
     return { answer: errorReply(err, { vary: 'Origin' }) };
   }
-  if (method === 'OPTIONS' && header('access-control-request-method') !== undefined) {
+  if (request.method === 'OPTIONS' && request.header('access-control-request-method') !== undefined) {
     const preflight = {
       'access-control-allow-methods': ALLOW_METHODS,
       'access-control-allow-headers': ALLOW_HEADERS,
@@ -93,7 +89,7 @@ export async function withCors(
   policy: OriginPolicy,
   handle: () => Promise<Response>,
 ): Promise<Response> {
-  const cors = corsFor(policy, request.method, (name) => request.headers.get(name) ?? undefined);
+  const cors = corsFor(policy, webApiRequest(request));
   if (cors.answer) return toResponse(cors.answer);
   const response = await handle();
   if (!cors.headers) return response;

@@ -121,12 +121,20 @@ export function nodeHeader(req: IncomingMessage, name: string): string | undefin
  * The server API's view of a Node request: headers and body read straight from it, with none of a
  * web `Request`'s streams, signal or header copies (a few hundred µs of an API call otherwise).
  */
-export function nodeApiRequest(req: IncomingMessage): ApiRequest {
-  return {
-    method: req.method ?? 'GET',
-    header: (name) => nodeHeader(req, name),
-    text: (limit) => readNodeBody(req, limit),
-  };
+export class NodeApiRequest implements ApiRequest {
+  constructor(private readonly req: IncomingMessage) {}
+
+  get method(): string {
+    return this.req.method ?? 'GET';
+  }
+
+  header(name: string): string | undefined {
+    return nodeHeader(this.req, name);
+  }
+
+  text(limit: number): Promise<string> {
+    return readNodeBody(this.req, limit);
+  }
 }
 
 /** Reads a Node request's body as text, with `readBodyText`'s limit and refusals. */
@@ -161,12 +169,15 @@ export function readNodeBody(req: IncomingMessage, limit: number): Promise<strin
   });
 }
 
-/** Writes a `Reply` to Node in one piece, its length declared. */
+/**
+ * Writes a `Reply` to Node in one piece, its length declared. The body goes as a string: Node then
+ * sends it with the head in one write, where a `Buffer` takes a second.
+ */
 export function sendReply(reply: Reply, res: ServerResponse): void {
-  if (reply.body === null) {
-    res.writeHead(reply.status, reply.headers).end();
+  const { status, headers, body } = reply;
+  if (body === null) {
+    res.writeHead(status, headers).end();
     return;
   }
-  const body = Buffer.from(reply.body, 'utf8');
-  res.writeHead(reply.status, { ...reply.headers, 'content-length': String(body.length) }).end(body);
+  res.writeHead(status, { ...headers, 'content-length': String(Buffer.byteLength(body)) }).end(body);
 }
