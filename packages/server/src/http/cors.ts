@@ -56,12 +56,14 @@ export type CorsOutcome =
   | { answer: Reply; headers?: undefined }
   | { answer?: undefined; headers: Record<string, string> | undefined };
 
+const NOT_CROSS_ORIGIN: CorsOutcome = { headers: undefined };
+
 /**
  * CORS for a request to an endpoint under `policy`. A request without `Origin` is not a browser's cross-origin one: nothing to add.
  */
 export function corsFor(policy: OriginPolicy, request: RequestHead): CorsOutcome {
   const origin = request.header('origin');
-  if (origin === undefined) return { headers: undefined };
+  if (origin === undefined) return NOT_CROSS_ORIGIN;
   let cors: Record<string, string>;
   try {
     cors = corsHeaders(policy, origin, request.header('host'));

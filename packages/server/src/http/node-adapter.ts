@@ -137,36 +137,57 @@ export class NodeApiRequest implements ApiRequest {
   }
 }
 
+/** A body being read by `readNodeBody`. */
+interface BodyRead {
+  readonly limit: number;
+  size: number;
+  readonly chunks: Buffer[];
+  resolve(text: string): void;
+  reject(err: HeraldError): void;
+}
+
+/**
+ * The body reads under way. Their listeners are shared functions that find their read here (a
+ * listener's `this` is the request), so an API call makes no closures to read its body.
+ */
+const bodyReads = new WeakMap<IncomingMessage, BodyRead>();
+
 /** Reads a Node request's body as text, with `readBodyText`'s limit and refusals. */
 export function readNodeBody(req: IncomingMessage, limit: number): Promise<string> {
   if (Number(req.headers['content-length'] ?? '0') > limit) return Promise.reject(bodyTooLarge(limit));
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const stop = () => {
-      req.off('data', onData).off('end', onEnd).off('error', onCut).off('close', onCut);
-    };
-    // Past the limit the rest is not kept: Node reads and drops it once the answer is sent.
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= limit) chunks.push(chunk);
-      else {
-        stop();
-        reject(bodyTooLarge(limit));
-      }
-    };
-    const onEnd = () => {
-      stop();
-      resolve(
-        chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks, size).toString('utf8'),
-      );
-    };
-    const onCut = () => {
-      stop();
-      reject(bodyCutShort());
-    };
-    req.on('data', onData).on('end', onEnd).on('error', onCut).on('close', onCut);
+    bodyReads.set(req, { limit, size: 0, chunks: [], resolve, reject });
+    req.on('data', onBodyData).on('end', onBodyEnd).on('error', onBodyCut).on('close', onBodyCut);
   });
+}
+
+/** The read of `req`, ended: later events of the request find none and do nothing. */
+function endRead(req: IncomingMessage): BodyRead | undefined {
+  const read = bodyReads.get(req);
+  bodyReads.delete(req);
+  return read;
+}
+
+// Past the limit the rest is not kept: Node reads and drops it once the answer is sent.
+function onBodyData(this: IncomingMessage, chunk: Buffer): void {
+  const read = bodyReads.get(this);
+  if (!read) return;
+  read.size += chunk.length;
+  if (read.size <= read.limit) read.chunks.push(chunk);
+  else endRead(this)?.reject(bodyTooLarge(read.limit));
+}
+
+function onBodyEnd(this: IncomingMessage): void {
+  const read = endRead(this);
+  if (!read) return;
+  const { chunks, size } = read;
+  read.resolve(
+    chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks, size).toString('utf8'),
+  );
+}
+
+function onBodyCut(this: IncomingMessage): void {
+  endRead(this)?.reject(bodyCutShort());
 }
 
 /**
