@@ -110,6 +110,12 @@ export class SseSink implements Sink {
   /** Messages waiting for this turn's flush; null when none (most streams, most of the time). */
   private pending: Buffer[] | null = null;
   private pendingBytes = 0;
+  /**
+   * What the output held as `pending` began. Until the turn's flush nothing is written to it, so it
+   * holds no more than this: the slow-consumer check reads the output (another object, per stream) once
+   * a turn instead of once a publication.
+   */
+  private outputBytes = 0;
   /** When `pending` holds shared `SOLO` messages alone: the publication of the first. */
   private firstSolo: Delivery | null = null;
   private output: StreamOutput | null = null;
@@ -151,7 +157,10 @@ export class SseSink implements Sink {
       this.enqueue(positions.idLine());
       this.enqueue(sseBody(delivery));
     }
-    this.session.checkQueue();
+    // Within the bound, the exact figure is too (see `outputBytes`).
+    if (this.pendingBytes + this.outputBytes > this.transport.hub.config.maxQueueBytes) {
+      this.session.checkQueue();
+    }
   }
 
   /** `id: <cursor>` of what the stream has been sent, for its next message. */
@@ -240,7 +249,10 @@ export class SseSink implements Sink {
     if (this.pending === null) {
       this.pending = [bytes];
       this.firstSolo = solo;
-      if (this.output) this.transport.flushQueue.add(this);
+      if (this.output) {
+        this.outputBytes = this.output.buffered();
+        this.transport.flushQueue.add(this);
+      }
     } else {
       this.pending.push(bytes);
       if (solo === null) this.firstSolo = null;
