@@ -446,12 +446,16 @@ export class RedisBroker implements Broker {
   }
 
   /**
-   * Runs every second: probes Redis for health; every `sweepInterval` it catches every feed up (which
-   * also renews the epochs of the streams this node listens to), and at once those left stale.
+   * Runs every second: probes Redis for health; every `sweepInterval` it catches up the feeds that heard
+   * nothing live since the last time (which also renews the epochs of the quiet streams this node
+   * listens to), and at once those left stale. Busy feeds are not read: under load that read would fetch
+   * again what pub/sub is still bringing.
    */
   private async sweep(): Promise<void> {
     const full = ++this.sweeps % this.sweepEvery === 0;
-    for (const feed of this.feeds.values()) if (full || feed.needsCatchUp) void feed.catchUp();
+    for (const feed of this.feeds.values()) {
+      if (feed.needsCatchUp || (full && !feed.heardSinceAsked())) void feed.catchUp();
+    }
     if (this.cmd.status !== 'ready') return;
     try {
       await this.cmd.ping();
