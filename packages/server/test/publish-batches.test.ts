@@ -40,4 +40,22 @@ describe('publish batches', () => {
     expect(all.map((o) => o[2])).toEqual(Array.from({ length: 1201 }, (_, n) => n));
     expect(calls.flatMap((c) => c.data)).toEqual(Array.from({ length: 1201 }, (_, n) => n));
   });
+
+  it('fails the backlog of a slot with its call, at once, not a command timeout per call', async () => {
+    const calls: Array<(err: Error) => void> = [];
+    const batches = new PublishBatches(
+      () => new Promise<BatchOutcome[]>((_, reject) => calls.push(reject)),
+      false,
+    );
+    const outcomes = Array.from({ length: 1200 }, (_, n) =>
+      batches.add(publication(n)).then(
+        () => 'ok',
+        (err: Error) => err.message,
+      ),
+    );
+    await turn();
+    calls[0](new Error('Command timed out'));
+    expect(new Set(await Promise.all(outcomes))).toEqual(new Set(['Command timed out']));
+    expect(calls).toHaveLength(1);
+  });
 });

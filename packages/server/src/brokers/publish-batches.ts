@@ -109,6 +109,12 @@ export class PublishBatches {
         },
         (err: unknown) => {
           for (const waiting of batch) waiting.reject(err);
+          // Redis did not answer in time (or at all): what waits behind the call fails with it, now,
+          // rather than each call of a backlog running out the command timeout in turn.
+          const queue = this.slots.get(slot);
+          if (!queue) return;
+          this.slots.delete(slot);
+          for (const waiting of queue.waiting.slice(queue.head)) waiting.reject(err);
         },
       )
       .finally(() => {
