@@ -23,10 +23,13 @@ export function buildSteps(plan: Plan, results: Results): Step[] {
       ? benchFile(`../results/profiles/${label.replace(/[^a-z0-9]+/gi, '-')}`)
       : undefined,
   });
+  // A baseline checkout answers before/after questions about the Redis broker, so it runs only in the
+  // workloads that ask them (many channels, the server API), not through the hour of peer comparisons.
+  const withoutBaseline: TargetName[] = plan.targets.filter((t) => t !== 'herald-redis-baseline');
   const each = (
     label: string,
     run: (target: TargetName, progress: Progress) => Promise<void>,
-    targets = plan.targets,
+    targets = withoutBaseline,
   ) => {
     for (let rep = 1; rep <= plan.repeat; rep++) {
       for (const target of targets) {
@@ -54,7 +57,9 @@ export function buildSteps(plan: Plan, results: Results): Step[] {
         ? plan.targets.filter((t) => t === 'herald-redis')
         : via === 'api'
           ? plan.targets.filter((t) => TARGETS[t].api)
-          : plan.targets;
+          : channels > 1
+            ? plan.targets
+            : withoutBaseline;
     each(
       label,
       async (target, progress) => {
