@@ -374,6 +374,23 @@ describe('redis broker: delivery between nodes', () => {
     expect(offsetsOf(b.pubs, channel)).toEqual(range(1, 400));
   });
 
+  it('reads what pub/sub never brought once the channel goes quiet', async () => {
+    const [a, b] = [await node(), await node({ sweepInterval: 60_000 })];
+    const channel = fresh();
+    await a.broker.subscribe(channel);
+    await publish(b, channel, 'heard');
+    await eventually(() => a.pubs.length === 1, 'first delivered live');
+    // Appended behind pub/sub's back: only a periodic catch-up (sweepInterval 1 s) can find it.
+    const { epoch } = await b.broker.history(channel, { limit: 0 });
+    await admin.hset(`herald:{${channel}}:meta`, 'offset', 2);
+    await admin.xadd(`herald:{${channel}}:stream`, '2-0', 't', Date.now(), 'd', '"silent"', 'e', '');
+    await eventually(() => a.pubs.length === 2, 'the silent append caught up', 5_000);
+    expect(a.pubs[1]).toMatchObject({ epoch, offset: 2, data: 'silent' });
+    await publish(b, channel, 'live again');
+    await eventually(() => a.pubs.length === 3, 'live again');
+    expect(offsetsOf(a.pubs, channel)).toEqual([1, 2, 3]);
+  });
+
   it('passes over what the stream no longer holds, so the hub can tell its subscribers', async () => {
     const [a, b] = [await node(), await node()];
     const channel = fresh();

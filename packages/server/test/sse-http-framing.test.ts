@@ -1,5 +1,7 @@
 import { Agent, type ClientRequest, get, type IncomingMessage } from 'node:http';
-import { describe, expect, it } from 'vitest';
+import { Socket } from 'node:net';
+import { decodeCursor, encodeCursor, type StreamPosition } from '@herald/protocol';
+import { describe, expect, it, vi } from 'vitest';
 import { decodeResponses, RawHttpConnection } from './support/http-responses.ts';
 import { hubPerTest, type TestHub } from './support/hub.ts';
 import { parseEventStream } from './support/sse-client.ts';
@@ -17,8 +19,8 @@ function payload(n: number): unknown {
 }
 
 /**
- * Publishes `count` publications round-robin over `channels` in bursts made in one turn, so a stream
- * gets several messages per write.
+ * Publishes `count` publications round-robin over `channels` in bursts, each made in one event-loop
+ * turn, so a stream gets several messages per write, and several writes.
  */
 async function publishBursts(hub: TestHub, channels: string[], count: number): Promise<void> {
   for (let sent = 0; sent < count; ) {
@@ -27,6 +29,7 @@ async function publishBursts(hub: TestHub, channels: string[], count: number): P
       burst.push(hub.server.hub.publish(channels[sent % channels.length], { data: payload(sent) }));
     }
     await Promise.all(burst);
+    await new Promise((resolve) => setImmediate(resolve));
   }
 }
 
@@ -140,4 +143,97 @@ describe('SSE over HTTP/1.x: the stream is framed as Node frames a response', ()
     expect(response.headers['transfer-encoding']).toBeUndefined();
     expect(publicationsIn(response.body.toString('utf8'))).toEqual(expected(channels, 120));
   });
+
+  it('writes a turn as one chunk shared by streams on a channel alone, each with its own cursor id', async () => {
+    const hub = await hubs.start(SHORT_STREAMS);
+    const channels = ['turn:a', 'turn:b'];
+    const paths = [
+      '/connection/sse?channel=turn:a',
+      '/connection/sse?channel=turn:a',
+      '/connection/sse?channel=turn:a',
+      '/connection/sse?channel=turn:a&channel=turn:b',
+    ];
+    // What the hub (in this process) writes to its sockets: a turn shared by streams is one buffer.
+    const write = vi.spyOn(Socket.prototype, 'write');
+    hubs.onCleanup(() => write.mockRestore());
+    const connections = paths.map((path) => new RawHttpConnection(hub.port, request(hub, path)));
+    hubs.onCleanup(() => {
+      for (const connection of connections) connection.close();
+    });
+    await eventually(() => hub.server.sse.connections === paths.length, 'streams open');
+    await publishBursts(hub, channels, 150);
+    await eventually(
+      () => connections.every((c) => c.responses().length === 1),
+      'every stream ended',
+      10_000,
+    );
+    const [solo1, solo2, solo3, both] = connections.map((c) => c.responses()[0]);
+    for (const response of [solo1, solo2, solo3, both]) expect(response.framing).toBe('chunked');
+
+    // Every publication is exactly `id:`, `event:`, `data:`, its id the cursor of everything the
+    // stream has been sent up to it: a solo stream's of its channel, the other's of both.
+    const soloIds = checkedIds(solo1.body.toString('utf8'), ['turn:a']);
+    expect(checkedIds(solo2.body.toString('utf8'), ['turn:a'])).toEqual(soloIds);
+    expect(checkedIds(solo3.body.toString('utf8'), ['turn:a'])).toEqual(soloIds);
+    expect(soloIds).toHaveLength(75);
+    expect(checkedIds(both.body.toString('utf8'), channels)).toHaveLength(150);
+
+    // The streams on the channel alone got each turn as the same chunk, most holding several messages.
+    const publicationChunks = (chunks: Buffer[]) =>
+      chunks.map((c) => c.toString('utf8')).filter((c) => c.includes('event: message\n'));
+    const turns = publicationChunks(solo1.chunks);
+    expect(publicationChunks(solo2.chunks)).toEqual(turns);
+    expect(publicationChunks(solo3.chunks)).toEqual(turns);
+    expect(turns.filter((turn) => turn.split('event: message\n').length > 2).length).toBeGreaterThan(1);
+    const writes = new Map<unknown, number>();
+    for (const [chunk] of write.mock.calls) {
+      if (Buffer.isBuffer(chunk) && chunk.includes('event: message\n'))
+        writes.set(chunk, (writes.get(chunk) ?? 0) + 1);
+    }
+    const sharedTurns = [...writes.values()].filter((count) => count === 3);
+    expect(sharedTurns).toHaveLength(turns.length);
+  });
 });
+
+/**
+ * Reads an event stream strictly: every block a whole message, each publication exactly its three
+ * lines, its `id:` the cursor of the stream's positions on `channels` (from the `subscribed` events on,
+ * advanced by each publication). Returns the publications' ids.
+ */
+function checkedIds(body: string, channels: string[]): string[] {
+  expect(body.endsWith('\n\n')).toBe(true);
+  const positions = new Map<string, StreamPosition>();
+  const ids: string[] = [];
+  for (const block of body.slice(0, -2).split('\n\n')) {
+    const lines = block.split('\n');
+    if (lines[0] === 'event: herald') {
+      const control = JSON.parse(lines.at(-1)?.slice('data: '.length) ?? '');
+      if (control.type === 'subscribed') {
+        positions.set(control.channel, { epoch: control.epoch, offset: control.offset });
+      }
+      continue;
+    }
+    if (lines[0].startsWith('retry: ') || lines[0] === ':') continue;
+    expect(lines).toHaveLength(3);
+    expect(lines[1]).toBe('event: message');
+    expect(lines[2].startsWith('data: {"type":"pub",')).toBe(true);
+    const pub = JSON.parse(lines[2].slice('data: '.length));
+    const previous = positions.get(pub.channel);
+    expect(previous).toBeDefined();
+    expect(pub.offset).toBe((previous?.offset ?? 0) + 1);
+    positions.set(pub.channel, { epoch: pub.epoch, offset: pub.offset });
+    expect(lines[0].startsWith('id: ')).toBe(true);
+    const id = lines[0].slice('id: '.length);
+    if (channels.length === 1) {
+      expect(id).toBe(encodeCursor(positions));
+    } else {
+      // The entries' order is the order the channels were subscribed in: check them by channel.
+      const cursor = decodeCursor(id);
+      expect(cursor.size).toBe(channels.length);
+      for (const channel of channels) expect(cursor.position(channel)).toEqual(positions.get(channel));
+    }
+    ids.push(id);
+  }
+  expect([...positions.keys()].sort()).toEqual([...channels].sort());
+  return ids;
+}

@@ -31,6 +31,8 @@ export class ChannelFeed {
   /** Publications received while positioning or catching up; `seq` orders them against stream reads. */
   private waiting: Array<{ pub: Publication; seq: number }> = [];
   private received = 0;
+  /** Pub/sub brought something in order since `heardSinceAsked` was last asked. */
+  private heard = false;
 
   constructor(
     readonly channel: string,
@@ -67,7 +69,10 @@ export class ChannelFeed {
     }
     if (!this.stale) {
       const offered = this.follower.offer(pub);
-      if (offered === 'delivered' || offered === 'duplicate') return;
+      if (offered === 'delivered' || offered === 'duplicate') {
+        this.heard = true;
+        return;
+      }
     }
     // A gap or another epoch: pub/sub cannot be trusted to have brought everything.
     this.waiting.push({ pub, seq: ++this.received });
@@ -139,6 +144,17 @@ export class ChannelFeed {
 
   get needsCatchUp(): boolean {
     return this.stale;
+  }
+
+  /**
+   * Whether pub/sub brought publications in order since the last call. Such a feed needs no periodic
+   * catch-up: a lost message shows as a gap at the next one, publications keep its epoch alive, and
+   * once it goes quiet the next periodic catch-up reads what the last messages may have missed.
+   */
+  heardSinceAsked(): boolean {
+    const heard = this.heard;
+    this.heard = false;
+    return heard;
   }
 
   close(): void {

@@ -35,9 +35,10 @@ const MAX_BYTES = 1 << 20;
  * commit): under load the calls grow instead of multiplying, and each publication waits at most one call.
  */
 export class PublishBatches {
-  private readonly slots = new Map<number, Waiting[]>();
-  /** Calls under way per slot. */
-  private readonly busy = new Map<number, number>();
+  /** Per slot, the publications not yet sent, from `head` on. */
+  private readonly slots = new Map<number, { waiting: Waiting[]; head: number }>();
+  /** Slots with a call under way. */
+  private readonly busy = new Set<number>();
   private scheduled = false;
 
   constructor(
@@ -48,11 +49,12 @@ export class PublishBatches {
 
   add(publication: BatchedPublish): Promise<BatchOutcome> {
     const slot = this.cluster ? clusterSlot(publication.keys[0]) : 0;
-    let waiting = this.slots.get(slot);
-    if (!waiting) {
-      waiting = [];
-      this.slots.set(slot, waiting);
+    let queue = this.slots.get(slot);
+    if (!queue) {
+      queue = { waiting: [], head: 0 };
+      this.slots.set(slot, queue);
     }
+    const { waiting } = queue;
     const done = new Promise<BatchOutcome>((resolve, reject) => {
       waiting.push({ publication, resolve, reject });
     });
@@ -68,26 +70,32 @@ export class PublishBatches {
     setImmediate(() => this.flush());
   }
 
+  /**
+   * One call per slot at a time, of at most MAX_PUBLICATIONS: a backlog waits here, not in Redis's
+   * queue behind the call, where the command timeout would run out for calls that were never slow,
+   * only queued, and fail their publications as `unavailable`.
+   */
   private flush(): void {
     this.scheduled = false;
-    for (const [slot, waiting] of this.slots) {
+    for (const [slot, queue] of this.slots) {
       if (this.busy.has(slot)) continue;
-      this.slots.delete(slot);
-      for (let from = 0; from < waiting.length; ) {
-        let to = from;
-        let bytes = 0;
-        while (to < waiting.length && to - from < MAX_PUBLICATIONS && (to === from || bytes < MAX_BYTES)) {
-          bytes += waiting[to].publication.args[0].length;
-          to++;
-        }
-        this.send(slot, waiting.slice(from, to));
-        from = to;
+      const { waiting, head } = queue;
+      let to = head;
+      let bytes = 0;
+      while (to < waiting.length && to - head < MAX_PUBLICATIONS && (to === head || bytes < MAX_BYTES)) {
+        bytes += waiting[to].publication.args[0].length;
+        to++;
       }
+      this.send(slot, head === 0 && to === waiting.length ? waiting : waiting.slice(head, to));
+      if (to === waiting.length) this.slots.delete(slot);
+      else if (to * 2 < waiting.length) queue.head = to;
+      // Sent publications are let go once they are the larger part (copying the rest is then cheap).
+      else this.slots.set(slot, { waiting: waiting.slice(to), head: 0 });
     }
   }
 
   private send(slot: number, batch: Waiting[]): void {
-    this.busy.set(slot, (this.busy.get(slot) ?? 0) + 1);
+    this.busy.add(slot);
     const keys: string[] = [];
     const args: Array<string | number> = [];
     for (const { publication } of batch) {
@@ -101,12 +109,16 @@ export class PublishBatches {
         },
         (err: unknown) => {
           for (const waiting of batch) waiting.reject(err);
+          // Redis did not answer in time (or at all): what waits behind the call fails with it, now,
+          // rather than each call of a backlog running out the command timeout in turn.
+          const queue = this.slots.get(slot);
+          if (!queue) return;
+          this.slots.delete(slot);
+          for (const waiting of queue.waiting.slice(queue.head)) waiting.reject(err);
         },
       )
       .finally(() => {
-        const left = (this.busy.get(slot) ?? 1) - 1;
-        if (left > 0) this.busy.set(slot, left);
-        else this.busy.delete(slot);
+        this.busy.delete(slot);
         if (this.slots.has(slot)) this.schedule();
       });
   }

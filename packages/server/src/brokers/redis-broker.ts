@@ -13,6 +13,7 @@ import type {
   PublishOptions,
   PublishOutcome,
 } from '../core/broker.ts';
+import { type BrokerPublication, DATA_JSON } from '../core/delivery.ts';
 import { type Logger, silentLogger } from '../core/logger.ts';
 import { ChannelFeed } from './channel-feed.ts';
 import { newEpoch } from './epoch.ts';
@@ -446,12 +447,16 @@ export class RedisBroker implements Broker {
   }
 
   /**
-   * Runs every second: probes Redis for health; every `sweepInterval` it catches every feed up (which
-   * also renews the epochs of the streams this node listens to), and at once those left stale.
+   * Runs every second: probes Redis for health; every `sweepInterval` it catches up the feeds that heard
+   * nothing live since the last time (which also renews the epochs of the quiet streams this node
+   * listens to), and at once those left stale. Busy feeds are not read: under load that read would fetch
+   * again what pub/sub is still bringing.
    */
   private async sweep(): Promise<void> {
     const full = ++this.sweeps % this.sweepEvery === 0;
-    for (const feed of this.feeds.values()) if (full || feed.needsCatchUp) void feed.catchUp();
+    for (const feed of this.feeds.values()) {
+      if (feed.needsCatchUp || (full && !feed.heardSinceAsked())) void feed.catchUp();
+    }
     if (this.cmd.status !== 'ready') return;
     try {
       await this.cmd.ping();
@@ -485,14 +490,24 @@ export class RedisBroker implements Broker {
 
 function fromEntry(channel: string, epoch: string, [id, fields]: StreamEntry): Publication {
   // Fields are written in one order by the publish script: t, d, e.
-  const pub: Publication = {
-    channel,
-    epoch,
-    offset: Number.parseInt(id, 10),
-    data: parseData(fields[3]),
-    ts: Number(fields[1]),
-  };
-  if (fields[5] !== '') pub.event = JSON.parse(fields[5]);
+  return publicationOf(channel, epoch, Number.parseInt(id, 10), Number(fields[1]), fields[3], fields[5]);
+}
+
+/** A publication as stored or published by the scripts; its data's JSON goes along for the push. */
+function publicationOf(
+  channel: string,
+  epoch: string,
+  offset: number,
+  ts: number,
+  dataJson: string,
+  eventJson: string,
+): BrokerPublication {
+  const data = parseData(dataJson);
+  const pub: BrokerPublication =
+    data instanceof UnreadableData
+      ? { channel, epoch, offset, data, ts }
+      : { channel, epoch, offset, data, ts, [DATA_JSON]: dataJson };
+  if (eventJson !== '') pub.event = JSON.parse(eventJson);
   return pub;
 }
 
@@ -534,15 +549,7 @@ function parsePublications(channel: string, message: string): Publication[] {
     if (e < 0) throw new Error('a publication without data');
     let d = message.indexOf('\n', e + 1);
     if (d < 0) d = message.length;
-    const pub: Publication = {
-      channel,
-      epoch,
-      offset: offset++,
-      data: parseData(message.slice(e + 1, d)),
-      ts,
-    };
-    if (e > at) pub.event = JSON.parse(message.slice(at, e));
-    pubs.push(pub);
+    pubs.push(publicationOf(channel, epoch, offset++, ts, message.slice(e + 1, d), message.slice(at, e)));
     at = d + 1;
   }
   return pubs;

@@ -5,6 +5,26 @@ export type EncodingSlot<T> = number & { readonly __encoding?: T };
 
 let slots = 0;
 
+/**
+ * Where a broker may leave a publication's data as the JSON text it came in (what a hub encoded when it
+ * was published, known to parse): the push embeds that text instead of encoding `data` again. A symbol
+ * key, so it shows in no JSON encoding of the publication.
+ */
+export const DATA_JSON: unique symbol = Symbol('herald.dataJson');
+
+/** A publication as a broker may hand it over: with its data's JSON text alongside. */
+export interface BrokerPublication extends Publication {
+  [DATA_JSON]?: string;
+}
+
+/** `{"type":"pub",...}` with `dataJson` as the data, fields in the order the broker gave them. */
+function pushWithData(pub: Publication, dataJson: string): string {
+  let json = `{"type":"pub","channel":${JSON.stringify(pub.channel)},"epoch":${JSON.stringify(pub.epoch)},"offset":${pub.offset},"data":${dataJson}`;
+  if (pub.ts !== undefined) json += `,"ts":${pub.ts}`;
+  if (pub.event !== undefined) json += `,"event":${JSON.stringify(pub.event)}`;
+  return `${json}}`;
+}
+
 /** Registers a cache slot for one encoding of publications (a transport's frame, say); call once, at load. */
 export function encodingSlot<T>(): EncodingSlot<T> {
   return slots++ as EncodingSlot<T>;
@@ -22,7 +42,7 @@ export class Delivery {
   /** Transports' encodings by slot; made on first use. */
   private encodings: unknown[] | undefined;
 
-  constructor(readonly pub: Publication) {}
+  constructor(readonly pub: BrokerPublication) {}
 
   /**
    * Whether the publication can be encoded. The hub checks data before storing it, so this fails only
@@ -32,7 +52,12 @@ export class Delivery {
   get encodable(): boolean {
     if (this.jsonBytes === undefined && !this.unencodable) {
       try {
-        this.jsonBytes = Buffer.from(JSON.stringify({ type: 'pub', ...this.pub }));
+        const dataJson = this.pub[DATA_JSON];
+        this.jsonBytes = Buffer.from(
+          dataJson === undefined
+            ? JSON.stringify({ type: 'pub', ...this.pub })
+            : pushWithData(this.pub, dataJson),
+        );
       } catch {
         this.unencodable = true;
       }

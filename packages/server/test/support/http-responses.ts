@@ -5,6 +5,8 @@ export interface RawResponse {
   /** Header names lower-cased; a repeated header keeps its last value. */
   headers: Record<string, string>;
   body: Buffer;
+  /** The body as it was framed: its chunks, or one part when it was not chunked. */
+  chunks: Buffer[];
   /** How the body was delimited. */
   framing: 'chunked' | 'length' | 'close';
 }
@@ -30,11 +32,11 @@ export function decodeResponses(bytes: Buffer, closed: boolean): { responses: Ra
       headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
     }
     let p = headEnd + 4;
-    let body: Buffer;
+    let chunks: Buffer[];
     let framing: RawResponse['framing'];
     if (headers['transfer-encoding'] === 'chunked') {
       framing = 'chunked';
-      const parts: Buffer[] = [];
+      chunks = [];
       for (;;) {
         const lineEnd = bytes.indexOf('\r\n', p);
         if (lineEnd < 0) return { responses, rest: bytes.length - at };
@@ -53,23 +55,22 @@ export function decodeResponses(bytes: Buffer, closed: boolean): { responses: Ra
         if (bytes.length < dataEnd + 2) return { responses, rest: bytes.length - at };
         if (bytes.toString('latin1', dataEnd, dataEnd + 2) !== '\r\n')
           throw new Error(`chunk of ${size} bytes not followed by CRLF`);
-        parts.push(bytes.subarray(lineEnd + 2, dataEnd));
+        chunks.push(bytes.subarray(lineEnd + 2, dataEnd));
         p = dataEnd + 2;
       }
-      body = Buffer.concat(parts);
     } else if (headers['content-length'] !== undefined) {
       framing = 'length';
       const end = p + Number(headers['content-length']);
       if (bytes.length < end) break;
-      body = bytes.subarray(p, end);
+      chunks = [bytes.subarray(p, end)];
       p = end;
     } else {
       framing = 'close';
       if (!closed) break;
-      body = bytes.subarray(p);
+      chunks = [bytes.subarray(p)];
       p = bytes.length;
     }
-    responses.push({ status: Number(status[1]), headers, body, framing });
+    responses.push({ status: Number(status[1]), headers, body: Buffer.concat(chunks), chunks, framing });
     at = p;
   }
   return { responses, rest: bytes.length - at };

@@ -7,10 +7,10 @@ import type { Socket } from 'node:net';
  */
 export interface StreamOutput {
   /**
-   * Writes `chunks` (`bytes` long in all) in order, at once. `asChunk`: the same bytes prebuilt as one
-   * HTTP/1.1 chunk, for an output that frames them so (one buffer, one write).
+   * Writes `chunks` (`bytes` long in all) in order, at once. `prebuilt`: the same bytes already joined
+   * (shared by every stream given the same turn), so each output writes one buffer.
    */
-  write(chunks: readonly Buffer[], bytes: number, asChunk?: Buffer): void;
+  write(chunks: readonly Buffer[], bytes: number, prebuilt?: PrebuiltTurn): void;
   /** Bytes written but not yet taken by the network. */
   buffered(): number;
   /** Resolves once the output has taken what was written (or has ended). */
@@ -20,20 +20,31 @@ export interface StreamOutput {
   abort(): void;
 }
 
-const CRLF = Buffer.from('\r\n');
-
-/** `bytes` as one HTTP/1.1 chunk (RFC 9112 7.1): size in hex, CRLF, the bytes, CRLF. */
-export function httpChunk(bytes: Buffer): Buffer {
-  const size = bytes.length.toString(16);
-  const chunk = Buffer.allocUnsafe(size.length + bytes.length + 4);
-  let at = chunk.write(size, 0, 'latin1');
-  at += CRLF.copy(chunk, at);
-  at += bytes.copy(chunk, at);
-  CRLF.copy(chunk, at);
-  return chunk;
+/** A turn's messages joined once: as one HTTP/1.1 chunk, and the bare bytes (a view into it). */
+export interface PrebuiltTurn {
+  readonly chunk: Buffer;
+  readonly body: Buffer;
 }
 
-function joined(chunks: readonly Buffer[], bytes: number): Buffer {
+const CRLF = Buffer.from('\r\n');
+
+/**
+ * `parts` (`bytes` long in all) joined as one HTTP/1.1 chunk (RFC 9112 7.1): size in hex, CRLF, the
+ * bytes, CRLF; `body` is the bytes alone, for an output that does not frame them.
+ */
+export function prebuildTurn(parts: readonly Buffer[], bytes: number): PrebuiltTurn {
+  const size = bytes.toString(16);
+  const chunk = Buffer.allocUnsafe(size.length + bytes + 4);
+  let at = chunk.write(size, 0, 'latin1');
+  at += CRLF.copy(chunk, at);
+  const start = at;
+  for (const part of parts) at += part.copy(chunk, at);
+  CRLF.copy(chunk, at);
+  return { chunk, body: chunk.subarray(start, at) };
+}
+
+function joined(chunks: readonly Buffer[], bytes: number, prebuilt: PrebuiltTurn | undefined): Buffer {
+  if (prebuilt) return prebuilt.body;
   return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, bytes);
 }
 
@@ -43,8 +54,8 @@ export class NodeOutput implements StreamOutput {
 
   constructor(protected readonly res: ServerResponse) {}
 
-  write(chunks: readonly Buffer[], bytes: number): void {
-    if (!this.res.destroyed) this.res.write(joined(chunks, bytes));
+  write(chunks: readonly Buffer[], bytes: number, prebuilt?: PrebuiltTurn): void {
+    if (!this.res.destroyed) this.res.write(joined(chunks, bytes, prebuilt));
   }
 
   buffered(): number {
@@ -80,10 +91,10 @@ export class NodeOutput implements StreamOutput {
 
 /**
  * The hub's own server, once the response head is on the socket: a turn's messages go to the socket
- * as WebSocket frames do, the shared prebuilt buffers in one corked write, with no `ServerResponse` and
- * no copy in between. On HTTP/1.1 they are framed as one chunk, as Node frames a `res.write` (size line,
- * the messages, CRLF: a client sees the same chunks as before); on HTTP/1.0 the body is unframed and
- * ends with the connection. `ServerResponse` still starts and ends the response, so `end()` writes the
+ * as WebSocket frames do, with no `ServerResponse` in between: a turn prebuilt for every stream that
+ * has it as one write, any other as its shared buffers in one corked write. On HTTP/1.1 a turn is
+ * framed as one chunk, as Node frames a `res.write` (size line, the messages, CRLF: a client sees the
+ * same chunks as before); on HTTP/1.0 the body is unframed and ends with the connection. `ServerResponse` still starts and ends the response, so `end()` writes the
  * last chunk and a keep-alive connection goes on to its next request.
  */
 export class SocketOutput extends NodeOutput {
@@ -113,11 +124,15 @@ export class SocketOutput extends NodeOutput {
     return new SocketOutput(res, socket);
   }
 
-  override write(chunks: readonly Buffer[], bytes: number, asChunk?: Buffer): void {
+  override write(chunks: readonly Buffer[], bytes: number, prebuilt?: PrebuiltTurn): void {
     const socket = this.socket;
     if (socket.destroyed) return;
-    if (chunks.length === 1 && (!this.chunked || asChunk)) {
-      socket.write(this.chunked ? (asChunk as Buffer) : chunks[0]);
+    if (prebuilt) {
+      socket.write(this.chunked ? prebuilt.chunk : prebuilt.body);
+      return;
+    }
+    if (!this.chunked && chunks.length === 1) {
+      socket.write(chunks[0]);
       return;
     }
     socket.cork();
@@ -145,8 +160,8 @@ export class WebOutput implements StreamOutput {
   private draining: Promise<void> | null = null;
   private wake: (() => void) | null = null;
   constructor(private readonly controller: ReadableStreamDefaultController<Uint8Array>) {}
-  write(chunks: readonly Buffer[], bytes: number): void {
-    this.controller.enqueue(joined(chunks, bytes));
+  write(chunks: readonly Buffer[], bytes: number, prebuilt?: PrebuiltTurn): void {
+    this.controller.enqueue(joined(chunks, bytes, prebuilt));
   }
   buffered(): number {
     return Math.max(0, -(this.controller.desiredSize ?? 0));

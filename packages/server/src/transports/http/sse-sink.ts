@@ -15,7 +15,7 @@ import type { Session } from '../../core/session.ts';
 import type { Sink } from '../../core/sink.ts';
 import type { FlushQueue } from '../flush-queue.ts';
 import { ChannelPositions } from './positions.ts';
-import { httpChunk, type StreamOutput } from './sse-output.ts';
+import { type PrebuiltTurn, prebuildTurn, type StreamOutput } from './sse-output.ts';
 
 /** What a stream needs of its transport (`SseTransport`). */
 export interface SseHost {
@@ -35,8 +35,19 @@ const BODY = encodingSlot<Buffer>();
  * the same, so they share these bytes too.
  */
 const SOLO = encodingSlot<Buffer>();
-/** `SOLO` as one HTTP/1.1 chunk: a stream whose turn holds that message alone writes it as it is. */
-const SOLO_CHUNK = encodingSlot<Buffer>();
+/**
+ * A turn of `SOLO` messages starting with this publication's, joined once (`PrebuiltTurn`). Every stream
+ * on the channel alone that is caught up is handed the same publications in a turn, so all of them
+ * write this one buffer, one write each as a WebSocket frame is. It keeps the last turn made: streams
+ * whose turn starts here but differs (one catching up, say) rebuild it, as each would join its own.
+ */
+const TURN = encodingSlot<SharedTurn>();
+
+interface SharedTurn {
+  /** The messages it was built from: a turn is the same when its messages are the same buffers. */
+  messages: readonly Buffer[];
+  prebuilt: PrebuiltTurn | null;
+}
 
 function encodeBody(delivery: Delivery): Buffer {
   return Buffer.concat([
@@ -55,8 +66,24 @@ function encodeSolo(delivery: Delivery, sink: SseSink): Buffer {
   return Buffer.concat([sink.idLine(), sseBody(delivery)]);
 }
 
-function encodeSoloChunk(delivery: Delivery, sink: SseSink): Buffer {
-  return httpChunk(delivery.encoded(SOLO, encodeSolo, sink));
+function newSharedTurn(): SharedTurn {
+  return { messages: [], prebuilt: null };
+}
+
+/** `messages` (all `SOLO`, the first of `first`) joined, shared with the streams before that had them. */
+function sharedTurn(first: Delivery, messages: readonly Buffer[], bytes: number): PrebuiltTurn {
+  const turn = first.encoded(TURN, newSharedTurn);
+  if (turn.prebuilt === null || !sameBuffers(turn.messages, messages)) {
+    turn.messages = messages;
+    turn.prebuilt = prebuildTurn(messages, bytes);
+  }
+  return turn.prebuilt;
+}
+
+function sameBuffers(a: readonly Buffer[], b: readonly Buffer[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /**
@@ -83,7 +110,13 @@ export class SseSink implements Sink {
   /** Messages waiting for this turn's flush; null when none (most streams, most of the time). */
   private pending: Buffer[] | null = null;
   private pendingBytes = 0;
-  /** The publication whose shared message `pending` starts with, if it does. */
+  /**
+   * What the output held as `pending` began. Until the turn's flush nothing is written to it, so it
+   * holds no more than this: the slow-consumer check reads the output (another object, per stream) once
+   * a turn instead of once a publication.
+   */
+  private outputBytes = 0;
+  /** When `pending` holds shared `SOLO` messages alone: the publication of the first. */
   private firstSolo: Delivery | null = null;
   private output: StreamOutput | null = null;
   private closing = false;
@@ -117,15 +150,17 @@ export class SseSink implements Sink {
     const pub = delivery.pub;
     if (pub.channel === this.soloChannel) {
       this.unsettled = pub;
-      if (this.pending === null) this.firstSolo = delivery;
-      this.enqueue(delivery.encoded(SOLO, encodeSolo, this));
+      this.enqueue(delivery.encoded(SOLO, encodeSolo, this), delivery);
     } else {
       const positions = this.settled();
       positions.advance(pub);
       this.enqueue(positions.idLine());
       this.enqueue(sseBody(delivery));
     }
-    this.session.checkQueue();
+    // Within the bound, the exact figure is too (see `outputBytes`).
+    if (this.pendingBytes + this.outputBytes > this.transport.hub.config.maxQueueBytes) {
+      this.session.checkQueue();
+    }
   }
 
   /** `id: <cursor>` of what the stream has been sent, for its next message. */
@@ -208,13 +243,19 @@ export class SseSink implements Sink {
     this.enqueue(HEARTBEAT);
   }
 
-  private enqueue(bytes: Buffer): void {
+  /** `solo`: the publication whose `SOLO` message `bytes` is, else null. */
+  private enqueue(bytes: Buffer, solo: Delivery | null = null): void {
     if (this.closing) return;
     if (this.pending === null) {
       this.pending = [bytes];
-      if (this.output) this.transport.flushQueue.add(this);
+      this.firstSolo = solo;
+      if (this.output) {
+        this.outputBytes = this.output.buffered();
+        this.transport.flushQueue.add(this);
+      }
     } else {
       this.pending.push(bytes);
+      if (solo === null) this.firstSolo = null;
     }
     this.pendingBytes += bytes.length;
   }
@@ -234,10 +275,7 @@ export class SseSink implements Sink {
     this.firstSolo = null;
     const bytes = this.pendingBytes;
     this.pendingBytes = 0;
-    // Most turns of a stream carry one publication: its bytes then go prebuilt, framing included.
-    const asChunk =
-      solo !== null && messages.length === 1 ? solo.encoded(SOLO_CHUNK, encodeSoloChunk, this) : undefined;
-    this.output.write(messages, bytes, asChunk);
+    this.output.write(messages, bytes, solo === null ? undefined : sharedTurn(solo, messages, bytes));
   }
 
   close(code: number, reason: string): void {
