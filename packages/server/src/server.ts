@@ -13,14 +13,21 @@ import type { Authenticator } from './core/auth.ts';
 import type { Broker } from './core/broker.ts';
 import type { Logger } from './core/logger.ts';
 import { isLoopbackHost, isOwnHost } from './core/origin.ts';
-import { errorResponse } from './http/json.ts';
-import { checkHost, sendWebResponse, toWebRequest } from './http/node-adapter.ts';
+import { serveApi } from './http/api.ts';
+import { checkHost, NodeApiRequest, sendReply, sendWebResponse, toWebRequest } from './http/node-adapter.ts';
+import { errorReply } from './http/reply.ts';
 import { handleRequest } from './http/routes.ts';
 import { answerClientErrors, replyOnSocket } from './http/socket-reply.ts';
 import { Hub } from './hub.ts';
 import { SSE_PATH, type SseTransport } from './transports/http/sse.ts';
 import { isPusherPath } from './transports/pusher/pusher.ts';
 import { WebSocketTransport } from './transports/websocket.ts';
+
+/**
+ * `/api/<method>` in origin form, its method a plain name: what a web `URL` would not rewrite (no dot
+ * segments or escapes), so the path means the same to the route table. Other targets go through it.
+ */
+const API_CALL = /^\/api\/([A-Za-z]+)(?:[?#]|$)/;
 
 export interface HeraldServerOptions {
   config?: HeraldConfig | HeraldConfigInput;
@@ -59,6 +66,8 @@ export class HeraldServer {
   private loopbackOnly = false;
   /** The origins the config lists: their hosts are this hub's too (a proxy passing the public Host). */
   private readonly configuredOrigins: readonly string[];
+  /** The last Host accepted: a backend's keep-alive requests all send the same one, checked once. */
+  private acceptedHost: string | undefined;
 
   private constructor(hub: Hub, options: HeraldServerOptions) {
     this.hub = hub;
@@ -86,14 +95,19 @@ export class HeraldServer {
   private hostRefusal(req: IncomingMessage): HeraldError | undefined {
     // Node's own refusal of a missing Host is a bare 400 (so the server turns it off): HTTP/1.0 may
     // leave Host out, HTTP/1.1 must send it (RFC 9112 3.2).
-    if (req.headers.host === undefined && req.httpVersion !== '1.0')
+    const host = req.headers.host;
+    if (host === undefined && req.httpVersion !== '1.0')
       return new HeraldError('bad_request', `HTTP/${req.httpVersion} requests need a Host header`);
+    if (host !== undefined && host === this.acceptedHost) return undefined;
     try {
-      checkHost(req.headers.host);
+      checkHost(host);
     } catch (err) {
       return err as HeraldError;
     }
-    if (!this.loopbackOnly || isOwnHost(req.headers.host, this.configuredOrigins)) return undefined;
+    if (!this.loopbackOnly || isOwnHost(host, this.configuredOrigins)) {
+      this.acceptedHost = host;
+      return undefined;
+    }
     return new HeraldError(
       'origin_not_allowed',
       `Host ${String(req.headers.host).slice(0, 100)} is not this hub's: on loopback it answers loopback names and the hosts of allowedOrigins`,
@@ -104,7 +118,18 @@ export class HeraldServer {
     const hub = this.hub;
     const refusal = this.hostRefusal(req);
     if (refusal) {
-      sendWebResponse(errorResponse(refusal), res).catch(() => res.destroy());
+      sendReply(errorReply(refusal), res);
+      return;
+    }
+    // The server API answers whole JSON bodies, so it needs no web Request or Response.
+    const api = req.method === 'POST' ? API_CALL.exec(req.url ?? '') : null;
+    if (api) {
+      serveApi(hub, api[1], new NodeApiRequest(req))
+        .then((reply) => sendReply(reply, res))
+        .catch((err) => {
+          hub.log.error({ err }, 'unhandled request failure');
+          res.destroy();
+        });
       return;
     }
     // SSE streams skip the web-stream adapter: their bytes go straight to the socket.
@@ -120,7 +145,7 @@ export class HeraldServer {
       request = toWebRequest(req, res);
     } catch (err) {
       if (!(err instanceof HeraldError)) hub.log.error({ err }, 'request could not be read');
-      sendWebResponse(errorResponse(err), res).catch(() => res.destroy());
+      sendReply(errorReply(err), res);
       return;
     }
     handleRequest(request, hub)
@@ -153,6 +178,7 @@ export class HeraldServer {
     });
     const address = this.http.address() as AddressInfo;
     this.loopbackOnly = isLoopbackHost(address.address);
+    this.acceptedHost = undefined;
     return address;
   }
 

@@ -7,8 +7,8 @@ import type { RouteHandler } from './route.ts';
 /** How a key may be presented: `Authorization: apikey KEY`, `Bearer KEY` or HTTP Basic with KEY as password. */
 export type KeyScheme = 'apikey' | 'bearer' | 'basic';
 
-function presentedKey(request: Request, schemes: readonly KeyScheme[]): string | undefined {
-  const match = /^(\S+)\s+(.+)$/.exec((request.headers.get('authorization') ?? '').trim());
+function presentedKey(authorization: string, schemes: readonly KeyScheme[]): string | undefined {
+  const match = /^(\S+)\s+(.+)$/.exec(authorization.trim());
   if (!match) return undefined;
   const scheme = match[1].toLowerCase() as KeyScheme;
   if (!schemes.includes(scheme)) return undefined;
@@ -19,17 +19,17 @@ function presentedKey(request: Request, schemes: readonly KeyScheme[]): string |
 }
 
 /**
- * Whether the request presents one of `keys` (compared in constant time); with no key configured,
- * every request does.
+ * Whether a request's `Authorization` header presents one of `keys` (compared in constant time); with
+ * no key configured, every request does.
  */
 export function presentsKey(
-  request: Request,
+  authorization: string | undefined,
   keys: ReadonlyArray<string | undefined>,
   schemes: readonly KeyScheme[] = ['apikey'],
 ): boolean {
   const expected = keys.filter((key): key is string => key !== undefined);
   if (expected.length === 0) return true;
-  const given = Buffer.from(presentedKey(request, schemes) ?? '');
+  const given = Buffer.from(presentedKey(authorization ?? '', schemes) ?? '');
   let found = false;
   for (const key of expected) {
     const candidate = Buffer.from(key);
@@ -49,7 +49,8 @@ export function requireKey(
   schemes: readonly KeyScheme[],
 ): RouteHandler {
   return (request, hub) => {
-    if (presentsKey(request, keysOf(hub), schemes)) return handler(request, hub);
+    if (presentsKey(request.headers.get('authorization') ?? undefined, keysOf(hub), schemes))
+      return handler(request, hub);
     const refusal = new HeraldError(
       'unauthorized',
       `missing or wrong key (Authorization: ${schemes.join(' or ')})`,

@@ -2,7 +2,10 @@ import { CloseCodes, HeraldError, parsePosition, type StreamPosition } from '@he
 import { validateChannelName } from '../core/channel-name.ts';
 import type { HubCore, PublishInput } from '../core/hub.ts';
 import { presentsKey } from './api-key.ts';
-import { errorResponse, jsonResponse, readJsonObject } from './json.ts';
+import type { ApiRequest } from './api-request.ts';
+import { corsFor, operatorOrigins } from './cors.ts';
+import { parseJsonObject } from './json.ts';
+import { errorReply, jsonReply, type Reply } from './reply.ts';
 
 type Body = Record<string, unknown>;
 type ApiMethod = (hub: HubCore, body: Body) => Promise<unknown>;
@@ -92,28 +95,39 @@ export async function callApi(hub: HubCore, method: string, body: Body): Promise
   return apiMethod(method)(hub, body);
 }
 
-/** Handles `POST /api/<method>`; `method` is the path segment after `/api/`. */
-export async function handleApi(hub: HubCore, method: string, request: Request): Promise<Response> {
+/**
+ * Serves `/api/<method>` (`method`: the path segment after `/api/`), CORS included: the one handler
+ * behind the route table (`handleRequest`) and the hub's own server.
+ */
+export async function serveApi(hub: HubCore, method: string, request: ApiRequest): Promise<Reply> {
+  const cors = corsFor(operatorOrigins(hub, request.header('host')), request);
+  if (cors.answer) return cors.answer;
+  const reply = await answer(hub, method, request);
+  if (cors.headers) Object.assign(reply.headers, cors.headers);
+  return reply;
+}
+
+async function answer(hub: HubCore, method: string, request: ApiRequest): Promise<Reply> {
   try {
     const run = apiMethod(method);
     if (request.method !== 'POST') {
-      return errorResponse(new HeraldError('method_not_allowed', 'use POST'), { allow: 'POST' });
+      return errorReply(new HeraldError('method_not_allowed', 'use POST'), { allow: 'POST' });
     }
-    if (!presentsKey(request, [hub.config.apiKey])) {
+    if (!presentsKey(request.header('authorization'), [hub.config.apiKey])) {
       throw new HeraldError('unauthorized', 'missing or wrong API key (Authorization: apikey KEY)');
     }
     // Only JSON, which a page on another origin cannot send without a CORS preflight the hub refuses:
     // a form or a `text/plain` fetch cannot publish through a hub that has no API key.
-    const type = request.headers.get('content-type')?.split(';', 1)[0].trim().toLowerCase();
+    const type = request.header('content-type')?.split(';', 1)[0].trim().toLowerCase();
     if (type !== 'application/json') {
       throw new HeraldError('unsupported_media_type', 'send the body as Content-Type: application/json');
     }
     // Envelope room beyond the payload limit, so an oversized `data` gets the precise 413 message.
-    const body = await readJsonObject(request, hub.config.maxPayloadBytes * 2 + 16 * 1024);
-    return jsonResponse(await run(hub, body));
+    const body = parseJsonObject(await request.text(hub.config.maxPayloadBytes * 2 + 16 * 1024));
+    return jsonReply(await run(hub, body));
   } catch (err) {
     if (err instanceof HeraldError) hub.log.debug({ code: err.code, method }, 'API call refused');
     else hub.log.error({ err, method }, 'API call failed');
-    return errorResponse(err);
+    return errorReply(err);
   }
 }

@@ -1,7 +1,8 @@
 import { HeraldError } from '@herald/protocol';
 import type { HubCore } from '../core/hub.ts';
 import { isOriginAllowed, isOwnHost } from '../core/origin.ts';
-import { errorResponse } from './json.ts';
+import { type RequestHead, webApiRequest } from './api-request.ts';
+import { errorReply, type Reply, toResponse } from './reply.ts';
 
 const ALLOW_METHODS = 'GET, POST, OPTIONS';
 const ALLOW_HEADERS = 'authorization, content-type, last-event-id';
@@ -50,36 +51,51 @@ export function corsHeaders(
     : { vary: 'Origin', 'access-control-allow-origin': origin, 'access-control-allow-credentials': 'true' };
 }
 
+/** What CORS makes of a request: an answer of its own (a refusal, a preflight), or headers to add to its answer. */
+export type CorsOutcome =
+  | { answer: Reply; headers?: undefined }
+  | { answer?: undefined; headers: Record<string, string> | undefined };
+
+const NOT_CROSS_ORIGIN: CorsOutcome = { headers: undefined };
+
 /**
- * CORS for an HTTP endpoint, from `policy`. A browser request from an origin not allowed is refused
- * outright, so a page elsewhere cannot even start an SSE or poll connection with a token it got hold of.
+ * CORS for a request to an endpoint under `policy`. A request without `Origin` is not a browser's cross-origin one: nothing to add.
+ */
+export function corsFor(policy: OriginPolicy, request: RequestHead): CorsOutcome {
+  const origin = request.header('origin');
+  if (origin === undefined) return NOT_CROSS_ORIGIN;
+  let cors: Record<string, string>;
+  try {
+    cors = corsHeaders(policy, origin, request.header('host'));
+  } catch (err) {
+    return { answer: errorReply(err, { vary: 'Origin' }) };
+  }
+  if (request.method === 'OPTIONS' && request.header('access-control-request-method') !== undefined) {
+    const preflight = {
+      'access-control-allow-methods': ALLOW_METHODS,
+      'access-control-allow-headers': ALLOW_HEADERS,
+      'access-control-max-age': '600',
+    };
+    return { answer: { status: 204, headers: { ...cors, ...preflight }, body: null } };
+  }
+  return { headers: cors };
+}
+
+/**
+ * CORS for a web-standard endpoint, from `policy`. A browser request from an origin not allowed is
+ * refused outright, so a page elsewhere cannot even start an SSE or poll connection with a token it
+ * got hold of.
  */
 export async function withCors(
   request: Request,
   policy: OriginPolicy,
   handle: () => Promise<Response>,
 ): Promise<Response> {
-  const origin = request.headers.get('origin');
-  if (origin === null) return handle();
-  let cors: Record<string, string>;
-  try {
-    cors = corsHeaders(policy, origin, request.headers.get('host') ?? undefined);
-  } catch (err) {
-    return errorResponse(err, { vary: 'Origin' });
-  }
-  if (request.method === 'OPTIONS' && request.headers.has('access-control-request-method')) {
-    return new Response(null, {
-      status: 204,
-      headers: {
-        ...cors,
-        'access-control-allow-methods': ALLOW_METHODS,
-        'access-control-allow-headers': ALLOW_HEADERS,
-        'access-control-max-age': '600',
-      },
-    });
-  }
+  const cors = corsFor(policy, webApiRequest(request));
+  if (cors.answer) return toResponse(cors.answer);
   const response = await handle();
+  if (!cors.headers) return response;
   const headers = new Headers(response.headers);
-  for (const [name, value] of Object.entries(cors)) headers.set(name, value);
+  for (const [name, value] of Object.entries(cors.headers)) headers.set(name, value);
   return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
 }

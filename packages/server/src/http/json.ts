@@ -1,22 +1,29 @@
-import { ErrorCodes, HeraldError } from '@herald/protocol';
+import { HeraldError } from '@herald/protocol';
+import { errorReply, jsonReply, toResponse } from './reply.ts';
 
-export function jsonResponse(body: unknown, status = 200, headers: HeadersInit = {}): Response {
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers },
-  });
+export function jsonResponse(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
+  return toResponse(jsonReply(body, status, headers));
 }
 
 /** `{ "error": { "code", "message" } }` with the status that fits the code. */
-export function errorResponse(err: unknown, headers: HeadersInit = {}): Response {
-  const error = err instanceof HeraldError ? err : new HeraldError('internal', 'internal error');
-  return jsonResponse({ error: error.toJSON() }, ErrorCodes[error.code], headers);
+export function errorResponse(err: unknown, headers: Record<string, string> = {}): Response {
+  return toResponse(errorReply(err, headers));
+}
+
+/** The refusal of a body over `limit` bytes. */
+export function bodyTooLarge(limit: number): HeraldError {
+  return new HeraldError('payload_too_large', `request body is over ${limit} bytes`);
+}
+
+/** The refusal of a body the client stopped sending: nobody is left to answer, and it is no fault of the hub's. */
+export function bodyCutShort(): HeraldError {
+  return new HeraldError('bad_request', 'the request body ended before it was complete');
 }
 
 /** Reads a body as text, refusing bodies over `limit` bytes before buffering them. */
 export async function readBodyText(request: Request, limit: number): Promise<string> {
   const declared = Number(request.headers.get('content-length') ?? '0');
-  if (declared > limit) throw new HeraldError('payload_too_large', `request body is over ${limit} bytes`);
+  if (declared > limit) throw bodyTooLarge(limit);
   const chunks: Uint8Array[] = [];
   let size = 0;
   if (request.body) {
@@ -26,15 +33,14 @@ export async function readBodyText(request: Request, limit: number): Promise<str
       try {
         chunk = await reader.read();
       } catch {
-        // The client went away mid-body: nobody is left to answer, and it is no fault of the hub's.
-        throw new HeraldError('bad_request', 'the request body ended before it was complete');
+        throw bodyCutShort();
       }
       const { done, value } = chunk;
       if (done) break;
       size += value.byteLength;
       if (size > limit) {
         await reader.cancel();
-        throw new HeraldError('payload_too_large', `request body is over ${limit} bytes`);
+        throw bodyTooLarge(limit);
       }
       chunks.push(value);
     }
@@ -44,7 +50,11 @@ export async function readBodyText(request: Request, limit: number): Promise<str
 
 /** Reads a JSON object body, refusing bodies over `limit` bytes before buffering them. */
 export async function readJsonObject(request: Request, limit: number): Promise<Record<string, unknown>> {
-  const text = await readBodyText(request, limit);
+  return parseJsonObject(await readBodyText(request, limit));
+}
+
+/** A request body that must be a JSON object: 400 `bad_json` or `bad_request` when it is not. */
+export function parseJsonObject(text: string): Record<string, unknown> {
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -1,6 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { HeraldError } from '@herald/protocol';
+import type { ApiRequest } from './api-request.ts';
+import { bodyCutShort, bodyTooLarge } from './json.ts';
+import type { Reply } from './reply.ts';
 
 /** The peer address of requests built by `toWebRequest`: a web `Request` has no field for it. */
 const addresses = new WeakMap<Request, string>();
@@ -106,4 +109,96 @@ export async function sendWebResponse(response: Response, res: ServerResponse): 
     // The body was cancelled because the client left; nothing more to write.
   }
   res.end();
+}
+
+/** A header of a Node request by its lower-case name; repeated ones joined as a web `Headers` would. */
+export function nodeHeader(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/**
+ * The server API's view of a Node request: headers and body read straight from it, with none of a
+ * web `Request`'s streams, signal or header copies (a few hundred µs of an API call otherwise).
+ */
+export class NodeApiRequest implements ApiRequest {
+  constructor(private readonly req: IncomingMessage) {}
+
+  get method(): string {
+    return this.req.method ?? 'GET';
+  }
+
+  header(name: string): string | undefined {
+    return nodeHeader(this.req, name);
+  }
+
+  text(limit: number): Promise<string> {
+    return readNodeBody(this.req, limit);
+  }
+}
+
+/** A body being read by `readNodeBody`. */
+interface BodyRead {
+  readonly limit: number;
+  size: number;
+  readonly chunks: Buffer[];
+  resolve(text: string): void;
+  reject(err: HeraldError): void;
+}
+
+/**
+ * The body reads under way. Their listeners are shared functions that find their read here (a
+ * listener's `this` is the request), so an API call makes no closures to read its body.
+ */
+const bodyReads = new WeakMap<IncomingMessage, BodyRead>();
+
+/** Reads a Node request's body as text, with `readBodyText`'s limit and refusals. */
+export function readNodeBody(req: IncomingMessage, limit: number): Promise<string> {
+  if (Number(req.headers['content-length'] ?? '0') > limit) return Promise.reject(bodyTooLarge(limit));
+  return new Promise((resolve, reject) => {
+    bodyReads.set(req, { limit, size: 0, chunks: [], resolve, reject });
+    req.on('data', onBodyData).on('end', onBodyEnd).on('error', onBodyCut).on('close', onBodyCut);
+  });
+}
+
+/** The read of `req`, ended: later events of the request find none and do nothing. */
+function endRead(req: IncomingMessage): BodyRead | undefined {
+  const read = bodyReads.get(req);
+  bodyReads.delete(req);
+  return read;
+}
+
+// Past the limit the rest is not kept: Node reads and drops it once the answer is sent.
+function onBodyData(this: IncomingMessage, chunk: Buffer): void {
+  const read = bodyReads.get(this);
+  if (!read) return;
+  read.size += chunk.length;
+  if (read.size <= read.limit) read.chunks.push(chunk);
+  else endRead(this)?.reject(bodyTooLarge(read.limit));
+}
+
+function onBodyEnd(this: IncomingMessage): void {
+  const read = endRead(this);
+  if (!read) return;
+  const { chunks, size } = read;
+  read.resolve(
+    chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks, size).toString('utf8'),
+  );
+}
+
+function onBodyCut(this: IncomingMessage): void {
+  endRead(this)?.reject(bodyCutShort());
+}
+
+/**
+ * Writes a `Reply` to Node in one piece, its length declared. The body goes as a string: Node then
+ * sends it with the head in one write, where a `Buffer` takes a second.
+ */
+export function sendReply(reply: Reply, res: ServerResponse): void {
+  const { status, headers, body } = reply;
+  if (body === null) {
+    res.writeHead(status, headers).end();
+    return;
+  }
+  res.writeHead(status, { ...headers, 'content-length': String(Buffer.byteLength(body)) }).end(body);
 }

@@ -5,11 +5,13 @@ import { POLL_PATH } from '../transports/http/poll.ts';
 import { SSE_PATH } from '../transports/http/sse.ts';
 import { handlePusherApi } from '../transports/pusher/api.ts';
 import { admin } from './admin.ts';
-import { handleApi } from './api.ts';
+import { serveApi } from './api.ts';
 import { requireKey } from './api-key.ts';
+import { webApiRequest } from './api-request.ts';
 import { clientOrigins, operatorOrigins, withCors } from './cors.ts';
 import { errorResponse, jsonResponse } from './json.ts';
 import { metrics } from './metrics.ts';
+import { toResponse } from './reply.ts';
 import { clientEndpoint, type RouteHandler } from './route.ts';
 
 function health(_request: Request, hub: Hub): Response {
@@ -53,16 +55,18 @@ export const routes: Record<string, RouteHandler> = {
 /** Dispatches a request to its route; unknown paths get a 404 in the error shape. */
 export async function handleRequest(request: Request, hub: Hub, basePath = ''): Promise<Response> {
   const path = new URL(request.url).pathname.slice(basePath.length) || '/';
+  // The server API does its own CORS: the hub's server calls it without this table (`serveApi`).
+  if (path.startsWith('/api/')) {
+    return toResponse(await serveApi(hub, path.slice('/api/'.length), webApiRequest(request)));
+  }
   // Pusher's HTTP API (`/apps/{id}/…`) is for the app's backend, as `/api/*` is.
   const pusher = path.startsWith('/apps/') ? hub.pusher : undefined;
-  const operator =
-    path.startsWith('/api/') || path === '/metrics' || path === '/admin' || pusher !== undefined;
+  const operator = path === '/metrics' || path === '/admin' || pusher !== undefined;
   const policy = operator
     ? operatorOrigins(hub, request.headers.get('host') ?? undefined)
     : clientOrigins(hub);
   return withCors(request, policy, async () => {
     try {
-      if (path.startsWith('/api/')) return await handleApi(hub, path.slice('/api/'.length), request);
       if (pusher) return await handlePusherApi(pusher, request);
       const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
       if (!route) throw new HeraldError('not_found', `no endpoint at ${path.slice(0, 100)}`);

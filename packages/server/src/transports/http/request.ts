@@ -4,7 +4,7 @@ import type { ConnectContext, Credentials } from '../../core/auth.ts';
 import { validateChannelName } from '../../core/channel-name.ts';
 import type { HubCore } from '../../core/hub.ts';
 import type { Session, SessionSink } from '../../core/session.ts';
-import { clientAddress, requestUrl } from '../../http/node-adapter.ts';
+import { clientAddress, nodeHeader, requestUrl } from '../../http/node-adapter.ts';
 import type { RequestClients } from './request-clients.ts';
 
 /**
@@ -30,10 +30,7 @@ export function fromWebRequest(request: Request): ConnectionRequest {
 export function fromNodeRequest(req: IncomingMessage): ConnectionRequest {
   return {
     url: requestUrl(req),
-    header: (name) => {
-      const value = req.headers[name];
-      return Array.isArray(value) ? value.join(', ') : value;
-    },
+    header: (name) => nodeHeader(req, name),
     ip: req.socket.remoteAddress,
   };
 }

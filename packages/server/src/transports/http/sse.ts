@@ -2,8 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CloseCodes, decodeCursor, HeraldError, shouldReconnect } from '@herald/protocol';
 import type { HubCore } from '../../core/hub.ts';
 import { clientOrigins, corsHeaders } from '../../http/cors.ts';
-import { errorResponse } from '../../http/json.ts';
-import { sendWebResponse } from '../../http/node-adapter.ts';
+import { sendReply } from '../../http/node-adapter.ts';
+import { errorReply } from '../../http/reply.ts';
 import { FlushQueue } from '../flush-queue.ts';
 import { SharedTicker } from '../shared-ticker.ts';
 import {
@@ -105,7 +105,7 @@ export class SseTransport {
       sink = await this.open(input, left.signal);
     } catch (err) {
       if (!(err instanceof HeraldError)) this.hub.log.error({ err }, 'sse request failed');
-      await sendWebResponse(errorResponse(err, cors), res);
+      sendReply(errorReply(err, cors), res);
       return;
     }
     if (res.destroyed || req.socket.destroyed) {
