@@ -21,17 +21,27 @@ describe('resume after a cut connection', () => {
     );
     await Promise.all(subscribers.map((s) => s.start()));
     let cuts = 0;
-    for (let sent = 0; sent < total; ) {
+    for (let sent = 0, burstNo = 0; sent < total; burstNo++) {
       const burst = 1 + Math.floor(Math.random() * 200);
       const publishes = [];
-      // Cut while the burst is in flight, at a random moment, in about a third of the bursts.
-      const cut = Math.random() < 0.35;
-      if (cut) setTimeout(() => (cuts += proxy.cutAll() > 0 ? 1 : 0), Math.random() * 10);
+      // Cut every third burst while it is in flight, at a random moment: at least 5 cuts in 3,000
+      // publications (bursts are at most 200), however the machine schedules the timers.
+      const cut =
+        burstNo % 3 === 0 &&
+        new Promise<void>((cutDone) =>
+          setTimeout(() => {
+            cuts += proxy.cutAll() > 0 ? 1 : 0;
+            cutDone();
+          }, Math.random() * 10),
+        );
       for (let i = 0; i < burst && sent < total; i++, sent++)
         publishes.push(hub.publish('feed:cuts', { n: sent }));
       await Promise.all(publishes);
       // Let everyone come back before the next cut, so each cut hits live subscriptions.
-      if (cut) await eventually(() => subscribers.every((s) => s.live), 'all subscribers reconnected');
+      if (cut) {
+        await cut;
+        await eventually(() => subscribers.every((s) => s.live), 'all subscribers reconnected');
+      }
     }
     await eventually(
       () => subscribers.every((s) => s.offset === total),
