@@ -25,11 +25,20 @@ function openWebSocket(url: string): Promise<WebSocket> {
   });
 }
 
+/**
+ * Unanswered `publish` commands a Herald publisher keeps at most. Its window is measured at the sampled
+ * channels only, so with many channels it would otherwise run megabytes ahead of the hub, queued in its
+ * own socket, until the hub cuts it as a slow reader of its replies.
+ */
+const HERALD_IN_FLIGHT = 16_384;
+
 /** Herald: `publish` commands over the WebSocket protocol; every reply is checked for an error. */
 class HeraldPublisher implements Publisher {
   errors = 0;
   private ws!: WebSocket;
   private id = 1;
+  private unanswered = 0;
+  private closing = false;
 
   constructor(private readonly base: string) {}
 
@@ -39,15 +48,27 @@ class HeraldPublisher implements Publisher {
     this.ws.send(JSON.stringify({ id: this.id++, type: 'connect' }));
     await connected;
     this.ws.on('message', (data) => {
+      this.unanswered = Math.max(0, this.unanswered - 1);
       if (data.toString().includes('"error"')) this.errors++;
+    });
+    // A publisher cut by the hub loses what it had sent: those publications count as failed, not sent.
+    this.ws.on('close', () => {
+      if (!this.closing) this.errors += this.unanswered;
+      this.unanswered = 0;
     });
   }
 
+  room(): number {
+    return this.ws.readyState === WebSocket.OPEN ? HERALD_IN_FLIGHT - this.unanswered : 0;
+  }
+
   publish(channel: string, seq: number): void {
+    this.unanswered++;
     this.ws.send(`{"id":${this.id++},"type":"publish","channel":"${channel}","data":${payloadText(seq)}}`);
   }
 
   close(): void {
+    this.closing = true;
     this.ws.terminate();
   }
 }
